@@ -1,0 +1,215 @@
+"""`cnam-calendar`: parse options, call the library, print. One error handler for all commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import build as build_mod
+from .config import DEFAULT_DIR, load_centres
+from .engine import PERSONAL_RULES, check_schedule
+from .errors import CnamCalendarError, RuleError
+from .i18n import long_date
+from .model import Centre, Deadline, Event
+from .service import DEFAULT_CENTRE, academic_year, deadline, schedule
+
+EXIT_PROBLEMS = 1
+EXIT_BAD_INPUT = 2
+
+
+def system_clock() -> datetime:
+    """Return the current time, aware; the only place the CLI reads the clock."""
+    return datetime.now(timezone.utc)
+
+
+class _Group(click.Group):
+    """Turn every CnamCalendarError into its message on stderr and exit status 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CnamCalendarError as exc:
+            for line in exc.lines():
+                click.echo(f"Erreur : {line}", err=True)
+            if exc.problems and exc.hint and len(exc.problems) > 1:
+                click.echo(exc.hint, err=True)
+            ctx.exit(EXIT_BAD_INPUT)
+
+
+class IsoDate(click.ParamType):
+    name = "AAAA-MM-JJ"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(value)
+        except (TypeError, ValueError):
+            self.fail(f"« {value} » n'est pas une date valide ; attendu : AAAA-MM-JJ, ex. 2026-10-29", param, ctx)
+
+
+def _year(value: str) -> int:
+    try:
+        year = int(value)
+    except ValueError:
+        year = 0
+    if not 1900 < year < 2200:
+        raise click.BadParameter(f"« {value} » n'est pas une année ; attendu : AAAA, ex. 2026 pour 2026-2027")
+    return year
+
+
+def _years_cb(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[int, ...]:
+    return tuple(_year(v) for v in values)
+
+
+def _year_cb(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    return None if value is None else _year(value)
+
+
+def build_stamp(clock: datetime) -> datetime:
+    """Return the build time: SOURCE_DATE_EPOCH when set (reproducible builds), else the clock."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if not epoch:
+        return clock
+    try:
+        return datetime.fromtimestamp(int(epoch), timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        raise RuleError(f"SOURCE_DATE_EPOCH invalide « {epoch} »",
+                        hint="attendu : un nombre de secondes depuis 1970, ex. 1767225600") from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--calendars", "calendars", envvar="CNAM_CALENDAR_CALENDARS", default=DEFAULT_DIR,
+              show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Dossier des fichiers de centre (variable CNAM_CALENDAR_CALENDARS).")
+@click.version_option(package_name="cnam-calendar")
+@click.pass_context
+def main(ctx: click.Context, calendars: Path) -> None:
+    """Calendriers du Cnam : semestres, examens, jours fériés et échéances."""
+    ctx.obj = {"calendars": calendars, "clock": ctx.obj.get("clock", system_clock) if ctx.obj else system_clock}
+
+
+def _centres(ctx: click.Context, only: tuple[str, ...] = ()) -> list[Centre]:
+    return load_centres(ctx.obj["calendars"], only)
+
+
+def _today(ctx: click.Context) -> date:
+    return ctx.obj["clock"]().date()
+
+
+@main.command()
+@click.option("--centre", "centres", multiple=True, metavar="ID", help="Centre à construire (répétable ; défaut : tous).")
+@click.option("--year", "years", multiple=True, callback=_years_cb, metavar="AAAA",
+              help="Année universitaire (répétable ; défaut : l'année en cours, qui commence en septembre).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("output"), show_default=True,
+              help="Dossier de sortie.")
+@click.pass_context
+def build(ctx: click.Context, centres: tuple[str, ...], years: tuple[int, ...], out: Path) -> None:
+    """Construire les fichiers .ics de chaque centre et année dans OUT."""
+    clock = ctx.obj["clock"]()
+    stamp = build_stamp(clock)
+    selected = _centres(ctx, centres)
+    written = build_mod.build(selected, years or (academic_year(clock.date()),), out, stamp, clock.date())
+    for path in written:
+        click.echo(f"écrit {path}")
+
+
+def _event_json(e: Event) -> dict[str, Any]:
+    return {"id": e.id, "kind": e.kind, "title": e.title, "title_en": e.title_en, "start": e.start.isoformat(),
+            "end": e.end.isoformat(), "explanation": list(e.explanation), "categories": list(e.categories),
+            "overridden": e.overridden, "source": e.source.cite() if e.source else None}
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+@main.command()
+@click.option("--centre", required=True, metavar="ID", help="Identifiant du centre, ex. ipst-cnam.")
+@click.option("--year", required=True, callback=_year_cb, metavar="AAAA", help="Année universitaire, ex. 2026.")
+@click.argument("event_id", required=False)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def explain(ctx: click.Context, centre: str, year: int, event_id: str | None, fmt: str) -> None:
+    """Expliquer comment chaque date de l'année a été obtenue (ou seulement EVENT_ID)."""
+    sched = schedule(_centres(ctx, (centre,))[0], year)
+    events = list(sched.events)
+    if event_id is not None:
+        events = [e for e in events if e.id == event_id]
+        if not events:
+            import difflib
+
+            ids = [e.id for e in sched.events]
+            close = difflib.get_close_matches(event_id, ids, n=1)
+            raise RuleError(f"événement inconnu « {event_id} » pour {centre} {sched.label}",
+                            hint=(f"vouliez-vous dire « {close[0]} » ? " if close else "")
+                            + f"liste : cnam-calendar explain --centre {centre} --year {year}")
+    if fmt == "json":
+        _echo_json([_event_json(e) for e in events])
+        return
+    for e in events:
+        when = long_date(e.start) if e.start == e.end else f"du {long_date(e.start)} au {long_date(e.end)}"
+        click.echo(f"{e.id} — {e.title} : {when}")
+        for step in e.explanation:
+            click.echo(f"  • {step}")
+        if e.source:
+            click.echo(f"  Source : {e.source.cite()}")
+
+
+def _deadline_json(d: Deadline) -> dict[str, Any]:
+    return {"rule": d.rule, "from": d.origin.isoformat(), "deadline": d.deadline.isoformat(), "title": d.title,
+            "explanation": list(d.explanation), "source": d.source.cite() if d.source else None}
+
+
+@main.command(name="deadline")
+@click.argument("rule", type=click.Choice(PERSONAL_RULES))
+@click.option("--from", "origin", required=True, type=IsoDate(),
+              help="Date de départ : validation CPF, réception du dossier ou début de formation.")
+@click.option("--centre", metavar="ID", help="Centre dont on applique les réglages (défaut : règles nationales).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def deadline_cmd(ctx: click.Context, rule: str, origin: date, centre: str | None, fmt: str) -> None:
+    """Calculer une échéance personnelle à partir d'une date."""
+    c = _centres(ctx, (centre,))[0] if centre else DEFAULT_CENTRE
+    d = deadline(rule, origin, c)
+    if fmt == "json":
+        _echo_json(_deadline_json(d))
+        return
+    click.echo(f"{d.title} : {long_date(d.deadline)} ({d.deadline.isoformat()})")
+    for step in d.explanation:
+        click.echo(f"  • {step}")
+    if d.source:
+        click.echo(f"  Source : {d.source.cite()}")
+
+
+@main.command()
+@click.option("--centre", "centres", multiple=True, metavar="ID", help="Centre à vérifier (répétable ; défaut : tous).")
+@click.pass_context
+def check(ctx: click.Context, centres: tuple[str, ...]) -> None:
+    """Vérifier les fichiers de calendars/ : code 0 si tout va bien, 1 avec la liste des problèmes."""
+    problems: list[str] = []
+    checked = 0
+    for centre in _centres(ctx, centres):
+        years = sorted({*centre.years, academic_year(_today(ctx))})
+        for year in years:
+            try:
+                problems.extend(check_schedule(schedule(centre, year)))
+            except CnamCalendarError as exc:
+                problems.extend(exc.lines())
+            checked += 1
+    for problem in problems:
+        click.echo(f"Problème : {problem}")
+    if problems:
+        click.echo(f"{len(problems)} problème(s) trouvé(s).")
+        ctx.exit(EXIT_PROBLEMS)
+    click.echo(f"Tout est en ordre ({checked} année(s) vérifiée(s)).")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,297 @@
+"""Load calendars/<centre>.toml into the model, or raise ConfigError naming every problem."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Mapping
+from datetime import date, time
+from pathlib import Path
+from typing import Any
+
+from .engine import OVERRIDABLE
+from .errors import ConfigError
+from .holidays_fr import SUBDIVISIONS
+from .model import (
+    Centre,
+    Closure,
+    Contact,
+    HoursRule,
+    Override,
+    ReminderPolicy,
+    RuleSettings,
+    Site,
+    YearSettings,
+)
+
+DEFAULT_DIR = "calendars"
+TEMPLATE = "example.toml"  # documented template, never built
+
+TYPE_NAMES = {str: "du texte", int: "un entier", float: "un nombre", bool: "true ou false",
+              date: "une date (AAAA-MM-JJ)", time: "une heure (HH:MM:SS)", list: "une liste",
+              dict: "une table"}
+
+
+class _Reader:
+    """Walk a parsed TOML document, collecting every problem instead of stopping at the first."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.problems: list[ConfigError] = []
+
+    def problem(self, key: str, message: str, hint: str | None = None) -> None:
+        self.problems.append(ConfigError(message, where=f"{self.path} : {key}" if key else self.path, hint=hint))
+
+    def keys(self, table: Mapping[str, Any], prefix: str, allowed: tuple[str, ...]) -> None:
+        for key in table:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f"vouliez-vous dire « {close[0]} » ?" if close else "clés connues : " + ", ".join(allowed)
+                self.problem(_join(prefix, key), "clé inconnue", hint)
+
+    def get(self, table: Mapping[str, Any], prefix: str, key: str, kind: type, default: Any = None,
+            required: bool = False) -> Any:
+        if key not in table:
+            if required:
+                self.problem(_join(prefix, key), "clé obligatoire absente", f"attendu : {TYPE_NAMES[kind]}")
+            return default
+        value = table[key]
+        ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value, ok = float(value), True
+        if kind is date and type(value) is not date:
+            ok = False
+        if not ok:
+            self.problem(_join(prefix, key), f"valeur de type incorrect ({value!r})", f"attendu : {TYPE_NAMES[kind]}")
+            return default
+        return value
+
+    def table(self, table: Mapping[str, Any], prefix: str, key: str) -> dict[str, Any]:
+        return self.get(table, prefix, key, dict, {}) or {}
+
+
+def _join(prefix: str, key: str) -> str:
+    key = f'"{key}"' if not key.replace("_", "").replace("-", "").isalnum() else key
+    return f"{prefix}.{key}" if prefix else key
+
+
+def _positive(r: _Reader, key: str, value: int | float, *, zero: bool = False) -> None:
+    if value is not None and (value < 0 or (value == 0 and not zero)):
+        r.problem(key, f"valeur {value} invalide", "attendu : un nombre positif")
+
+
+def _rules(r: _Reader, doc: Mapping[str, Any]) -> RuleSettings:
+    t = r.table(doc, "", "rules")
+    r.keys(t, "rules", ("cpf_working_days", "withdrawal_days", "apprenticeship_months",
+                        "registration_closes_at_course_start", "add_drop_until_end_of_february", "hours"))
+    d = RuleSettings()
+    values = {
+        "cpf_working_days": r.get(t, "rules", "cpf_working_days", int, d.cpf_working_days),
+        "withdrawal_days": r.get(t, "rules", "withdrawal_days", int, d.withdrawal_days),
+        "apprenticeship_months": r.get(t, "rules", "apprenticeship_months", int, d.apprenticeship_months),
+    }
+    for key, value in values.items():
+        _positive(r, f"rules.{key}", value, zero=key == "cpf_working_days")
+    h = r.table(t, "rules", "hours")
+    r.keys(h, "rules.hours", ("per_ects", "tolerance", "table"))
+    per_ects = r.get(h, "rules.hours", "per_ects", float, 8.0)
+    tolerance = r.get(h, "rules.hours", "tolerance", float, 0.10)
+    _positive(r, "rules.hours.per_ects", per_ects)
+    if tolerance is not None and not 0 <= tolerance < 1:
+        r.problem("rules.hours.tolerance", f"valeur {tolerance} invalide", "attendu : une fraction, ex. 0.10 pour 10 %")
+    table: dict[int, float] = {}
+    for ects, hours in r.table(h, "rules.hours", "table").items():
+        key = f"rules.hours.table.{ects}"
+        if not ects.isdigit() or int(ects) == 0:
+            r.problem(key, "nombre de crédits invalide", 'attendu : un entier positif entre guillemets, ex. "4" = 40')
+        elif isinstance(hours, bool) or not isinstance(hours, int | float) or hours <= 0:
+            r.problem(key, f"nombre d'heures invalide ({hours!r})", "attendu : un nombre positif")
+        else:
+            table[int(ects)] = float(hours)
+    return RuleSettings(
+        **values,
+        registration_closes_at_course_start=r.get(t, "rules", "registration_closes_at_course_start", bool, False),
+        add_drop_until_end_of_february=r.get(t, "rules", "add_drop_until_end_of_february", bool, False),
+        hours=HoursRule(per_ects or 8.0, tolerance if tolerance is not None else 0.10, table),
+    )
+
+
+def _reminders(r: _Reader, doc: Mapping[str, Any]) -> ReminderPolicy:
+    t = r.table(doc, "", "reminders")
+    r.keys(t, "reminders", ("time", "offsets_days", "exam_offsets_days"))
+    d = ReminderPolicy()
+    at = r.get(t, "reminders", "time", time, d.time)
+    offsets = []
+    for key, default in (("offsets_days", d.offsets_days), ("exam_offsets_days", d.exam_offsets_days)):
+        value = r.get(t, "reminders", key, list, list(default))
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
+            r.problem(f"reminders.{key}", f"valeur {value!r} invalide", "attendu : une liste d'entiers positifs, ex. [7, 1]")
+            value = list(default)
+        offsets.append(tuple(sorted(set(value), reverse=True)))
+    return ReminderPolicy(at, offsets[0], offsets[1])
+
+
+def _sites(r: _Reader, doc: Mapping[str, Any]) -> tuple[Site, ...]:
+    sites = []
+    for i, t in enumerate(r.get(doc, "", "sites", list, [])):
+        prefix = f"sites[{i}]"
+        if not isinstance(t, dict):
+            r.problem(prefix, "chaque site doit être une table", 'attendu : [[sites]] id = "…" name = "…"')
+            continue
+        r.keys(t, prefix, ("id", "name", "address"))
+        sites.append(Site(r.get(t, prefix, "id", str, "", required=True), r.get(t, prefix, "name", str, "", required=True),
+                          r.get(t, prefix, "address", str, "")))
+    return tuple(sites)
+
+
+def _year(r: _Reader, key: str, t: Mapping[str, Any]) -> tuple[int, YearSettings] | None:
+    prefix = f"years.{key}"
+    if not key.isdigit() or not 1900 < int(key) < 2200:
+        r.problem(prefix, "année invalide", "attendu : [years.2026] pour l'année universitaire 2026-2027")
+        return None
+    year = int(key)
+    if not isinstance(t, dict):
+        r.problem(prefix, "doit être une table", "attendu : [years.AAAA]")
+        return None
+    r.keys(t, prefix, ("closures", "overrides"))
+    closures = []
+    seen: set[str] = set()
+    for i, c in enumerate(r.get(t, prefix, "closures", list, [])):
+        cp = f"{prefix}.closures[{i}]"
+        if not isinstance(c, dict):
+            r.problem(cp, "chaque fermeture doit être une table", 'attendu : { id = "noel", start = …, end = …, label = "…" }')
+            continue
+        r.keys(c, cp, ("id", "label", "start", "end"))
+        cid, label = r.get(c, cp, "id", str, "", required=True), r.get(c, cp, "label", str, "", required=True)
+        start, end = r.get(c, cp, "start", date, None, required=True), r.get(c, cp, "end", date, None, required=True)
+        if cid and cid in seen:
+            r.problem(f"{cp}.id", f"identifiant « {cid} » déjà utilisé", "attendu : un id unique par année")
+        seen.add(cid)
+        if cid and not cid.replace("-", "").isalnum():
+            r.problem(f"{cp}.id", f"identifiant « {cid} » invalide", "attendu : lettres, chiffres et tirets")
+        if start and end:
+            closures.append(Closure(cid, label, start, end))
+    overrides = {}
+    for event_id, o in r.table(t, prefix, "overrides").items():
+        op = f"{prefix}.overrides.{_join('', event_id)}"
+        if event_id not in OVERRIDABLE:
+            close = difflib.get_close_matches(event_id, OVERRIDABLE, n=1)
+            r.problem(op, "événement inconnu ou non modifiable",
+                      f"vouliez-vous dire « {close[0]} » ?" if close else "attendu : " + ", ".join(OVERRIDABLE))
+            continue
+        if not isinstance(o, dict):
+            r.problem(op, "doit être une table", "attendu : { start = AAAA-MM-JJ, end = AAAA-MM-JJ, reason = \"…\" }")
+            continue
+        r.keys(o, op, ("date", "start", "end", "reason"))
+        on = r.get(o, op, "date", date)
+        start, end = r.get(o, op, "start", date, on), r.get(o, op, "end", date, on)
+        if start is None and end is None:
+            r.problem(op, "aucune date donnée", "attendu : date, start ou end")
+            continue
+        overrides[event_id] = Override(event_id, start, end, r.get(o, op, "reason", str, ""))
+    return year, YearSettings(overrides, tuple(closures))
+
+
+def parse_centre(text: str, path: str) -> Centre:
+    """Parse the text of a centre file; ``path`` names it in messages."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"TOML invalide : {exc}", where=path,
+                          hint="vérifiez la syntaxe (dates AAAA-MM-JJ, texte entre guillemets)") from None
+    r = _Reader(path)
+    r.keys(doc, "", ("id", "name", "timezone", "holiday_subdivision", "departments", "sites", "contact",
+                     "faq_url", "rules", "reminders", "years"))
+    stem = Path(path).stem
+    centre_id = r.get(doc, "", "id", str, stem, required=True)
+    if centre_id and centre_id != stem and Path(path).name != TEMPLATE:
+        r.problem("id", f"« {centre_id} » ne correspond pas au nom du fichier", f"attendu : « {stem} »")
+    tz = r.get(doc, "", "timezone", str, "Europe/Paris")
+    try:
+        from zoneinfo import ZoneInfo
+        ZoneInfo(tz)
+    except (ValueError, KeyError, OSError):
+        r.problem("timezone", f"fuseau horaire inconnu « {tz} »", "attendu : un nom IANA, ex. Europe/Paris")
+    subdiv = r.get(doc, "", "holiday_subdivision", str, "") or None
+    if subdiv is not None and subdiv not in SUBDIVISIONS:
+        r.problem("holiday_subdivision", f"subdivision inconnue « {subdiv} »",
+                  "attendu : vide, ou l'une de " + ", ".join(SUBDIVISIONS))
+    departments = r.get(doc, "", "departments", list, [])
+    if not all(isinstance(d, str) for d in departments):
+        r.problem("departments", "chaque département doit être du texte", 'attendu : ["31", "81", "2A"]')
+        departments = []
+    c = r.table(doc, "", "contact")
+    r.keys(c, "contact", ("email", "phone", "address", "url"))
+    contact = Contact(*(r.get(c, "contact", k, str, "") for k in ("email", "phone", "address", "url")))
+    years = {}
+    for key, t in r.table(doc, "", "years").items():
+        parsed = _year(r, key, t)
+        if parsed:
+            years[parsed[0]] = parsed[1]
+    centre = Centre(
+        id=centre_id or stem,
+        name=r.get(doc, "", "name", str, stem, required=True),
+        timezone=tz,
+        holiday_subdivision=subdiv,
+        sites=_sites(r, doc),
+        departments=tuple(departments),
+        contact=contact,
+        faq_url=r.get(doc, "", "faq_url", str, ""),
+        rules=_rules(r, doc),
+        reminders=_reminders(r, doc),
+        years=years,
+        path=path,
+    )
+    if r.problems:
+        first = r.problems[0]
+        raise ConfigError(first.message, where=first.where, hint=first.hint, problems=r.problems)
+    return centre
+
+
+def load_centre(path: str | os.PathLike[str]) -> Centre:
+    """Read and parse one centre file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("fichier introuvable", where=str(p)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"lecture impossible : {exc}", where=str(p)) from None
+    return parse_centre(text, str(p))
+
+
+def centre_files(directory: str | os.PathLike[str]) -> list[Path]:
+    """Return the centre files of ``directory`` (the template excluded), sorted."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise ConfigError("dossier des calendriers introuvable", where=str(d),
+                          hint="indiquez-le avec --calendars DIR ou CNAM_CALENDAR_CALENDARS")
+    return sorted(p for p in d.glob("*.toml") if p.name != TEMPLATE)
+
+
+def load_centres(directory: str | os.PathLike[str], only: tuple[str, ...] | list[str] = ()) -> list[Centre]:
+    """Load every centre of ``directory`` (or only those named), listing all problems of all files."""
+    files = {p.stem: p for p in centre_files(directory)}
+    for wanted in only:
+        if wanted not in files:
+            close = difflib.get_close_matches(wanted, list(files), n=1)
+            raise ConfigError(
+                f"centre inconnu « {wanted} »", where=str(directory),
+                hint=(f"vouliez-vous dire « {close[0]} » ? " if close else "")
+                + "centres : " + (", ".join(files) or "aucun"),
+            )
+    centres, problems = [], []
+    for stem in (list(dict.fromkeys(only)) if only else list(files)):
+        try:
+            centres.append(load_centre(files[stem]))
+        except ConfigError as exc:
+            problems.extend(exc.problems or [exc])
+    if problems:
+        raise ConfigError(problems[0].message, where=problems[0].where, hint=problems[0].hint, problems=problems)
+    if not centres:
+        raise ConfigError("aucun fichier de centre (*.toml)", where=str(directory),
+                          hint=f"copiez {TEMPLATE} en <centre>.toml")
+    return centres
+
+

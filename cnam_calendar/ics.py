@@ -1,0 +1,167 @@
+"""Schedules to RFC 5545 bytes: stable UIDs, change-tracked SEQUENCE, deterministic output."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+import icalendar
+
+from . import __version__
+from .model import Centre, Event
+
+PRODID = f"-//cnam-calendar//cnam-calendar {__version__}//FR"
+REFRESH = timedelta(hours=6)
+DESCRIPTION_LIMIT = 4000  # characters; keeps a feed far below Google's ~1 MB
+
+
+@dataclass(frozen=True)
+class Item:
+    """One VEVENT to publish, without its change-tracking stamps, and the last day it concerns."""
+
+    uid: str
+    component: icalendar.Event
+    last_day: date
+
+
+def uid_for(event_id: str, centre_id: str, year: int) -> str:
+    """Return the UID of an institutional event: stable across rebuilds, unique across years."""
+    return f"{event_id}.{centre_id}.{year}@cnam-calendar"
+
+
+def describe(event: Event) -> str:
+    """Return the plain-text DESCRIPTION: the explanation, then the source."""
+    text = "\n".join(event.explanation)
+    if event.source is not None:
+        text += "\n\nSource : " + event.source.cite()
+    return text[:DESCRIPTION_LIMIT]
+
+
+def event_item(event: Event, centre: Centre, year: int, lang: str = "fr") -> Item:
+    """Turn an all-day engine event into a feed item (DTEND exclusive, transparent)."""
+    categories = list(event.categories)
+    if lang == "en":
+        from .engine import KIND_LABELS  # late import: ics only needs the labels here
+
+        categories[0] = KIND_LABELS[event.kind][1]
+    component = icalendar.Event.new(
+        uid=uid_for(event.id, centre.id, year),
+        summary=event.label(lang),
+        start=event.start,
+        end=event.end + timedelta(days=1),
+        description=describe(event),
+        categories=categories,
+        transparency="TRANSPARENT",
+        url=(event.source.url if event.source and event.source.url else centre.faq_url) or None,
+    )
+    return Item(component["UID"], component, event.end)
+
+
+def _digest(component: icalendar.Event) -> str:
+    return hashlib.sha256(component.to_ical()).hexdigest()
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc).replace(microsecond=0)
+
+
+def track(
+    items: Iterable[Item], manifest: Mapping[str, dict], stamp: datetime, today: date
+) -> tuple[list[icalendar.Event], dict[str, dict]]:
+    """Stamp each item with SEQUENCE/LAST-MODIFIED from ``manifest``; keep removed ones as cancelled.
+
+    ``stamp`` is the time of this build (used only for what changed); ``today`` decides when a
+    cancelled event has passed and can go. Returns the components and the new manifest.
+    """
+    stamp = _utc(stamp)
+    out: list[icalendar.Event] = []
+    new: dict[str, dict] = {}
+    current = set()
+    for item in items:
+        current.add(item.uid)
+        digest = _digest(item.component)
+        old = manifest.get(item.uid)
+        if old and old["hash"] == digest and not old.get("cancelled"):
+            sequence, modified = old["sequence"], old["last_modified"]
+        else:
+            sequence = old["sequence"] + 1 if old else 0
+            modified = stamp.isoformat()
+        component = icalendar.Event.from_ical(item.component.to_ical())
+        _stamp(component, sequence, datetime.fromisoformat(modified))
+        out.append(component)
+        new[item.uid] = {"hash": digest, "sequence": sequence, "last_modified": modified,
+                         "last_day": item.last_day.isoformat(), "ics": item.component.to_ical().decode()}
+    for uid, old in manifest.items():
+        if uid in current or date.fromisoformat(old["last_day"]) < today:
+            continue  # still published, or a cancelled event whose date has passed: it goes
+        component = icalendar.Event.from_ical(old["ics"])
+        if old.get("cancelled"):
+            sequence, modified = old["sequence"], old["last_modified"]
+        else:
+            sequence, modified = old["sequence"] + 1, stamp.isoformat()
+        component["STATUS"] = "CANCELLED"
+        summary = str(component.get("SUMMARY", ""))
+        if not summary.startswith("[ANNULÉ]"):
+            component["SUMMARY"] = f"[ANNULÉ] {summary}"
+        _stamp(component, sequence, datetime.fromisoformat(modified))
+        out.append(component)
+        new[uid] = {**old, "sequence": sequence, "last_modified": modified, "cancelled": True}
+    return out, new
+
+
+def _stamp(component: icalendar.Event, sequence: int, modified: datetime) -> None:
+    for key in ("DTSTAMP", "LAST-MODIFIED", "SEQUENCE"):
+        component.pop(key, None)
+    component.add("DTSTAMP", modified)
+    component.add("LAST-MODIFIED", modified)
+    component.add("SEQUENCE", sequence)
+
+
+def _sort_key(component: icalendar.Event) -> tuple:
+    start = component.get("DTSTART").dt
+    key = start.isoformat() if isinstance(start, datetime) else datetime.combine(start, datetime.min.time()).isoformat()
+    return (key, str(component["UID"]))
+
+
+def calendar_bytes(
+    components: Iterable[icalendar.Component],
+    *,
+    name: str,
+    tzid: str,
+    cal_uid: str,
+    description: str = "",
+    tz_range: tuple[date, date] | None = None,
+) -> bytes:
+    """Wrap components in a VCALENDAR with the feed properties and one bounded VTIMEZONE."""
+    cal = icalendar.Calendar.new(prodid=PRODID, calscale="GREGORIAN", method="PUBLISH", name=name,
+                                 uid=cal_uid, description=description or None)
+    cal.add("X-WR-TIMEZONE", tzid)
+    cal.add("REFRESH-INTERVAL", REFRESH, parameters={"VALUE": "DURATION"})
+    cal.add("X-PUBLISHED-TTL", icalendar.vDuration(REFRESH))
+    components = sorted(components, key=_sort_key)
+    if tz_range is not None:
+        first, last = tz_range
+        cal.add_component(icalendar.Timezone.from_tzid(tzid, first_date=first - timedelta(days=1),
+                                                       last_date=last + timedelta(days=2)))
+    for component in components:
+        cal.add_component(component)
+    return cal.to_ical()
+
+
+def dump_manifest(manifest: Mapping[str, dict]) -> bytes:
+    """Serialise a manifest deterministically."""
+    return json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=True).encode() + b"\n"
+
+
+def load_manifest(data: bytes | None) -> dict[str, dict]:
+    """Parse a manifest; a missing or unreadable one starts afresh."""
+    if not data:
+        return {}
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

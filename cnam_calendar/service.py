@@ -1,0 +1,32 @@
+"""The use cases the CLI, the server and the daemon share: one way to compute each date."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from .dates import WorkingCalendar
+from .engine import build_schedule, personal_deadline
+from .holidays_fr import calendars_for
+from .model import Centre, Deadline, Schedule
+
+DEFAULT_CENTRE = Centre(id="cnam", name="Cnam (règles par défaut, calendrier national)")
+
+
+def academic_year(today: date) -> int:
+    """Return the academic year running on ``today``: September starts a new one."""
+    return today.year if today.month >= 9 else today.year - 1
+
+
+def ouvres_for(centre: Centre, first_year: int, last_year: int) -> WorkingCalendar:
+    """Return the jours ouvrés calendar of ``centre`` over the given civil years."""
+    return calendars_for(centre.holiday_subdivision, first_year, last_year)[0]
+
+
+def schedule(centre: Centre, year: int) -> Schedule:
+    """Derive the institutional schedule of ``centre`` for academic year ``year``."""
+    return build_schedule(centre, year, ouvres_for(centre, year - 1, year + 2))
+
+
+def deadline(rule: str, origin: date, centre: Centre = DEFAULT_CENTRE) -> Deadline:
+    """Apply a personal rule to ``origin`` with the centre's settings and holidays."""
+    return personal_deadline(rule, origin, centre, ouvres_for(centre, origin.year - 1, origin.year + 2))
