@@ -1,8 +1,9 @@
-"""`build`: every centre-year of calendars/ into output/, all computed before anything is written."""
+"""`build` and `feed`: centre-years of calendars/ into .ics files, all computed before anything is written."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 
@@ -10,10 +11,12 @@ from . import ics
 from .engine import check_schedule
 from .errors import RuleError
 from .files import read_or_none, write_all
-from .model import Centre, Schedule
+from .model import UE, Centre, Schedule
 from .service import schedule
+from .sessions import exam_events, ue_sessions
 
 MANIFEST = ".manifest.json"
+CALENDAR = "calendar.ics"
 
 
 def year_dir(out: Path, centre: Centre, year: int) -> Path:
@@ -21,46 +24,105 @@ def year_dir(out: Path, centre: Centre, year: int) -> Path:
     return out / centre.id / str(year)
 
 
-def calendar_name(sched: Schedule, lang: str = "fr") -> str:
-    """Return the feed's display name."""
+def calendar_name(sched: Schedule, lang: str = "fr", ues: Sequence[UE] = ()) -> str:
+    """Return a feed's display name."""
+    suffix = (" — " + ", ".join(u.code for u in ues)) if ues else ""
     if lang == "en":
-        return f"{sched.centre.name}: academic year {sched.label}"
-    return f"{sched.centre.name} — année {sched.label}"
+        return f"{sched.centre.name}: academic year {sched.label}{suffix}"
+    return f"{sched.centre.name} — année {sched.label}{suffix}"
 
 
-def render_schedule(
-    sched: Schedule, manifest: dict[str, dict], stamp: datetime, today: date, lang: str = "fr",
-    extra: Iterable[ics.Item] = (),
-) -> tuple[bytes, dict[str, dict]]:
-    """Render the institutional feed of a schedule (plus ``extra`` items), tracking changes."""
-    items = [ics.event_item(e, sched.centre, sched.year, lang) for e in sched.events]
-    items.extend(extra)
-    components, new_manifest = ics.track(items, manifest, stamp, today)
+def ue_items(sched: Schedule, ue: UE, lang: str = "fr", feed: str = "") -> list[ics.Item]:
+    """Return the feed items of one UE: its weekly sessions and its two exam sessions."""
+    feed = feed or f"ue/{ue.code}.ics"
+    items = [ics.event_item(e, sched.centre, sched.year, lang, feed) for e in exam_events(ue, sched)]
+    session = ics.sessions_item(ue_sessions(ue, sched), sched.centre, sched.year, lang, feed)
+    return ([session] if session else []) + items
+
+
+def institutional_items(sched: Schedule, lang: str = "fr", feed: str = CALENDAR) -> list[ics.Item]:
+    """Return the feed items of the institutional events."""
+    return [ics.event_item(e, sched.centre, sched.year, lang, feed) for e in sched.events]
+
+
+def feed_bytes(sched: Schedule, components, *, name: str, uid_suffix: str = "") -> bytes:
+    """Wrap stamped components in a calendar named ``name``."""
     first = min((e.start for e in sched.events), default=date(sched.year, 9, 1))
     last = max((e.end for e in sched.events), default=date(sched.year + 1, 9, 30))
-    data = ics.calendar_bytes(
+    return ics.calendar_bytes(
         components,
-        name=calendar_name(sched, lang),
+        name=name,
         tzid=sched.centre.timezone,
-        cal_uid=f"{sched.centre.id}.{sched.year}@cnam-calendar",
+        cal_uid=f"{sched.centre.id}.{sched.year}{uid_suffix}@cnam-calendar",
         description=f"Semestres, examens, jours fériés, fermetures et échéances — {sched.centre.name}",
         tz_range=(first, last),
     )
-    return data, new_manifest
 
 
-def build(centres: Iterable[Centre], years: Iterable[int], out: Path, stamp: datetime, today: date) -> list[Path]:
+def render_centre_year(
+    sched: Schedule, catalogue: Sequence[UE], manifest: dict[str, dict], stamp: datetime, today: date
+) -> tuple[dict[str, bytes], dict[str, dict]]:
+    """Render calendar.ics and ue/<CODE>.ics of a centre-year; returns {relative path: bytes} and the manifest."""
+    items = institutional_items(sched)
+    for ue in catalogue:
+        items.extend(ue_items(sched, ue))
+    pairs, manifest = ics.track(items, manifest, stamp, today)
+    by_feed: dict[str, list] = defaultdict(list)
+    for feed, component in pairs:
+        by_feed[feed].append(component)
+    files = {CALENDAR: feed_bytes(sched, by_feed.pop(CALENDAR, []), name=calendar_name(sched))}
+    codes = {f"ue/{ue.code}.ics": ue for ue in catalogue}
+    for feed, components in sorted(by_feed.items()):
+        ue = codes.get(feed)
+        if ue is None:
+            continue  # cancelled events of a UE no longer in the catalogue: its file goes too
+        files[feed] = feed_bytes(sched, components, name=calendar_name(sched, ues=[ue]), uid_suffix=f".{ue.code}")
+    return files, manifest
+
+
+def combined_feed(
+    sched: Schedule, ues: Sequence[UE], manifest: dict[str, dict], stamp: datetime, today: date, lang: str = "fr"
+) -> bytes:
+    """Render one calendar with the institutional events and the chosen UEs, in ``lang``."""
+    items = institutional_items(sched, lang)
+    for ue in ues:
+        items.extend(ue_items(sched, ue, lang))
+    pairs, _ = ics.track(items, manifest, stamp, today, readonly=True)
+    wanted = {CALENDAR, *(f"ue/{u.code}.ics" for u in ues)}
+    components = [c for feed, c in pairs if feed in wanted]
+    suffix = "".join(f".{u.code}" for u in ues) + (f".{lang}" if lang != "fr" else "")
+    return feed_bytes(sched, components, name=calendar_name(sched, lang, ues), uid_suffix=suffix)
+
+
+def load_manifest(out: Path, centre: Centre, year: int) -> dict[str, dict]:
+    """Read the manifest of a built centre-year (empty when never built)."""
+    return ics.load_manifest(read_or_none(year_dir(out, centre, year) / MANIFEST))
+
+
+def build(
+    centres: Iterable[Centre],
+    years: Iterable[int],
+    out: Path,
+    stamp: datetime,
+    today: date,
+    catalogues: dict[str, Sequence[UE]] | None = None,
+    overview=None,
+) -> list[Path]:
     """Build each centre-year into ``out``; refuse (writing nothing) when a schedule has a problem."""
     files: dict[Path, bytes] = {}
     problems: list[str] = []
+    years = list(years)
     for centre in centres:
+        catalogue = (catalogues or {}).get(centre.id, ())
         for year in years:
             sched = schedule(centre, year)
             problems.extend(check_schedule(sched))
             target = year_dir(out, centre, year)
-            manifest = ics.load_manifest(read_or_none(target / MANIFEST))
-            data, manifest = render_schedule(sched, manifest, stamp, today)
-            files[target / "calendar.ics"] = data
+            rendered, manifest = render_centre_year(sched, catalogue, load_manifest(out, centre, year), stamp, today)
+            for rel, data in rendered.items():
+                files[target / rel] = data
+            if overview is not None:
+                files[target / "index.html"] = overview(sched, sorted(rendered)).encode()
             files[target / MANIFEST] = ics.dump_manifest(manifest)
     if problems:
         raise RuleError(problems[0], hint="lancez `cnam-calendar check` pour la liste complète",

@@ -11,7 +11,8 @@ from datetime import date, datetime, timedelta, timezone
 import icalendar
 
 from . import __version__
-from .model import Centre, Event
+from .model import UE, Centre, Event
+from .sessions import Sessions, session_explanation
 
 PRODID = f"-//cnam-calendar//cnam-calendar {__version__}//FR"
 REFRESH = timedelta(hours=6)
@@ -25,6 +26,7 @@ class Item:
     uid: str
     component: icalendar.Event
     last_day: date
+    feed: str = "calendar.ics"  # which file of the centre-year carries it
 
 
 def uid_for(event_id: str, centre_id: str, year: int) -> str:
@@ -40,7 +42,7 @@ def describe(event: Event) -> str:
     return text[:DESCRIPTION_LIMIT]
 
 
-def event_item(event: Event, centre: Centre, year: int, lang: str = "fr") -> Item:
+def event_item(event: Event, centre: Centre, year: int, lang: str = "fr", feed: str = "calendar.ics") -> Item:
     """Turn an all-day engine event into a feed item (DTEND exclusive, transparent)."""
     categories = list(event.categories)
     if lang == "en":
@@ -57,7 +59,46 @@ def event_item(event: Event, centre: Centre, year: int, lang: str = "fr") -> Ite
         transparency="TRANSPARENT",
         url=(event.source.url if event.source and event.source.url else centre.faq_url) or None,
     )
-    return Item(component["UID"], component, event.end)
+    return Item(component["UID"], component, event.end, feed)
+
+
+def location(ue: UE, centre: Centre) -> str | None:
+    """Return « site, salle X » for a UE that meets somewhere."""
+    site = next((s for s in centre.sites if s.id == ue.site), None)
+    parts = [site.name if site else ue.site, f"salle {ue.room}" if ue.room else ""]
+    if site and site.address:
+        parts.append(site.address)
+    text = ", ".join(p for p in parts if p)
+    return text or None
+
+
+def sessions_item(s: Sessions, centre: Centre, year: int, lang: str = "fr", feed: str = "") -> Item | None:
+    """Turn the weekly sessions of a UE into one VEVENT with RRULE and EXDATE, in the centre's zone."""
+    from zoneinfo import ZoneInfo
+
+    ue = s.ue
+    if not ue.timed or s.first is None or s.last is None:
+        return None
+    assert ue.start is not None and ue.end is not None
+    tz = ZoneInfo(centre.timezone)
+    start = datetime.combine(s.first, ue.start, tz)
+    title = f"{ue.code} — {ue.title}" + (" (class)" if lang == "en" else " (cours)")
+    component = icalendar.Event.new(
+        uid=uid_for(f"ue-{ue.code}-sessions", centre.id, year),
+        summary=title,
+        start=start,
+        end=datetime.combine(s.first, ue.end, tz),
+        description="\n".join(session_explanation(s, centre.timezone))[:DESCRIPTION_LIMIT],
+        categories=["Class" if lang == "en" else "Cours", ue.code],
+        location=location(ue, centre),
+        transparency="OPAQUE",
+        url=centre.faq_url or None,
+    )
+    until = datetime.combine(s.last, ue.start, tz).astimezone(timezone.utc)
+    component.add("RRULE", {"FREQ": "WEEKLY", "UNTIL": until})
+    if s.skipped:
+        component.add("EXDATE", [datetime.combine(d, ue.start, tz) for d, _ in s.skipped])
+    return Item(component["UID"], component, s.last, feed or f"ue/{ue.code}.ics")
 
 
 def _digest(component: icalendar.Event) -> str:
@@ -69,33 +110,34 @@ def _utc(moment: datetime) -> datetime:
 
 
 def track(
-    items: Iterable[Item], manifest: Mapping[str, dict], stamp: datetime, today: date
-) -> tuple[list[icalendar.Event], dict[str, dict]]:
+    items: Iterable[Item], manifest: Mapping[str, dict], stamp: datetime, today: date, *, readonly: bool = False
+) -> tuple[list[tuple[str, icalendar.Event]], dict[str, dict]]:
     """Stamp each item with SEQUENCE/LAST-MODIFIED from ``manifest``; keep removed ones as cancelled.
 
     ``stamp`` is the time of this build (used only for what changed); ``today`` decides when a
-    cancelled event has passed and can go. Returns the components and the new manifest.
+    cancelled event has passed and can go. ``readonly`` (feeds made on demand, in any language)
+    takes the stamps the last build recorded for each UID and cancels nothing new. Returns the components and the new manifest.
     """
     stamp = _utc(stamp)
-    out: list[icalendar.Event] = []
+    out: list[tuple[str, icalendar.Event]] = []
     new: dict[str, dict] = {}
     current = set()
     for item in items:
         current.add(item.uid)
         digest = _digest(item.component)
         old = manifest.get(item.uid)
-        if old and old["hash"] == digest and not old.get("cancelled"):
+        if old and (readonly or old["hash"] == digest) and not old.get("cancelled"):
             sequence, modified = old["sequence"], old["last_modified"]
         else:
             sequence = old["sequence"] + 1 if old else 0
             modified = stamp.isoformat()
         component = icalendar.Event.from_ical(item.component.to_ical())
         _stamp(component, sequence, datetime.fromisoformat(modified))
-        out.append(component)
-        new[item.uid] = {"hash": digest, "sequence": sequence, "last_modified": modified,
+        out.append((item.feed, component))
+        new[item.uid] = {"hash": digest, "sequence": sequence, "last_modified": modified, "feed": item.feed,
                          "last_day": item.last_day.isoformat(), "ics": item.component.to_ical().decode()}
     for uid, old in manifest.items():
-        if uid in current or date.fromisoformat(old["last_day"]) < today:
+        if uid in current or date.fromisoformat(old["last_day"]) < today or (readonly and not old.get("cancelled")):
             continue  # still published, or a cancelled event whose date has passed: it goes
         component = icalendar.Event.from_ical(old["ics"])
         if old.get("cancelled"):
@@ -107,7 +149,7 @@ def track(
         if not summary.startswith("[ANNULÉ]"):
             component["SUMMARY"] = f"[ANNULÉ] {summary}"
         _stamp(component, sequence, datetime.fromisoformat(modified))
-        out.append(component)
+        out.append((old.get("feed", "calendar.ics"), component))
         new[uid] = {**old, "sequence": sequence, "last_modified": modified, "cancelled": True}
     return out, new
 
