@@ -8,7 +8,7 @@ Run from the project root:
 Two measurements, each the best of N repeats with time.perf_counter:
 
 1. Deriving and exporting both centres of calendars/ for ten academic years
-   (2026-2035): service.schedule + build.render_schedule to bytes (no disk).
+   (2026-2035): service.schedule + build.render_centre_year to bytes (no disk).
 2. 100,000 `cpf-confirmation` deadlines (D + 3 jours ouvrés) on random dates
    (fixed seed) in 2026-2028, national calendar:
      (a) WorkingCalendar.add(d, 3) in a Python loop over date objects;
@@ -61,22 +61,33 @@ def to_datetime64(days: list[date]) -> np.ndarray:
             - EPOCH_ORDINAL).astype("datetime64[D]")
 
 
+def renderer():
+    """Return (name, fn(sched) -> bytes rendered): pure rendering with the centre's UE catalogue, no disk."""
+    from cnam_calendar.catalogue import load_catalogue
+
+    def render(sched) -> int:
+        files, _ = build.render_centre_year(sched, load_catalogue(sched.centre), {}, STAMP, TODAY)
+        return sum(map(len, files.values()))
+
+    return ("build.render_centre_year (calendar.ics + ue/*.ics)", render)
+
+
 def bench_build(repeats: int) -> dict:
     centres = config.load_centres("calendars")
+    how, render = renderer()
 
     def run():
         events = size = 0
         for centre in centres:
             for year in YEARS:
                 sched = service.schedule(centre, year)
-                data, _ = build.render_schedule(sched, {}, STAMP, TODAY)
+                size += render(sched)
                 events += len(sched.events)
-                size += len(data)
         return events, size
 
     best, times, (events, size) = best_of(repeats, run)
     n = len(centres) * len(YEARS)
-    return {"centres": [c.id for c in centres], "n": n, "best": best, "first": times[0],
+    return {"centres": [c.id for c in centres], "how": how, "n": n, "best": best, "first": times[0],
             "events": events, "bytes": size}
 
 
@@ -137,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     b = bench_build(repeats)
     print(f"1. derive + export {len(b['centres'])} centres ({', '.join(b['centres'])}) "
           f"x {len(YEARS)} years ({YEARS[0]}-{YEARS[-1]}), rendering to bytes, no disk")
+    print(f"   service.schedule + {b['how']}")
     print(f"   {'centre-years':<28}{b['n']:>12}")
     print(f"   {'events':<28}{b['events']:>12,}")
     print(f"   {'bytes of iCal':<28}{b['bytes']:>12,}")

@@ -94,6 +94,13 @@ def combined_feed(
     return feed_bytes(sched, components, name=calendar_name(sched, lang, ues), uid_suffix=suffix)
 
 
+def overview_links(rendered: dict[str, bytes], catalogue: Sequence[UE]) -> list[tuple[str, str]]:
+    """Return (label, relative href) of every .ics of a centre-year, the centre's calendar first."""
+    titles = {f"ue/{u.code}.ics": f"{u.code} — {u.title}" for u in catalogue}
+    links = [("Calendrier de l'année (semestres, examens, jours fériés, échéances)", CALENDAR)]
+    return links + [(titles.get(rel, rel), rel) for rel in sorted(rendered) if rel != CALENDAR]
+
+
 def load_manifest(out: Path, centre: Centre, year: int) -> dict[str, dict]:
     """Read the manifest of a built centre-year (empty when never built)."""
     return ics.load_manifest(read_or_none(year_dir(out, centre, year) / MANIFEST))
@@ -110,22 +117,22 @@ def build(
 ) -> list[Path]:
     """Build each centre-year into ``out``; refuse (writing nothing) when a schedule has a problem."""
     files: dict[Path, bytes] = {}
-    problems: list[str] = []
     years = list(years)
-    for centre in centres:
-        catalogue = (catalogues or {}).get(centre.id, ())
-        for year in years:
-            sched = schedule(centre, year)
-            problems.extend(check_schedule(sched))
-            target = year_dir(out, centre, year)
-            rendered, manifest = render_centre_year(sched, catalogue, load_manifest(out, centre, year), stamp, today)
-            for rel, data in rendered.items():
-                files[target / rel] = data
-            if overview is not None:
-                files[target / "index.html"] = overview(sched, sorted(rendered)).encode()
-            files[target / MANIFEST] = ics.dump_manifest(manifest)
+    centres = list(centres)
+    schedules = [schedule(centre, year) for centre in centres for year in years]
+    problems = [p for sched in schedules for p in check_schedule(sched)]
     if problems:
         raise RuleError(problems[0], hint="lancez `cnam-calendar check` pour la liste complète",
                         problems=[RuleError(p) for p in problems])
+    for sched in schedules:
+        centre, year = sched.centre, sched.year
+        catalogue = (catalogues or {}).get(centre.id, ())
+        target = year_dir(out, centre, year)
+        rendered, manifest = render_centre_year(sched, catalogue, load_manifest(out, centre, year), stamp, today)
+        for rel, data in rendered.items():
+            files[target / rel] = data
+        if overview is not None:
+            files[target / "index.html"] = overview(sched, overview_links(rendered, catalogue)).encode()
+        files[target / MANIFEST] = ics.dump_manifest(manifest)
     write_all(files)
     return [p for p in files if p.name != MANIFEST]

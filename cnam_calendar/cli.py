@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import sys
@@ -15,9 +16,11 @@ from . import build as build_mod
 from .config import DEFAULT_DIR, load_centres
 from .engine import PERSONAL_RULES, check_schedule
 from .errors import CnamCalendarError, RuleError
+from .files import atomic_write
 from .i18n import long_date
-from .model import Centre, Deadline, Event
-from .service import DEFAULT_CENTRE, academic_year, deadline, schedule
+from .model import UE, Centre, Deadline, Event
+from .service import DEFAULT_CENTRE, academic_year, deadline, local_date, schedule
+from .sessions import hours_problems
 
 EXIT_PROBLEMS = 1
 EXIT_BAD_INPUT = 2
@@ -100,7 +103,28 @@ def _centres(ctx: click.Context, only: tuple[str, ...] = ()) -> list[Centre]:
 
 
 def _today(ctx: click.Context) -> date:
-    return ctx.obj["clock"]().date()
+    return local_date(ctx.obj["clock"]())
+
+
+
+def _catalogues(centres: list[Centre]) -> dict[str, tuple[UE, ...]]:
+    from .catalogue import load_catalogue
+
+    return {c.id: load_catalogue(c) for c in centres}
+
+
+def _pick_ues(centre: Centre, catalogue: tuple[UE, ...], codes: tuple[str, ...]) -> list[UE]:
+    by_code = {u.code: u for u in catalogue}
+    chosen = []
+    for code in dict.fromkeys(codes):
+        if code not in by_code:
+            close = difflib.get_close_matches(code.upper(), list(by_code), n=1)
+            raise RuleError(f"UE inconnue « {code} » au catalogue de {centre.id}",
+                            where=f"--ue {code}",
+                            hint=(f"vouliez-vous dire « {close[0]} » ? " if close else "")
+                            + f"catalogue : {centre.id}.ues.csv")
+        chosen.append(by_code[code])
+    return chosen
 
 
 @main.command()
@@ -115,7 +139,11 @@ def build(ctx: click.Context, centres: tuple[str, ...], years: tuple[int, ...], 
     clock = ctx.obj["clock"]()
     stamp = build_stamp(clock)
     selected = _centres(ctx, centres)
-    written = build_mod.build(selected, years or (academic_year(clock.date()),), out, stamp, clock.date())
+    from .overview import render_overview
+
+    today = local_date(clock)
+    written = build_mod.build(selected, years or (academic_year(today),), out, stamp, today,
+                              catalogues=_catalogues(selected), overview=render_overview)
     for path in written:
         click.echo(f"écrit {path}")
 
@@ -143,8 +171,6 @@ def explain(ctx: click.Context, centre: str, year: int, event_id: str | None, fm
     if event_id is not None:
         events = [e for e in events if e.id == event_id]
         if not events:
-            import difflib
-
             ids = [e.id for e in sched.events]
             close = difflib.get_close_matches(event_id, ids, n=1)
             raise RuleError(f"événement inconnu « {event_id} » pour {centre} {sched.label}",
@@ -197,9 +223,13 @@ def check(ctx: click.Context, centres: tuple[str, ...]) -> None:
     checked = 0
     for centre in _centres(ctx, centres):
         years = sorted({*centre.years, academic_year(_today(ctx))})
+        catalogue = _catalogues([centre])[centre.id]
         for year in years:
             try:
-                problems.extend(check_schedule(schedule(centre, year)))
+                sched = schedule(centre, year)
+                found = check_schedule(sched)
+                # hours only mean something once the semesters themselves are sound
+                problems.extend(found or hours_problems(sched, catalogue))
             except CnamCalendarError as exc:
                 problems.extend(exc.lines())
             checked += 1
@@ -209,6 +239,54 @@ def check(ctx: click.Context, centres: tuple[str, ...]) -> None:
         click.echo(f"{len(problems)} problème(s) trouvé(s).")
         ctx.exit(EXIT_PROBLEMS)
     click.echo(f"Tout est en ordre ({checked} année(s) vérifiée(s)).")
+
+
+@main.command()
+@click.option("--centre", required=True, metavar="ID", help="Identifiant du centre, ex. ipst-cnam.")
+@click.option("--year", required=True, callback=_year_cb, metavar="AAAA", help="Année universitaire, ex. 2026.")
+@click.option("--ue", "ues", multiple=True, metavar="CODE", help="UE à inclure (répétable).")
+@click.option("--lang", type=click.Choice(["fr", "en"]), default="fr", show_default=True, help="Langue des titres.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Fichier à écrire (défaut : sortie standard).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("output"), show_default=True,
+              help="Dossier d'un build précédent, dont on reprend SEQUENCE et LAST-MODIFIED.")
+@click.pass_context
+def feed(ctx: click.Context, centre: str, year: int, ues: tuple[str, ...], lang: str, output: Path | None,
+         out: Path) -> None:
+    """Écrire un calendrier : événements du centre et UE choisies."""
+    c = _centres(ctx, (centre,))[0]
+    chosen = _pick_ues(c, _catalogues([c])[c.id], ues)
+    clock = ctx.obj["clock"]()
+    sched = schedule(c, year)
+    data = build_mod.combined_feed(sched, chosen, build_mod.load_manifest(out, c, year), build_stamp(clock),
+                                   local_date(clock), lang)
+    if output is None:
+        click.echo(data.decode(), nl=False)
+    else:
+        atomic_write(output, data)
+        click.echo(f"écrit {output}", err=True)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Adresse d'écoute.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port d'écoute.")
+@click.option("--base-url", help="URL publique du serveur, pour les liens (défaut : http://HOST:PORT).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("output"), show_default=True,
+              help="Dossier du build (manifestes : SEQUENCE et LAST-MODIFIED).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Processus serveurs sur le même stockage.")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: Path, workers: int) -> None:
+    """Servir les flux, la page d'abonnement et la vue de l'année."""
+    import uvicorn
+
+    _centres(ctx)  # fail now, with a clear message, on a broken calendars/ directory
+    os.environ["CNAM_CALENDAR_CALENDARS"] = str(Path(ctx.obj["calendars"]).resolve())
+    os.environ["CNAM_CALENDAR_OUT"] = str(out.resolve())
+    os.environ["CNAM_CALENDAR_BASE_URL"] = base_url or f"http://{host}:{port}"
+    click.echo(f"cnam-calendar sert {os.environ['CNAM_CALENDAR_BASE_URL']}/ ({workers} processus)", err=True)
+    uvicorn.run("cnam_calendar.server:app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level="warning")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 import icalendar
 
@@ -17,6 +17,7 @@ from .sessions import Sessions, session_explanation
 PRODID = f"-//cnam-calendar//cnam-calendar {__version__}//FR"
 REFRESH = timedelta(hours=6)
 DESCRIPTION_LIMIT = 4000  # characters; keeps a feed far below Google's ~1 MB
+UNSTAMPED = datetime(1970, 1, 1, tzinfo=timezone.utc)  # replaced by track(); never "now" (Event.new's default)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ def event_item(event: Event, centre: Centre, year: int, lang: str = "fr", feed: 
         categories[0] = KIND_LABELS[event.kind][1]
     component = icalendar.Event.new(
         uid=uid_for(event.id, centre.id, year),
+        stamp=UNSTAMPED,
         summary=event.label(lang),
         start=event.start,
         end=event.end + timedelta(days=1),
@@ -60,6 +62,16 @@ def event_item(event: Event, centre: Centre, year: int, lang: str = "fr", feed: 
         url=(event.source.url if event.source and event.source.url else centre.faq_url) or None,
     )
     return Item(component["UID"], component, event.end, feed)
+
+
+def add_alarms(component: icalendar.Event, offsets_days: Iterable[int], at: time, text: str) -> None:
+    """Add one DISPLAY alarm per offset: N days before the (all-day) event, at local time ``at``."""
+    for n in offsets_days:
+        alarm = icalendar.Alarm()
+        alarm.add("ACTION", "DISPLAY")
+        alarm.add("DESCRIPTION", text)
+        alarm.add("TRIGGER", timedelta(days=-n, hours=at.hour, minutes=at.minute))
+        component.add_component(alarm)
 
 
 def location(ue: UE, centre: Centre) -> str | None:
@@ -85,6 +97,7 @@ def sessions_item(s: Sessions, centre: Centre, year: int, lang: str = "fr", feed
     title = f"{ue.code} — {ue.title}" + (" (class)" if lang == "en" else " (cours)")
     component = icalendar.Event.new(
         uid=uid_for(f"ue-{ue.code}-sessions", centre.id, year),
+        stamp=UNSTAMPED,
         summary=title,
         start=start,
         end=datetime.combine(s.first, ue.end, tz),
@@ -132,7 +145,7 @@ def track(
             sequence = old["sequence"] + 1 if old else 0
             modified = stamp.isoformat()
         component = icalendar.Event.from_ical(item.component.to_ical())
-        _stamp(component, sequence, datetime.fromisoformat(modified))
+        stamp_component(component, sequence, datetime.fromisoformat(modified))
         out.append((item.feed, component))
         new[item.uid] = {"hash": digest, "sequence": sequence, "last_modified": modified, "feed": item.feed,
                          "last_day": item.last_day.isoformat(), "ics": item.component.to_ical().decode()}
@@ -148,13 +161,15 @@ def track(
         summary = str(component.get("SUMMARY", ""))
         if not summary.startswith("[ANNULÉ]"):
             component["SUMMARY"] = f"[ANNULÉ] {summary}"
-        _stamp(component, sequence, datetime.fromisoformat(modified))
+        stamp_component(component, sequence, datetime.fromisoformat(modified))
         out.append((old.get("feed", "calendar.ics"), component))
         new[uid] = {**old, "sequence": sequence, "last_modified": modified, "cancelled": True}
     return out, new
 
 
-def _stamp(component: icalendar.Event, sequence: int, modified: datetime) -> None:
+def stamp_component(component: icalendar.Event, sequence: int, modified: datetime) -> None:
+    """Set DTSTAMP = LAST-MODIFIED = ``modified`` (in UTC) and SEQUENCE."""
+    modified = _utc(modified)
     for key in ("DTSTAMP", "LAST-MODIFIED", "SEQUENCE"):
         component.pop(key, None)
     component.add("DTSTAMP", modified)

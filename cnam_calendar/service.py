@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from .dates import WorkingCalendar
 from .engine import build_schedule, personal_deadline
@@ -15,6 +16,11 @@ DEFAULT_CENTRE = Centre(id="cnam", name="Cnam (règles par défaut, calendrier n
 def academic_year(today: date) -> int:
     """Return the academic year running on ``today``: September starts a new one."""
     return today.year if today.month >= 9 else today.year - 1
+
+
+def local_date(moment: datetime, tz: str = "Europe/Paris") -> date:
+    """Return the calendar date of ``moment`` where the centres are (a day starts at Paris midnight)."""
+    return moment.astimezone(ZoneInfo(tz)).date()
 
 
 def ouvres_for(centre: Centre, first_year: int, last_year: int) -> WorkingCalendar:

@@ -1,0 +1,189 @@
+"""`cnam-calendar learners …`: import the roster, generate synthetic ones, issue feed tokens."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import sys
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import click
+
+from .config import DEFAULT_DIR, load_centres
+from .errors import RosterError
+from .files import atomic_write
+from .model import Centre
+from .roster import catalogue_codes, generate_learners, load_roster, write_roster
+from .service import academic_year
+from .store import DEFAULT_DB, Store, open_store
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+URLS_COLUMNS = ("id", "email", "first_name", "last_name", "lang", "url")
+
+
+def personal_feed_url(base_url: str, token: str) -> str:
+    """Return the personal feed URL of ``token`` under ``base_url``."""
+    return f"{base_url.rstrip('/')}/feeds/personal/{token}.ics"
+
+
+def _obj(ctx: click.Context) -> dict[str, Any]:
+    obj: dict[str, Any] = ctx.ensure_object(dict)
+    return obj
+
+
+def _set_db(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:
+        _obj(ctx)["db"] = value
+
+
+def _db_option(default: str | None) -> Callable[[Any], Any]:
+    return click.option(
+        "--db", envvar="CNAM_CALENDAR_DB" if default else None, default=default, expose_value=False,
+        callback=_set_db, metavar="FICHIER|URL", show_default=bool(default),
+        help="Base : un fichier SQLite ou une URL SQLAlchemy, ex. postgresql+psycopg://hôte/base "
+             "(variable CNAM_CALENDAR_DB).")
+
+
+def _clock(ctx: click.Context) -> datetime:
+    clock = _obj(ctx).get("clock")
+    return clock() if clock else datetime.now(timezone.utc)
+
+
+def _store(ctx: click.Context) -> Store:
+    obj = _obj(ctx)
+    store = open_store(obj.get("db") or DEFAULT_DB, clock=lambda: _clock(ctx))
+    ctx.call_on_close(store.close)
+    return store
+
+
+def _centres(ctx: click.Context) -> list[Centre]:
+    return load_centres(_obj(ctx).get("calendars", DEFAULT_DIR))
+
+
+def _show_progress(quiet: bool) -> bool:
+    return not quiet and click.get_text_stream("stderr").isatty()
+
+
+@click.group(name="learners")
+@_db_option(DEFAULT_DB)
+def learners() -> None:
+    """Apprenants : importer le fichier, générer des exemples, créer les liens des flux personnels."""
+
+
+@learners.command(name="import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Tout vérifier et compter, sans rien écrire.")
+@click.option("--quiet", "-q", is_flag=True, help="Sans barre de progression ni détail des avertissements.")
+@_db_option(None)
+@click.pass_context
+def import_cmd(ctx: click.Context, file: Path, dry_run: bool, quiet: bool) -> None:
+    """Importer FILE.csv : tout ou rien, chaque erreur listée avec sa ligne."""
+    centres = _centres(ctx)
+    try:
+        roster = load_roster(file, centres, catalogue_codes(centres))
+    except RosterError as exc:
+        if not exc.problems:
+            raise
+        problems = list(exc.problems)
+        raise RosterError(exc.message, where=exc.where, problems=[*problems, RosterError(
+            f"{len(problems)} erreur(s), rien n'a été importé", where=str(file),
+            hint=f"corrigez le fichier puis relancez : cnam-calendar learners import {file}")]) from None
+    if not quiet:
+        for warning in roster.warnings:
+            click.echo(f"Attention : {warning}", err=True)
+    store = _store(ctx)
+    if _show_progress(quiet):
+        with click.progressbar(length=len(roster.learners), label="Import des apprenants",
+                               file=click.get_text_stream("stderr")) as bar:
+            report = store.import_learners(roster.learners, dry_run=dry_run, progress=bar.update)
+    else:
+        report = store.import_learners(roster.learners, dry_run=dry_run)
+    click.echo(f"{file} : {report.total} apprenant(s) ; {report.created} créé(s), {report.updated} mis à jour, "
+               f"{report.unchanged} inchangé(s) ; {len(roster.warnings)} avertissement(s)")
+    if dry_run:
+        click.echo("Simulation (--dry-run) : rien n'a été écrit.")
+
+
+def _year_option(ctx: click.Context, param: click.Parameter, value: int | None) -> int:
+    if value is None:
+        return academic_year(_clock(ctx).date())
+    if not 1900 < value < 2200:
+        raise click.BadParameter(f"« {value} » n'est pas une année ; attendu : AAAA, ex. 2026 pour 2026-2027")
+    return value
+
+
+@learners.command()
+@click.option("--count", required=True, type=click.IntRange(1, 1_000_000), help="Nombre d'apprenants.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Graine : la même donne le même fichier.")
+@click.option("--year", type=int, callback=_year_option, metavar="AAAA",
+              help="Année universitaire des dates (défaut : l'année en cours).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Fichier CSV à écrire.")
+@click.pass_context
+def generate(ctx: click.Context, count: int, seed: int, year: int, output: Path) -> None:
+    """Écrire un fichier d'apprenants fictifs (adresses @example.org) pour les démos et les tests."""
+    centres = _centres(ctx)
+    codes = {cid: sorted(c) for cid, c in catalogue_codes(centres).items()}
+    write_roster(generate_learners(count, seed, centres, codes, year), output)
+    click.echo(f"écrit {output} ({count} apprenant(s) fictif(s), année {year}-{year + 1})")
+
+
+def _base_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise click.BadParameter(f"« {value} » ; attendu : une adresse http(s) sans paramètres, "
+                                 "ex. https://calendrier.example.org")
+    return value.rstrip("/")
+
+
+@learners.command(name="issue-token")
+@click.argument("learner_id", required=False, metavar="ID")
+@click.option("--all", "all_", is_flag=True, help="Un nouveau lien pour chaque apprenant (avec -o).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Avec --all : fichier CSV des liens, pour un publipostage.")
+@click.option("--base-url", envvar="CNAM_CALENDAR_BASE_URL", default=DEFAULT_BASE_URL, show_default=True,
+              callback=_base_url, help="Adresse publique du serveur (variable CNAM_CALENDAR_BASE_URL).")
+@click.option("--quiet", "-q", is_flag=True, help="Sans barre de progression.")
+@_db_option(None)
+@click.pass_context
+def issue_token(ctx: click.Context, learner_id: str | None, all_: bool, output: Path | None, base_url: str,
+                quiet: bool) -> None:
+    """Créer le lien du flux personnel de ID (ou de tous) ; l'ancien lien cesse de fonctionner."""
+    if all_ == (learner_id is not None):
+        raise click.UsageError("donnez soit un identifiant, soit --all -o urls.csv")
+    if all_ and output is None:
+        raise click.UsageError("--all écrit les liens dans un fichier : ajoutez -o urls.csv")
+    if not all_ and output is not None:
+        raise click.UsageError("-o ne sert qu'avec --all")
+    store = _store(ctx)
+    if learner_id is not None:
+        token = store.issue_token(learner_id)
+        click.echo(personal_feed_url(base_url, token))
+        click.echo(f"Nouveau lien pour {learner_id} ; l'ancien ne fonctionne plus.", err=True)
+        return
+    assert output is not None
+    if _show_progress(quiet):
+        with click.progressbar(length=store.count_learners(), label="Création des liens",
+                               file=click.get_text_stream("stderr")) as bar:
+            pairs = store.issue_tokens(progress=bar.update)
+    else:
+        pairs = store.issue_tokens()
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(URLS_COLUMNS)
+    for learner, token in pairs:
+        writer.writerow((learner.id, learner.email, learner.first_name, learner.last_name, learner.lang,
+                         personal_feed_url(base_url, token)))
+    atomic_write(output, out.getvalue().encode("utf-8"))
+    os.chmod(output, 0o600)  # the file holds every learner's secret link
+    click.echo(f"écrit {output} ({len(pairs)} lien(s) ; les anciens ne fonctionnent plus ; "
+               "fichier confidentiel, à supprimer après l'envoi)")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(learners())

@@ -1,0 +1,101 @@
+"""Personal feeds, fast: the shared part of a centre-year is serialised once, each learner adds a few events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from . import build as build_mod
+from . import ics
+from .dates import WorkingCalendar
+from .model import UE, Event, Schedule
+from .personal import applies, deadline_event, learner_deadlines
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .roster import Learner
+
+END = b"END:VCALENDAR\r\n"
+
+
+class PersonalFeeds:
+    """Render the personal feeds of one centre-year; build once, then call ``render`` per learner."""
+
+    def __init__(self, sched: Schedule, catalogue: Sequence[UE], manifest: dict[str, dict], stamp: datetime,
+                 today: date, ouvres: WorkingCalendar) -> None:
+        self.sched, self.stamp, self.today, self.ouvres = sched, stamp, today, ouvres
+        self.catalogue = {u.code: u for u in catalogue}
+        self.manifest = manifest
+        self._blocks: dict[tuple, bytes] = {}
+        self._heads: dict[str, tuple[bytes, bytes]] = {}
+
+    def _alarm_text(self, lang: str) -> str:
+        return "Reminder: deadline approaching" if lang == "en" else "Rappel : échéance proche"
+
+    def _with_alarms(self, items: list[ics.Item], events: Sequence[Event], lang: str, cpf: bool) -> None:
+        policy = self.sched.centre.reminders
+        by_uid = {ics.uid_for(e.id, self.sched.centre.id, self.sched.year): e for e in events}
+        for item in items:
+            event = by_uid.get(item.uid)
+            if event is None:
+                continue
+            if event.kind == "deadline" and (cpf or not event.id.startswith("cpf-latest")):
+                ics.add_alarms(item.component, policy.offsets_days, policy.time, self._alarm_text(lang))
+            elif event.kind == "exam" and event.id.startswith("ue-"):
+                ics.add_alarms(item.component, policy.exam_offsets_days, policy.time,
+                               "Reminder: exam session" if lang == "en" else "Rappel : session d'examens")
+
+    def _block(self, key: str, lang: str, alarms: bool, cpf: bool) -> bytes:
+        """Serialise the institutional events (key "") or one UE's events, once per variant."""
+        cache_key = (key, lang, alarms, cpf)
+        if cache_key not in self._blocks:
+            if key:
+                ue = self.catalogue[key]
+                from .sessions import exam_events
+
+                events = exam_events(ue, self.sched)
+                items = build_mod.ue_items(self.sched, ue, lang)
+            else:
+                events = list(self.sched.events)
+                items = build_mod.institutional_items(self.sched, lang)
+            if alarms:
+                self._with_alarms(items, events, lang, cpf)
+            pairs, _ = ics.track(items, self.manifest, self.stamp, self.today, readonly=True)
+            self._blocks[cache_key] = b"".join(c.to_ical() for _, c in pairs)
+        return self._blocks[cache_key]
+
+    def _head(self, lang: str) -> tuple[bytes, bytes]:
+        if lang not in self._heads:
+            name = build_mod.calendar_name(self.sched, lang)
+            name = ("My calendar — " if lang == "en" else "Mon calendrier — ") + name
+            data = build_mod.feed_bytes(self.sched, [], name=name, uid_suffix=".personal")
+            self._heads[lang] = (data[: -len(END)], END)
+        return self._heads[lang]
+
+    def render(self, learner: Learner, key: str, changed: datetime, *, alarms: bool = True) -> bytes:
+        """Return the learner's feed; ``key`` is their opaque feed key, ``changed`` when their data last changed."""
+        lang = learner.lang if learner.lang in ("fr", "en") else "fr"
+        cpf = learner.status == "cpf"
+        head, tail = self._head(lang)
+        parts = [head, self._block("", lang, alarms, cpf)]
+        parts.extend(self._block(code, lang, alarms, cpf) for code in learner.ues if code in self.catalogue)
+        personal = [deadline_event(d) for d in learner_deadlines(learner, self.sched, self.ouvres)]
+        policy = self.sched.centre.reminders
+        stamp = max(changed, self.stamp)
+        for event in personal:
+            item = ics.event_item(event, self.sched.centre, self.sched.year, lang)
+            component = item.component
+            component["UID"] = f"{event.id}.{key}.{self.sched.centre.id}.{self.sched.year}@cnam-calendar"
+            if alarms:
+                ics.add_alarms(component, policy.offsets_days, policy.time, self._alarm_text(lang))
+            ics.stamp_component(component, 0, stamp)
+            parts.append(component.to_ical())
+        parts.append(tail)
+        return b"".join(parts)
+
+
+def personal_deadline_events(learner: Learner, sched: Schedule, ouvres: WorkingCalendar) -> list[Event]:
+    """Return every deadline event that concerns the learner: personal ones and the centre's that apply."""
+    own = [deadline_event(d) for d in learner_deadlines(learner, sched, ouvres)]
+    institutional = [e for e in sched.events if e.kind == "deadline" and applies(e, learner)]
+    return sorted(own + institutional, key=lambda e: (e.start, e.id))

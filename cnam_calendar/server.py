@@ -1,0 +1,289 @@
+"""The HTTP side: feeds, the subscription page, the year at a glance. No socket code here.
+
+`make_app(...)` returns an ASGI app; `cnam-calendar serve` runs it under uvicorn.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from email.utils import format_datetime, parsedate_to_datetime
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+import icalendar
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from . import build as build_mod
+from .catalogue import load_catalogue
+from .config import load_centres
+from .errors import CnamCalendarError
+from .model import UE, Centre
+from .service import academic_year, local_date, schedule
+
+Clock = Callable[[], datetime]
+NOT_FOUND_BODY = "Introuvable.\n"
+ICS_TYPE = "text/calendar; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A feed body with its validators."""
+
+    body: bytes
+    etag: str
+    last_modified: datetime
+
+
+def not_found() -> Response:
+    """The one 404 of the server: unknown paths, centres and tokens all look the same."""
+    return PlainTextResponse(NOT_FOUND_BODY, status_code=404)
+
+
+def bad_request(message: str) -> Response:
+    """A 400 that says what is wrong and what is expected."""
+    return PlainTextResponse(f"Requête invalide : {message}\n", status_code=400)
+
+
+def rendered(body: bytes) -> Rendered:
+    """Compute the strong ETag (hash of the body) and Last-Modified (newest LAST-MODIFIED)."""
+    cal = icalendar.Calendar.from_ical(body)
+    stamps = [c["LAST-MODIFIED"].dt for c in cal.walk("VEVENT") if "LAST-MODIFIED" in c]
+    newest = max(stamps, default=datetime(1970, 1, 1, tzinfo=timezone.utc))
+    return Rendered(body, '"' + hashlib.sha256(body).hexdigest()[:40] + '"', newest)
+
+
+def _accepts_gzip(request: Request) -> bool:
+    for part in request.headers.get("accept-encoding", "").split(","):
+        name, _, params = part.strip().partition(";")
+        if name.strip().lower() in ("gzip", "*"):
+            q = params.strip()
+            return not (q.startswith("q=") and float(q[2:] or 0) == 0)
+    return False
+
+
+def _not_modified(request: Request, etag: str, last_modified: datetime) -> bool:
+    """Evaluate If-None-Match, then If-Modified-Since only when there is none (RFC 9110 §13.2.2)."""
+    inm = request.headers.get("if-none-match")
+    if inm is not None:
+        if inm.strip() == "*":
+            return True
+        tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
+        return etag in tags
+    ims = request.headers.get("if-modified-since")
+    if ims:
+        try:
+            since = parsedate_to_datetime(ims)
+        except (TypeError, ValueError):
+            return False
+        if since.tzinfo is None:
+            return False
+        return last_modified.replace(microsecond=0) <= since
+    return False
+
+
+def calendar_response(request: Request, feed: Rendered, *, private: bool, filename: str) -> Response:
+    """Serve a feed with validators, conditional requests, HEAD and gzip when asked for."""
+    body, etag = feed.body, feed.etag
+    headers = {
+        "Cache-Control": ("private" if private else "public") + ", max-age=3600",
+        "Last-Modified": format_datetime(feed.last_modified.astimezone(timezone.utc), usegmt=True),
+        "Vary": "Accept-Encoding",
+        "Content-Disposition": f'inline; filename="{filename}"',
+    }
+    if _accepts_gzip(request):
+        body = gzip.compress(body, mtime=0)
+        etag = etag[:-1] + '-gz"'
+        headers["Content-Encoding"] = "gzip"
+    headers["ETag"] = etag
+    if _not_modified(request, etag, feed.last_modified):
+        headers.pop("Content-Encoding", None)
+        return Response(status_code=304, headers=headers)
+    return Response(body if request.method != "HEAD" else b"", status_code=200, media_type=ICS_TYPE,
+                    headers={**headers, "Content-Length": str(len(body))})
+
+
+class Feeds:
+    """Compute and cache feeds; a change to calendars/ or output/ shows up at the next request."""
+
+    def __init__(self, calendars: Path, out: Path, clock: Clock) -> None:
+        self.calendars, self.out, self.clock = calendars, out, clock
+
+    def _generation(self) -> tuple:
+        files = sorted(self.calendars.glob("*")) + sorted(self.out.glob("*/*/.manifest.json"))
+        return tuple((str(p), p.stat().st_mtime_ns) for p in files if p.is_file())
+
+    def centres(self) -> dict[str, Centre]:
+        return _centres(self.calendars, self._generation())
+
+    def catalogue(self, centre: Centre) -> tuple[UE, ...]:
+        return _catalogue(self.calendars, centre.id, self._generation())
+
+    def feed(self, centre: Centre, year: int, ues: tuple[UE, ...], lang: str) -> Rendered:
+        codes = tuple(u.code for u in ues)
+        return _feed(self.calendars, self.out, centre.id, year, codes, lang, self._generation(),
+                     local_date(self.clock()))
+
+
+@lru_cache(maxsize=8)
+def _centres(calendars: Path, generation: tuple) -> dict[str, Centre]:
+    return {c.id: c for c in load_centres(calendars)}
+
+
+@lru_cache(maxsize=32)
+def _catalogue(calendars: Path, centre_id: str, generation: tuple) -> tuple[UE, ...]:
+    return load_catalogue(_centres(calendars, generation)[centre_id])
+
+
+def source_stamp(centre: Centre) -> datetime:
+    """Return when the centre's rule files last changed: the stamp of events no build has recorded."""
+    paths = [Path(centre.path), Path(centre.path).with_name(f"{centre.id}.ues.csv")]
+    times = [p.stat().st_mtime for p in paths if p.is_file()]
+    return datetime.fromtimestamp(int(max(times, default=0)), timezone.utc)
+
+
+@lru_cache(maxsize=512)
+def _feed(calendars: Path, out: Path, centre_id: str, year: int, codes: tuple[str, ...], lang: str,
+          generation: tuple, today: date) -> Rendered:
+    centre = _centres(calendars, generation)[centre_id]
+    by_code = {u.code: u for u in _catalogue(calendars, centre_id, generation)}
+    sched = schedule(centre, year)
+    manifest = build_mod.load_manifest(out, centre, year)
+    data = build_mod.combined_feed(sched, [by_code[c] for c in codes], manifest, source_stamp(centre), today, lang)
+    return rendered(data)
+
+
+def _year(text: str) -> int | None:
+    return int(text) if text.isdigit() and 1900 < int(text) < 2200 else None
+
+
+def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://127.0.0.1:8000",
+             page: Callable[..., str] | None = None) -> Starlette:
+    """Build the ASGI app over the rule files, the built output and a clock."""
+    feeds = Feeds(Path(calendars), Path(out), clock)
+    base_url = base_url.rstrip("/")
+
+    def lookup(request: Request) -> tuple[Centre, int] | Response:
+        centre = feeds.centres().get(request.path_params["centre"])
+        year = _year(request.path_params["year"])
+        if centre is None or year is None:
+            return not_found()
+        return centre, year
+
+    def pick(centre: Centre, codes: Sequence[str]) -> tuple[UE, ...] | Response:
+        by_code = {u.code: u for u in feeds.catalogue(centre)}
+        unknown = [c for c in codes if c not in by_code]
+        if unknown:
+            return bad_request(f"UE inconnue {', '.join(unknown)} au catalogue de {centre.id} ; "
+                               "attendu : des codes du catalogue, ex. ue=NFA031")
+        return tuple(by_code[c] for c in dict.fromkeys(codes))
+
+    def lang_of(request: Request) -> str | Response:
+        lang = request.query_params.get("lang", "fr")
+        return lang if lang in ("fr", "en") else bad_request(f"langue « {lang} » inconnue ; attendu : fr ou en")
+
+    async def centre_feed(request: Request) -> Response:
+        found = lookup(request)
+        if isinstance(found, Response):
+            return found
+        centre, year = found
+        lang = lang_of(request)
+        if isinstance(lang, Response):
+            return lang
+        ues = pick(centre, request.query_params.getlist("ue"))
+        if isinstance(ues, Response):
+            return ues
+        return calendar_response(request, feeds.feed(centre, year, ues, lang), private=False,
+                                 filename=f"{centre.id}-{year}.ics")
+
+    async def ue_feed(request: Request) -> Response:
+        found = lookup(request)
+        if isinstance(found, Response):
+            return found
+        centre, year = found
+        by_code = {u.code: u for u in feeds.catalogue(centre)}
+        ue = by_code.get(request.path_params["code"])
+        lang = lang_of(request)
+        if ue is None:
+            return not_found()
+        if isinstance(lang, Response):
+            return lang
+        return calendar_response(request, feeds.feed(centre, year, (ue,), lang), private=False,
+                                 filename=f"{centre.id}-{year}-{ue.code}.ics")
+
+    async def overview(request: Request) -> Response:
+        from .overview import render_overview
+
+        found = lookup(request)
+        if isinstance(found, Response):
+            return found
+        centre, year = found
+        sched = schedule(centre, year)
+        links = [("Calendrier du centre (.ics)", f"{base_url}/feeds/{centre.id}/{year}.ics")]
+        links += [(f"{u.code} — {u.title}", f"{base_url}/feeds/{centre.id}/{year}/ue/{quote(u.code)}.ics")
+                  for u in feeds.catalogue(centre)]
+        return HTMLResponse(render_overview(sched, links))
+
+    async def healthz(request: Request) -> Response:
+        feeds.centres()
+        return PlainTextResponse("ok\n")
+
+    async def index(request: Request) -> Response:
+        from .subscribe import render_page
+
+        centres = feeds.centres()
+        params = request.query_params
+        centre = centres.get(params.get("centre", "")) if params.get("centre") else None
+        if params.get("centre") and centre is None:
+            return bad_request(f"centre « {params['centre']} » inconnu ; attendu : " + ", ".join(centres))
+        current = academic_year(local_date(clock()))
+        years = (current, current + 1)
+        year = _year(params.get("year", str(current)))
+        if year is None:
+            return bad_request(f"année « {params.get('year')} » invalide ; attendu : AAAA, ex. {current}")
+        catalogue = feeds.catalogue(centre) if centre else ()
+        wanted = set(params.getlist("ue"))
+        chosen = tuple(u for u in catalogue if u.code in wanted)  # codes of another centre are dropped
+        link = None
+        if centre is not None:
+            query = urlencode([("ue", u.code) for u in chosen])
+            link = f"{base_url}/feeds/{centre.id}/{year}.ics" + (f"?{query}" if query else "")
+        return HTMLResponse(render_page(list(centres.values()), years, centre, year, catalogue, chosen, link))
+
+    async def fallback(request: Request) -> Response:
+        return not_found()
+
+    async def on_error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, CnamCalendarError):
+            return bad_request(str(exc))
+        raise exc
+
+    routes = [
+        Route("/", index, methods=["GET", "HEAD"]),
+        Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        Route("/feeds/{centre}/{year}.ics", centre_feed, methods=["GET", "HEAD"]),
+        Route("/feeds/{centre}/{year}/ue/{code}.ics", ue_feed, methods=["GET", "HEAD"]),
+        Route("/overview/{centre}/{year}", overview, methods=["GET", "HEAD"]),
+        Route("/{path:path}", fallback, methods=["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers={CnamCalendarError: on_error})
+    app.state.feeds = feeds
+    return app
+
+
+def app_from_env() -> Starlette:
+    """Build the app from CNAM_CALENDAR_* variables: the entry point of `serve --workers N`."""
+    return make_app(
+        Path(os.environ.get("CNAM_CALENDAR_CALENDARS", "calendars")),
+        Path(os.environ.get("CNAM_CALENDAR_OUT", "output")),
+        lambda: datetime.now(timezone.utc),
+        os.environ.get("CNAM_CALENDAR_BASE_URL", "http://127.0.0.1:8000"),
+    )
