@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import PurePath
 
 from .i18n import day_name, long_date
 from .model import UE, Event, Schedule
@@ -60,6 +61,8 @@ def ue_sessions(ue: UE, schedule: Schedule) -> Sessions:
         return Sessions(ue, (), (), None, None)
     assert ue.weekday is not None
     periods = _periods(ue, schedule)
+    if not periods or any(p.end < p.start for p in periods):
+        return Sessions(ue, (), (), None, None)  # check_schedule reports the broken semester
     holidays = {e.start: e.title for e in schedule.events if e.kind == "holiday"}
     closures = [e for e in schedule.events if e.kind == "closure"]
     held: list[date] = []
@@ -134,7 +137,8 @@ def exam_events(ue: UE, schedule: Schedule) -> list[Event]:
 def hours_problems(schedule: Schedule, catalogue: Sequence[UE]) -> list[str]:
     """Report each timed UE whose scheduled hours miss the centre's ECTS rule, with both numbers."""
     rule = schedule.centre.rules.hours
-    where = f"{schedule.centre.path or schedule.centre.id}".replace(".toml", ".ues.csv")
+    centre = schedule.centre
+    where = str(PurePath(centre.path).with_name(f"{centre.id}.ues.csv")) if centre.path else centre.id
     problems = []
     for ue in catalogue:
         if not ue.timed:
