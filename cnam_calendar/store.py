@@ -237,7 +237,11 @@ class Store:
         if len(set(ids)) != len(ids):
             dup = next(i for i, n in Counter(ids).items() if n > 1)
             raise StoreError(f"identifiant « {dup} » en double dans l'import", hint="un identifiant par apprenant")
-        report = lambda n: progress(n) if progress else None  # noqa: E731
+
+        def report(n: int) -> None:
+            if progress is not None:
+                progress(n)
+
         with self._write("import des apprenants") as conn:
             existing: dict[str, tuple[Any, ...]] = {}
             stored = int(conn.scalar(select(func.count()).select_from(learners_table)) or 0)

@@ -94,14 +94,16 @@ def grand_est() -> Centre:
 def calendars_copy(tmp_path: Path) -> Callable[..., Path]:
     """Return ``copy(edit=None, name="calendars")``: a writable copy of calendars/.
 
-    ``edit`` maps a file name to a function text → text applied to the copy.
+    ``edit`` maps a file name to a function text → text applied to the copy; ``catalogues=False``
+    leaves the UE catalogues (*.ues.csv) out, for tests of the institutional feed only (faster).
     """
 
-    def copy(edit: dict[str, Callable[[str], str]] | None = None, name: str = "calendars") -> Path:
+    def copy(edit: dict[str, Callable[[str], str]] | None = None, name: str = "calendars",
+             catalogues: bool = True) -> Path:
         target = tmp_path / name
         target.mkdir()
         for path in sorted(CALENDARS.iterdir()):
-            if path.is_file():
+            if path.is_file() and (catalogues or path.suffix == ".toml"):
                 shutil.copy(path, target / path.name)
         for file_name, fn in (edit or {}).items():
             p = target / file_name

@@ -1,0 +1,146 @@
+"""The server over real HTTP: a running uvicorn, a real client."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from email.utils import format_datetime
+from pathlib import Path
+
+import httpx
+import icalendar
+import pytest
+from ical.calendar_stream import IcsCalendarStream
+
+from tests.conftest import CALENDARS, REPO
+from tests.support.server import running_server
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    out = tmp_path_factory.mktemp("out")
+    with running_server(["--calendars", str(CALENDARS)], cwd=out) as url:
+        yield url
+
+
+def get(base: str, path: str, **kw) -> httpx.Response:
+    return httpx.get(base + path, timeout=30, **kw)
+
+
+def test_centre_feed_is_a_calendar_whatever_the_accept_header(base: str) -> None:
+    for accept in (None, "text/html", "application/json", "*/*"):
+        r = get(base, "/feeds/ipst-cnam/2026.ics", headers={"Accept": accept} if accept else {})
+        assert r.status_code == 200
+        assert r.headers["content-type"] == "text/calendar; charset=utf-8"
+        assert r.content.startswith(b"BEGIN:VCALENDAR\r\n")
+    cal = icalendar.Calendar.from_ical(r.content)
+    assert any(str(e["UID"]) == "semester-1.ipst-cnam.2026@cnam-calendar" for e in cal.walk("VEVENT"))
+    IcsCalendarStream.calendar_from_ics(r.text)
+
+
+def test_feed_with_ues_holds_exactly_those_ues(base: str) -> None:
+    r = get(base, "/feeds/ipst-cnam/2026.ics", params=[("ue", "NFA031"), ("ue", "NFP121")])
+    assert r.status_code == 200
+    cal = icalendar.Calendar.from_ical(r.content)
+    codes = {c for e in cal.walk("VEVENT") for c in e.categories if c.isupper() and any(ch.isdigit() for ch in c)}
+    assert codes == {"NFA031", "NFP121"}
+
+
+def test_ue_feed_and_language(base: str) -> None:
+    r = get(base, "/feeds/ipst-cnam/2026/ue/NFA031.ics", params={"lang": "en"})
+    assert r.status_code == 200
+    summaries = [str(e["SUMMARY"]) for e in icalendar.Calendar.from_ical(r.content).walk("VEVENT")]
+    assert any(s.startswith("Exam NFA031") for s in summaries)
+    assert any(s == "Semester 1" for s in summaries)
+
+
+def test_strong_etag_and_conditional_requests(base: str) -> None:
+    r = get(base, "/feeds/ipst-cnam/2026.ics")
+    etag, last_modified = r.headers["etag"], r.headers["last-modified"]
+    assert etag.startswith('"') and not etag.startswith("W/")
+    assert r.headers["cache-control"].startswith("public")
+    again = get(base, "/feeds/ipst-cnam/2026.ics", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == etag
+    assert get(base, "/feeds/ipst-cnam/2026.ics", headers={"If-None-Match": '"other"'}).status_code == 200
+    assert get(base, "/feeds/ipst-cnam/2026.ics", headers={"If-Modified-Since": last_modified}).status_code == 304
+    older = format_datetime(datetime(2000, 1, 1, tzinfo=timezone.utc), usegmt=True)
+    assert get(base, "/feeds/ipst-cnam/2026.ics", headers={"If-Modified-Since": older}).status_code == 200
+    # If-None-Match wins over If-Modified-Since (RFC 9110 §13.2.2)
+    both = get(base, "/feeds/ipst-cnam/2026.ics", headers={"If-None-Match": '"other"', "If-Modified-Since": last_modified})
+    assert both.status_code == 200
+
+
+def test_head_has_the_headers_and_no_body(base: str) -> None:
+    full = get(base, "/feeds/ipst-cnam/2026.ics")
+    head = httpx.head(base + "/feeds/ipst-cnam/2026.ics", timeout=30)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["etag"] == full.headers["etag"]
+    assert head.headers["content-length"] == full.headers["content-length"]
+
+
+def test_gzip_only_when_asked(base: str) -> None:
+    plain = get(base, "/feeds/ipst-cnam/2026.ics", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    with httpx.Client(headers={"Accept-Encoding": "gzip"}) as client:
+        raw = client.get(base + "/feeds/ipst-cnam/2026.ics")
+    assert raw.headers["content-encoding"] == "gzip"
+    assert raw.content == plain.content  # httpx decodes; the bytes are the same calendar
+    assert raw.headers["etag"] != plain.headers["etag"]  # another representation, another strong tag
+    assert "Accept-Encoding" in raw.headers["vary"]
+    assert gzip.decompress(gzip.compress(plain.content)) == plain.content
+
+
+@pytest.mark.parametrize("path", [
+    "/feeds/ipst-cnam/2026.ics?lang=de",
+    "/feeds/ipst-cnam/2026.ics?ue=NOPE99",
+    "/?year=abcd",
+    "/?centre=nowhere",
+])
+def test_bad_parameters_get_400_with_a_message(base: str, path: str) -> None:
+    r = get(base, path)
+    assert r.status_code == 400
+    assert r.text.startswith("Requête invalide : ") and "attendu" in r.text
+
+
+@pytest.mark.parametrize("path", [
+    "/nothing-here", "/feeds/nowhere/2026.ics", "/feeds/ipst-cnam/20x6.ics", "/feeds/ipst-cnam/2026/ue/NOPE99.ics",
+    "/overview/nowhere/2026", "/feeds/personal/" + "A" * 32 + ".ics",
+])
+def test_unknown_things_all_answer_the_same_404(base: str, path: str) -> None:
+    reference = get(base, "/this/path/does/not/exist")
+    r = get(base, path)
+    assert (r.status_code, r.content, r.headers["content-type"]) == (
+        404, reference.content, reference.headers["content-type"])
+
+
+def test_overview_and_health(base: str) -> None:
+    page = get(base, "/overview/ipst-cnam/2026")
+    assert page.status_code == 200 and "Semestre 1" in page.text
+    assert "/feeds/ipst-cnam/2026/ue/NFA031.ics" in page.text
+    assert get(base, "/healthz").text == "ok\n"
+
+
+def test_subscription_page_gives_links(base: str) -> None:
+    r = get(base, "/", params=[("centre", "ipst-cnam"), ("year", "2026"), ("ue", "NFA031"), ("ue", "NFP121")])
+    assert r.status_code == 200
+    assert f'value="{base}/feeds/ipst-cnam/2026.ics?ue=NFA031&amp;ue=NFP121"' in r.text
+    assert 'href="webcal://127.0.0.1' in r.text
+    assert "calendar.google.com/calendar/render?cid=webcal" in r.text
+    assert "<svg" in r.text  # the QR code
+
+
+def test_post_is_not_a_500(base: str) -> None:
+    r = httpx.post(base + "/feeds/ipst-cnam/2026.ics", timeout=30)
+    assert r.status_code in (404, 405)
+
+
+def test_no_500_on_odd_paths(base: str) -> None:
+    for path in ["/feeds//2026.ics", "/feeds/ipst-cnam/.ics", "/%00", "/feeds/ipst-cnam/2026/ue/%2F.ics",
+                 "/feeds/ipst-cnam/2026.ics?ue=", "/?year=99999999999999999999"]:
+        assert get(base, path).status_code < 500, path
+
+
+def test_repo_has_no_output_dependency() -> None:
+    assert Path(CALENDARS / "ipst-cnam.ues.csv").is_file()
