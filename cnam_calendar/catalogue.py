@@ -30,7 +30,7 @@ _TIME = re.compile(r"(\d{1,2})\s*[:hH]\s*(\d{2})?")
 
 def catalogue_path(centre: Centre) -> Path:
     """Return the catalogue file of ``centre``: ``<centre>.ues.csv`` beside its centre file."""
-    return Path(centre.path).parent / f"{centre.id}.ues.csv"
+    return Path(centre.catalogue_file)
 
 
 def load_catalogue(centre: Centre) -> tuple[UE, ...]:

@@ -286,7 +286,7 @@ def _apply_override(event: Event, centre: Centre, year: int) -> Event:
     override = centre.year(year).overrides.get(event.id)
     if override is None:
         return event
-    where = f"{centre.path or centre.id} : years.{year}.overrides.{event.id}"
+    where = f"{centre.file_name} : years.{year}.overrides.{event.id}"
     start = override.start or event.start
     end = override.end or (override.start if event.start == event.end and override.start else event.end)
     steps = (
@@ -322,7 +322,7 @@ def closure_events(year: int, centre: Centre) -> list[Event]:
     """The closures declared for year Y in the centre file."""
     return [
         _event(f"closure-{c.id}", "closure", c.label, f"Closure: {c.label}", c.start, c.end, [
-            f"Fermeture déclarée par le centre ({centre.path or centre.id} : years.{year}.closures) : "
+            f"Fermeture déclarée par le centre ({centre.file_name} : years.{year}.closures) : "
             f"du {d_(c.start)} au {d_(c.end)}.",
             "Pas de cours pendant la fermeture.",
         ], None)

@@ -11,7 +11,8 @@ import holidays
 from .dates import OUVRABLES, OUVRES, WorkingCalendar
 from .errors import ConfigError
 
-SUBDIVISIONS = tuple(holidays.France.subdivisions)
+# Public-holiday subdivisions only: the "Zone A/B/C" entries are school holidays, not days off.
+SUBDIVISIONS = tuple(s for s in holidays.France.subdivisions if not s.startswith("Zone"))
 
 
 def french_holidays(subdivision: str | None, years: Iterable[int]) -> dict[date, tuple[str, ...]]:

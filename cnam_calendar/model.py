@@ -177,6 +177,17 @@ class Centre:
     years: Mapping[int, YearSettings] = field(default_factory=_frozen_map)
     path: str = ""
 
+    @property
+    def file_name(self) -> str:
+        """Return the centre file's name (never its full path: it goes into published descriptions)."""
+        return self.path.replace("\\", "/").rsplit("/", 1)[-1] if self.path else f"{self.id}.toml"
+
+    @property
+    def catalogue_file(self) -> str:
+        """Return the path of the centre's UE catalogue, beside its file."""
+        head = self.path[: len(self.path) - len(self.file_name)] if self.path else ""
+        return f"{head}{self.id}.ues.csv"
+
     def year(self, year: int) -> YearSettings:
         """Return the settings of academic year ``year`` (empty when none)."""
         return self.years.get(year, YearSettings())

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+from .catalogue import load_catalogue
 from .errors import RosterError
 from .files import atomic_write
 from .model import Centre
@@ -380,16 +381,4 @@ def generate_learners(count: int, seed: int, centres: Sequence[Centre], catalogu
 
 def catalogue_codes(centres: Sequence[Centre]) -> dict[str, set[str]]:
     """Return the UE codes of each centre's catalogue (calendars/<centre>.ues.csv)."""
-    try:
-        from .catalogue import load_catalogue
-    except ImportError:  # catalogue.py not there yet: read the code column only, nothing else is checked
-        return {c.id: _codes_column(Path(c.path).with_name(f"{c.id}.ues.csv")) for c in centres}
     return {c.id: {ue.code for ue in load_catalogue(c)} for c in centres}
-
-
-def _codes_column(path: Path) -> set[str]:
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            return {row["code"].strip() for row in csv.DictReader(f) if (row.get("code") or "").strip()}
-    except FileNotFoundError:
-        return set()

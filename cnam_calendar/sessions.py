@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import PurePath
 
 from .i18n import day_name, long_date
 from .model import UE, Event, Schedule
@@ -137,8 +136,7 @@ def exam_events(ue: UE, schedule: Schedule) -> list[Event]:
 def hours_problems(schedule: Schedule, catalogue: Sequence[UE]) -> list[str]:
     """Report each timed UE whose scheduled hours miss the centre's ECTS rule, with both numbers."""
     rule = schedule.centre.rules.hours
-    centre = schedule.centre
-    where = str(PurePath(centre.path).with_name(f"{centre.id}.ues.csv")) if centre.path else centre.id
+    where = schedule.centre.catalogue_file
     problems = []
     for ue in catalogue:
         if not ue.timed:

@@ -252,7 +252,8 @@ def test_check_lists_every_problem(run_cli, calendars_copy) -> None:
     calendars = calendars_copy({"ipst-cnam.toml": edit})
     result = run_cli("--calendars", str(calendars), "check")
     assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     problems = [line for line in result.output.splitlines() if line.startswith("Problème")]
     assert len(problems) == 2, result.output
     inverted = [p for p in problems if "semester-1" in p]
