@@ -29,7 +29,8 @@ import platform
 import sys
 import tempfile
 import time
-from datetime import date, datetime, time as dtime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from datetime import time as dtime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -202,8 +203,13 @@ def main() -> int:
         t_bare_mem, (bare_bytes, bare_files, bare_events) = best_of(
             repeats, lambda: bare_loop(institutional, per_ue, None))
         bare_runs = iter(range(repeats))
-        t_bare_disk, bare_out = best_of(
-            repeats, lambda: (lambda o: (bare_loop(institutional, per_ue, o), o)[1])(Path(tmp) / f"bare-{next(bare_runs)}"))
+
+        def bare_to_disk() -> Path:
+            out = Path(tmp) / f"bare-{next(bare_runs)}"
+            bare_loop(institutional, per_ue, out)
+            return out
+
+        t_bare_disk, bare_out = best_of(repeats, bare_to_disk)
         bare_disk_bytes, bare_disk_files, _ = disk_usage(bare_out)
 
     if bare_events != render_events or bare_files != len(files):

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from . import build as build_mod
+from .cli_learners import learners
 from .config import DEFAULT_DIR, load_centres
 from .engine import PERSONAL_RULES, check_schedule
 from .errors import CnamCalendarError, RuleError
@@ -275,19 +276,27 @@ def feed(ctx: click.Context, centre: str, year: int, ues: tuple[str, ...], lang:
               help="Dossier du build (manifestes : SEQUENCE et LAST-MODIFIED).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Processus serveurs sur le même stockage.")
+@click.option("--db", envvar="CNAM_CALENDAR_DB", default="cnam-calendar.db", show_default=True,
+              metavar="FICHIER|URL", help="Base des apprenants (SQLite ou URL SQLAlchemy ; CNAM_CALENDAR_DB).")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: Path, workers: int) -> None:
+def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: Path, workers: int, db: str) -> None:
     """Servir les flux, la page d'abonnement et la vue de l'année."""
     import uvicorn
 
+    from .store import open_store
+
     _centres(ctx)  # fail now, with a clear message, on a broken calendars/ directory
+    open_store(db).close()  # create or upgrade the schema once, before the workers start
     os.environ["CNAM_CALENDAR_CALENDARS"] = str(Path(ctx.obj["calendars"]).resolve())
     os.environ["CNAM_CALENDAR_OUT"] = str(out.resolve())
+    os.environ["CNAM_CALENDAR_DB"] = db
     os.environ["CNAM_CALENDAR_BASE_URL"] = base_url or f"http://{host}:{port}"
     click.echo(f"cnam-calendar sert {os.environ['CNAM_CALENDAR_BASE_URL']}/ ({workers} processus)", err=True)
     uvicorn.run("cnam_calendar.server:app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level="warning")
 
+
+main.add_command(learners)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from .errors import RosterError
 from .files import atomic_write
 from .model import Centre
 from .roster import catalogue_codes, generate_learners, load_roster, write_roster
-from .service import academic_year
+from .service import academic_year, local_date, ouvres_for, schedule
 from .store import DEFAULT_DB, Store, open_store
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
@@ -111,7 +112,7 @@ def import_cmd(ctx: click.Context, file: Path, dry_run: bool, quiet: bool) -> No
 
 def _year_option(ctx: click.Context, param: click.Parameter, value: int | None) -> int:
     if value is None:
-        return academic_year(_clock(ctx).date())
+        return academic_year(local_date(_clock(ctx)))
     if not 1900 < value < 2200:
         raise click.BadParameter(f"« {value} » n'est pas une année ; attendu : AAAA, ex. 2026 pour 2026-2027")
     return value
@@ -183,6 +184,41 @@ def issue_token(ctx: click.Context, learner_id: str | None, all_: bool, output: 
     os.chmod(output, 0o600)  # the file holds every learner's secret link
     click.echo(f"écrit {output} ({len(pairs)} lien(s) ; les anciens ne fonctionnent plus ; "
                "fichier confidentiel, à supprimer après l'envoi)")
+
+
+@learners.command()
+@click.argument("learner_id", metavar="ID")
+@click.option("--year", type=int, callback=_year_option, metavar="AAAA",
+              help="Année universitaire (défaut : l'année en cours).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_db_option(None)
+@click.pass_context
+def show(ctx: click.Context, learner_id: str, year: int, fmt: str) -> None:
+    """Lister les échéances d'un apprenant, avec leurs explications."""
+    from .errors import StoreError
+    from .personal_ics import personal_deadline_events
+
+    store = _store(ctx)
+    learner = store.get_learner(learner_id)
+    if learner is None:
+        raise StoreError(f"apprenant inconnu « {learner_id} »", where=store.url,
+                         hint="importez-le d'abord : cnam-calendar learners import FICHIER.csv")
+    centre = next(c for c in _centres(ctx) if c.id == learner.centre)
+    sched = schedule(centre, year)
+    ouvres = ouvres_for(centre, year - 1, year + 2)
+    events = personal_deadline_events(learner, sched, ouvres)
+    if fmt == "json":
+        click.echo(json.dumps({
+            "id": learner.id, "centre": centre.id, "year": year, "status": learner.status, "ues": list(learner.ues),
+            "deadlines": [{"id": e.id, "title": e.title, "date": e.start.isoformat(),
+                           "explanation": list(e.explanation)} for e in events],
+        }, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{learner.first_name} {learner.last_name} ({learner.id}) — {centre.name}, {sched.label}")
+    for e in events:
+        click.echo(f"{e.start.isoformat()}  {e.title}")
+        for step in e.explanation:
+            click.echo(f"    • {step}")
 
 
 if __name__ == "__main__":  # pragma: no cover

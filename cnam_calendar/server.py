@@ -27,7 +27,9 @@ from .catalogue import load_catalogue
 from .config import load_centres
 from .errors import CnamCalendarError
 from .model import UE, Centre
-from .service import academic_year, local_date, schedule
+from .personal_ics import PersonalFeeds
+from .service import academic_year, local_date, ouvres_for, schedule
+from .store import Store
 
 Clock = Callable[[], datetime]
 NOT_FOUND_BODY = "Introuvable.\n"
@@ -127,6 +129,9 @@ class Feeds:
     def catalogue(self, centre: Centre) -> tuple[UE, ...]:
         return _catalogue(self.calendars, centre.id, self._generation())
 
+    def personal(self, centre: Centre, year: int) -> PersonalFeeds:
+        return _personal_feeds(self.calendars, self.out, centre.id, year, self._generation(), local_date(self.clock()))
+
     def feed(self, centre: Centre, year: int, ues: tuple[UE, ...], lang: str) -> Rendered:
         codes = tuple(u.code for u in ues)
         return _feed(self.calendars, self.out, centre.id, year, codes, lang, self._generation(),
@@ -161,13 +166,22 @@ def _feed(calendars: Path, out: Path, centre_id: str, year: int, codes: tuple[st
     return rendered(data)
 
 
+@lru_cache(maxsize=16)
+def _personal_feeds(calendars: Path, out: Path, centre_id: str, year: int, generation: tuple,
+                    today: date) -> PersonalFeeds:
+    centre = _centres(calendars, generation)[centre_id]
+    sched = schedule(centre, year)
+    return PersonalFeeds(sched, _catalogue(calendars, centre_id, generation), build_mod.load_manifest(out, centre, year),
+                         source_stamp(centre), today, ouvres_for(centre, year - 1, year + 2))
+
+
 def _year(text: str) -> int | None:
     return int(text) if text.isdigit() and 1900 < int(text) < 2200 else None
 
 
 def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://127.0.0.1:8000",
-             page: Callable[..., str] | None = None) -> Starlette:
-    """Build the ASGI app over the rule files, the built output and a clock."""
+             store: Store | None = None) -> Starlette:
+    """Build the ASGI app over the rule files, the built output, the learners' store and a clock."""
     feeds = Feeds(Path(calendars), Path(out), clock)
     base_url = base_url.rstrip("/")
 
@@ -219,6 +233,21 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
         return calendar_response(request, feeds.feed(centre, year, (ue,), lang), private=False,
                                  filename=f"{centre.id}-{year}-{ue.code}.ics")
 
+    def personal_feed(request: Request) -> Response:
+        # a sync endpoint: Starlette runs it in its thread pool, so the store query does not block
+        learner = store.learner_for_token(request.path_params["token"]) if store is not None else None
+        centre = feeds.centres().get(learner.centre) if learner is not None else None
+        if learner is None or centre is None:
+            return not_found()  # unknown, rotated or malformed token: exactly like any unknown path
+        alarms = request.query_params.get("alarms", "1")
+        if alarms not in ("0", "1"):
+            return bad_request(f"alarms={alarms} ; attendu : alarms=0 (sans alarmes) ou alarms=1")
+        year = academic_year(local_date(clock()))
+        changed = store.changed_at(learner.id) or source_stamp(centre)
+        body = feeds.personal(centre, year).render(learner, store.learner_key(learner.id), changed,
+                                                   alarms=alarms == "1")
+        return calendar_response(request, rendered(body), private=True, filename="cnam-personnel.ics")
+
     async def overview(request: Request) -> Response:
         from .overview import render_overview
 
@@ -269,6 +298,7 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
     routes = [
         Route("/", index, methods=["GET", "HEAD"]),
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        Route("/feeds/personal/{token}.ics", personal_feed, methods=["GET", "HEAD"]),
         Route("/feeds/{centre}/{year}.ics", centre_feed, methods=["GET", "HEAD"]),
         Route("/feeds/{centre}/{year}/ue/{code}.ics", ue_feed, methods=["GET", "HEAD"]),
         Route("/overview/{centre}/{year}", overview, methods=["GET", "HEAD"]),
@@ -281,9 +311,12 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
 
 def app_from_env() -> Starlette:
     """Build the app from CNAM_CALENDAR_* variables: the entry point of `serve --workers N`."""
+    from .store import DEFAULT_DB, open_store
+
     return make_app(
         Path(os.environ.get("CNAM_CALENDAR_CALENDARS", "calendars")),
         Path(os.environ.get("CNAM_CALENDAR_OUT", "output")),
         lambda: datetime.now(timezone.utc),
         os.environ.get("CNAM_CALENDAR_BASE_URL", "http://127.0.0.1:8000"),
+        open_store(os.environ.get("CNAM_CALENDAR_DB") or DEFAULT_DB),
     )

@@ -364,6 +364,11 @@ class Store:
             return None
         return _learner(row)
 
+    def changed_at(self, learner_id: str) -> datetime | None:
+        """Return when the learner's row last changed (the stamp of their personal events)."""
+        with self._errors("lecture d'un apprenant"), self.engine.connect() as conn:
+            return conn.scalar(select(learners_table.c.updated_at).where(learners_table.c.id == learner_id))
+
     def learner_key(self, learner_id: str) -> str:
         """Return the opaque, stable key of a learner for feed UIDs (HMAC-SHA256 of the id, 128 bits)."""
         if self._key_secret is None:

@@ -13,7 +13,7 @@ import icalendar
 import pytest
 from ical.calendar_stream import IcsCalendarStream
 
-from tests.conftest import CALENDARS, REPO
+from tests.conftest import CALENDARS
 from tests.support.server import running_server
 
 
