@@ -186,6 +186,52 @@ def issue_token(ctx: click.Context, learner_id: str | None, all_: bool, output: 
                "fichier confidentiel, à supprimer après l'envoi)")
 
 
+@learners.command(name="feeds")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Dossier où écrire un fichier <clé>.ics par apprenant.")
+@click.option("--year", type=int, callback=_year_option, metavar="AAAA",
+              help="Année universitaire (défaut : l'année en cours).")
+@click.option("--no-alarms", is_flag=True, help="Sans alarmes (VALARM).")
+@click.option("--quiet", "-q", is_flag=True, help="Sans barre de progression.")
+@_db_option(None)
+@click.pass_context
+def feeds(ctx: click.Context, out: Path, year: int, no_alarms: bool, quiet: bool) -> None:
+    """Écrire le flux personnel de chaque apprenant (fichiers nommés par leur clé opaque)."""
+    from .build import load_manifest
+    from .catalogue import load_catalogue
+    from .personal_ics import PersonalFeeds
+    from .service import local_date
+
+    store = _store(ctx)
+    centres = {c.id: c for c in _centres(ctx)}
+    now = _clock(ctx)
+    makers = {cid: PersonalFeeds(schedule(c, year), load_catalogue(c), load_manifest(Path("output"), c, year),
+                                 now, local_date(now), ouvres_for(c, year - 1, year + 2))
+              for cid, c in centres.items()}
+    everyone = store.learners()
+    changed = store.changed_at_all()
+
+    def write_all(progress: Callable[[int], None] | None) -> int:
+        for learner in everyone:
+            maker = makers.get(learner.centre)
+            if maker is not None:
+                key = store.learner_key(learner.id)
+                data = maker.render(learner, key, changed.get(learner.id, now), alarms=not no_alarms)
+                atomic_write(out / f"{key}.ics", data, durable=False)
+            if progress:
+                progress(1)
+        return len(everyone)
+
+    out.mkdir(parents=True, exist_ok=True)
+    if _show_progress(quiet):
+        with click.progressbar(length=len(everyone), label="Flux personnels",
+                               file=click.get_text_stream("stderr")) as bar:
+            count = write_all(bar.update)
+    else:
+        count = write_all(None)
+    click.echo(f"écrit {count} flux personnel(s) dans {out}")
+
+
 @learners.command()
 @click.argument("learner_id", metavar="ID")
 @click.option("--year", type=int, callback=_year_option, metavar="AAAA",

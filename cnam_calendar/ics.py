@@ -114,10 +114,6 @@ def sessions_item(s: Sessions, centre: Centre, year: int, lang: str = "fr", feed
     return Item(component["UID"], component, s.last, feed or f"ue/{ue.code}.ics")
 
 
-def _digest(component: icalendar.Event) -> str:
-    return hashlib.sha256(component.to_ical()).hexdigest()
-
-
 def _utc(moment: datetime) -> datetime:
     return moment.astimezone(timezone.utc).replace(microsecond=0)
 
@@ -137,18 +133,20 @@ def track(
     current = set()
     for item in items:
         current.add(item.uid)
-        digest = _digest(item.component)
+        text = item.component.to_ical()  # serialised once: hashed, copied and recorded
+        digest = hashlib.sha256(text).hexdigest()
         old = manifest.get(item.uid)
         if old and (readonly or old["hash"] == digest) and not old.get("cancelled"):
             sequence, modified = old["sequence"], old["last_modified"]
         else:
             sequence = old["sequence"] + 1 if old else 0
             modified = stamp.isoformat()
-        component = icalendar.Event.from_ical(item.component.to_ical())
+        component = icalendar.Event.from_ical(text)
         stamp_component(component, sequence, datetime.fromisoformat(modified))
         out.append((item.feed, component))
-        new[item.uid] = {"hash": digest, "sequence": sequence, "last_modified": modified, "feed": item.feed,
-                         "last_day": item.last_day.isoformat(), "ics": item.component.to_ical().decode()}
+        if not readonly:
+            new[item.uid] = {"hash": digest, "sequence": sequence, "last_modified": modified, "feed": item.feed,
+                             "last_day": item.last_day.isoformat(), "ics": text.decode()}
     for uid, old in manifest.items():
         if uid in current or date.fromisoformat(old["last_day"]) < today or (readonly and not old.get("cancelled")):
             continue  # still published, or a cancelled event whose date has passed: it goes

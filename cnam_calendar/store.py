@@ -369,6 +369,12 @@ class Store:
         with self._errors("lecture d'un apprenant"), self.engine.connect() as conn:
             return conn.scalar(select(learners_table.c.updated_at).where(learners_table.c.id == learner_id))
 
+    def changed_at_all(self) -> dict[str, datetime]:
+        """Return {learner id: last change} for every learner, in one query."""
+        with self._errors("lecture des apprenants"), self.engine.connect() as conn:
+            rows = conn.execute(select(learners_table.c.id, learners_table.c.updated_at))
+            return {row.id: row.updated_at for row in rows}
+
     def learner_key(self, learner_id: str) -> str:
         """Return the opaque, stable key of a learner for feed UIDs (HMAC-SHA256 of the id, 128 bits)."""
         if self._key_secret is None:
