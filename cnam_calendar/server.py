@@ -18,9 +18,11 @@ from urllib.parse import quote, urlencode
 
 import icalendar
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import build as build_mod
 from .catalogue import load_catalogue
@@ -175,6 +177,26 @@ def _personal_feeds(calendars: Path, out: Path, centre_id: str, year: int, gener
                          source_stamp(centre), today, ouvres_for(centre, year - 1, year + 2))
 
 
+class WorkerHeader:
+    """Say which worker process answered (X-Worker-Pid): for operators and the workers test."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        pid = str(os.getpid()).encode()
+
+        async def send_with_pid(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-worker-pid", pid)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_pid)
+
+
 def _year(text: str) -> int | None:
     return int(text) if text.isdigit() and 1900 < int(text) < 2200 else None
 
@@ -304,7 +326,8 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
         Route("/overview/{centre}/{year}", overview, methods=["GET", "HEAD"]),
         Route("/{path:path}", fallback, methods=["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={CnamCalendarError: on_error})
+    app = Starlette(routes=routes, exception_handlers={CnamCalendarError: on_error},
+                    middleware=[Middleware(WorkerHeader)])
     app.state.feeds = feeds
     return app
 

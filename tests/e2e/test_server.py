@@ -144,3 +144,29 @@ def test_no_500_on_odd_paths(base: str) -> None:
 
 def test_repo_has_no_output_dependency() -> None:
     assert Path(CALENDARS / "ipst-cnam.ues.csv").is_file()
+
+
+def test_several_workers_share_the_store(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    roster = tmp_path / "learners.csv"
+    roster.write_text(
+        "id,email,first_name,last_name,centre,department,status,ues,dossier_received,cpf_validated,"
+        "training_start,lang\nW1,w1@example.org,Wanda,Petit,ipst-cnam,31,individuel,NFA031,2026-10-01,,,fr\n",
+        encoding="utf-8")
+    run = [sys.executable, "-m", "cnam_calendar.cli", "--calendars", str(CALENDARS)]
+    env = {**os.environ, "CNAM_CALENDAR_DB": str(tmp_path / "shared.db")}
+    assert subprocess.run([*run, "learners", "import", str(roster), "-q"], env=env, cwd=tmp_path).returncode == 0
+    with running_server(["--calendars", str(CALENDARS)], cwd=tmp_path, env={**env}, extra=["--workers", "2"]) as url:
+        token_url = subprocess.run([*run, "learners", "issue-token", "W1", "--base-url", url], env=env,
+                                   capture_output=True, text=True, cwd=tmp_path).stdout.strip()
+        pids, statuses = set(), set()
+        with httpx.Client() as client:  # a new connection per request lands on either worker
+            for _ in range(40):
+                r = client.get(token_url, headers={"Connection": "close"}, timeout=30)
+                statuses.add(r.status_code)
+                pids.add(r.headers.get("x-worker-pid"))
+        assert statuses == {200}
+        assert len(pids - {None}) == 2, pids

@@ -23,11 +23,11 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(args: Sequence[str] = (), *, cwd: Path, env: dict[str, str] | None = None,
-                   ready_timeout: float = 30.0) -> Iterator[str]:
+                   extra: Sequence[str] = (), ready_timeout: float = 30.0) -> Iterator[str]:
     """Start `cnam-calendar [ARGS] serve` and yield its base URL once /healthz answers."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "cnam_calendar.cli", *args, "serve", "--port", str(port), "--base-url", base]
+    cmd = [sys.executable, "-m", "cnam_calendar.cli", *args, "serve", "--port", str(port), "--base-url", base, *extra]
     proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **(env or {})},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
