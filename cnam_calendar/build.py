@@ -45,12 +45,12 @@ def institutional_items(sched: Schedule, lang: str = "fr", feed: str = CALENDAR)
     return [ics.event_item(e, sched.centre, sched.year, lang, feed) for e in sched.events]
 
 
-def feed_bytes(sched: Schedule, components, *, name: str, uid_suffix: str = "") -> bytes:
-    """Wrap stamped components in a calendar named ``name``."""
+def feed_bytes(sched: Schedule, events: Sequence[ics.Stamped], *, name: str, uid_suffix: str = "") -> bytes:
+    """Wrap stamped events in a calendar named ``name``."""
     first = min((e.start for e in sched.events), default=date(sched.year, 9, 1))
     last = max((e.end for e in sched.events), default=date(sched.year + 1, 9, 30))
     return ics.calendar_bytes(
-        components,
+        events,
         name=name,
         tzid=sched.centre.timezone,
         cal_uid=f"{sched.centre.id}.{sched.year}{uid_suffix}@cnam-calendar",
@@ -66,10 +66,10 @@ def render_centre_year(
     items = institutional_items(sched)
     for ue in catalogue:
         items.extend(ue_items(sched, ue))
-    pairs, manifest = ics.track(items, manifest, stamp, today)
-    by_feed: dict[str, list] = defaultdict(list)
-    for feed, component in pairs:
-        by_feed[feed].append(component)
+    events, manifest = ics.track(items, manifest, stamp, today)
+    by_feed: dict[str, list[ics.Stamped]] = defaultdict(list)
+    for event in events:
+        by_feed[event.feed].append(event)
     files = {CALENDAR: feed_bytes(sched, by_feed.pop(CALENDAR, []), name=calendar_name(sched))}
     codes = {f"ue/{ue.code}.ics": ue for ue in catalogue}
     for feed, components in sorted(by_feed.items()):
@@ -87,9 +87,9 @@ def combined_feed(
     items = institutional_items(sched, lang)
     for ue in ues:
         items.extend(ue_items(sched, ue, lang))
-    pairs, _ = ics.track(items, manifest, stamp, today, readonly=True)
+    events, _ = ics.track(items, manifest, stamp, today, readonly=True)
     wanted = {CALENDAR, *(f"ue/{u.code}.ics" for u in ues)}
-    components = [c for feed, c in pairs if feed in wanted]
+    components = [e for e in events if e.feed in wanted]
     suffix = "".join(f".{u.code}" for u in ues) + (f".{lang}" if lang != "fr" else "")
     return feed_bytes(sched, components, name=calendar_name(sched, lang, ues), uid_suffix=suffix)
 

@@ -14,6 +14,7 @@ import click
 
 from . import build as build_mod
 from .cli_learners import learners
+from .cli_reminders import reminders
 from .config import DEFAULT_DIR, load_centres
 from .engine import PERSONAL_RULES, check_schedule
 from .errors import CnamCalendarError, RuleError
@@ -297,6 +298,7 @@ def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: P
 
 
 main.add_command(learners)
+main.add_command(reminders)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

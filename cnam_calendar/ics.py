@@ -17,6 +17,7 @@ from .sessions import Sessions, session_explanation
 PRODID = f"-//cnam-calendar//cnam-calendar {__version__}//FR"
 REFRESH = timedelta(hours=6)
 DESCRIPTION_LIMIT = 4000  # characters; keeps a feed far below Google's ~1 MB
+END = b"END:VCALENDAR\r\n"
 UNSTAMPED = datetime(1970, 1, 1, tzinfo=timezone.utc)  # replaced by track(); never "now" (Event.new's default)
 
 
@@ -118,22 +119,66 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(timezone.utc).replace(microsecond=0)
 
 
+@dataclass(frozen=True)
+class Stamped:
+    """A VEVENT ready to publish: its serialised bytes, the feed it goes to, and where it sorts."""
+
+    feed: str
+    sort_key: tuple[str, str]
+    data: bytes
+
+
+_UNSTAMPED_LINE = b"DTSTAMP:19700101T000000Z\r\n"
+
+
+def _stamp_lines(sequence: int, modified: datetime) -> bytes:
+    when = _utc(modified).strftime("%Y%m%dT%H%M%SZ").encode()
+    return b"DTSTAMP:%s\r\nLAST-MODIFIED:%s\r\nSEQUENCE:%d\r\n" % (when, when, sequence)
+
+
+def _sort_key(component: icalendar.Event) -> tuple[str, str]:
+    start = component.get("DTSTART").dt
+    key = start.isoformat() if isinstance(start, datetime) else datetime.combine(start, datetime.min.time()).isoformat()
+    return (key, str(component["UID"]))
+
+
+def stamped(component: icalendar.Event, feed: str, sequence: int, modified: datetime,
+            text: bytes | None = None) -> Stamped:
+    """Serialise ``component`` with DTSTAMP = LAST-MODIFIED = ``modified`` and SEQUENCE.
+
+    Items are made with a fixed placeholder DTSTAMP, so the stamps are spliced into the bytes
+    already serialised for the content hash instead of folding every line a second time.
+    """
+    text = component.to_ical() if text is None else text
+    if _UNSTAMPED_LINE in text:
+        data = text.replace(_UNSTAMPED_LINE, _stamp_lines(sequence, modified), 1)
+    else:
+        copy = icalendar.Event()
+        copy.update(component)
+        copy.subcomponents = list(component.subcomponents)
+        for key in ("DTSTAMP", "LAST-MODIFIED", "SEQUENCE"):
+            copy.pop(key, None)
+        data = copy.to_ical().replace(b"BEGIN:VEVENT\r\n", b"BEGIN:VEVENT\r\n" + _stamp_lines(sequence, modified), 1)
+    return Stamped(feed, _sort_key(component), data)
+
+
 def track(
     items: Iterable[Item], manifest: Mapping[str, dict], stamp: datetime, today: date, *, readonly: bool = False
-) -> tuple[list[tuple[str, icalendar.Event]], dict[str, dict]]:
+) -> tuple[list[Stamped], dict[str, dict]]:
     """Stamp each item with SEQUENCE/LAST-MODIFIED from ``manifest``; keep removed ones as cancelled.
 
     ``stamp`` is the time of this build (used only for what changed); ``today`` decides when a
     cancelled event has passed and can go. ``readonly`` (feeds made on demand, in any language)
-    takes the stamps the last build recorded for each UID and cancels nothing new. Returns the components and the new manifest.
+    takes the stamps the last build recorded for each UID and cancels nothing new.
+    Returns the stamped events and the new manifest.
     """
     stamp = _utc(stamp)
-    out: list[tuple[str, icalendar.Event]] = []
+    out: list[Stamped] = []
     new: dict[str, dict] = {}
     current = set()
     for item in items:
         current.add(item.uid)
-        text = item.component.to_ical()  # serialised once: hashed, copied and recorded
+        text = item.component.to_ical()  # serialised once: hashed, stamped and recorded
         digest = hashlib.sha256(text).hexdigest()
         old = manifest.get(item.uid)
         if old and (readonly or old["hash"] == digest) and not old.get("cancelled"):
@@ -141,9 +186,7 @@ def track(
         else:
             sequence = old["sequence"] + 1 if old else 0
             modified = stamp.isoformat()
-        component = icalendar.Event.from_ical(text)
-        stamp_component(component, sequence, datetime.fromisoformat(modified))
-        out.append((item.feed, component))
+        out.append(stamped(item.component, item.feed, sequence, datetime.fromisoformat(modified), text))
         if not readonly:
             new[item.uid] = {"hash": digest, "sequence": sequence, "last_modified": modified, "feed": item.feed,
                              "last_day": item.last_day.isoformat(), "ics": text.decode()}
@@ -159,30 +202,13 @@ def track(
         summary = str(component.get("SUMMARY", ""))
         if not summary.startswith("[ANNULÉ]"):
             component["SUMMARY"] = f"[ANNULÉ] {summary}"
-        stamp_component(component, sequence, datetime.fromisoformat(modified))
-        out.append((old.get("feed", "calendar.ics"), component))
+        out.append(stamped(component, old.get("feed", "calendar.ics"), sequence, datetime.fromisoformat(modified)))
         new[uid] = {**old, "sequence": sequence, "last_modified": modified, "cancelled": True}
     return out, new
 
 
-def stamp_component(component: icalendar.Event, sequence: int, modified: datetime) -> None:
-    """Set DTSTAMP = LAST-MODIFIED = ``modified`` (in UTC) and SEQUENCE."""
-    modified = _utc(modified)
-    for key in ("DTSTAMP", "LAST-MODIFIED", "SEQUENCE"):
-        component.pop(key, None)
-    component.add("DTSTAMP", modified)
-    component.add("LAST-MODIFIED", modified)
-    component.add("SEQUENCE", sequence)
-
-
-def _sort_key(component: icalendar.Event) -> tuple:
-    start = component.get("DTSTART").dt
-    key = start.isoformat() if isinstance(start, datetime) else datetime.combine(start, datetime.min.time()).isoformat()
-    return (key, str(component["UID"]))
-
-
 def calendar_bytes(
-    components: Iterable[icalendar.Component],
+    events: Iterable[Stamped],
     *,
     name: str,
     tzid: str,
@@ -190,20 +216,18 @@ def calendar_bytes(
     description: str = "",
     tz_range: tuple[date, date] | None = None,
 ) -> bytes:
-    """Wrap components in a VCALENDAR with the feed properties and one bounded VTIMEZONE."""
+    """Wrap stamped events in a VCALENDAR with the feed properties and one bounded VTIMEZONE."""
     cal = icalendar.Calendar.new(prodid=PRODID, calscale="GREGORIAN", method="PUBLISH", name=name,
                                  uid=cal_uid, description=description or None)
     cal.add("X-WR-TIMEZONE", tzid)
     cal.add("REFRESH-INTERVAL", REFRESH, parameters={"VALUE": "DURATION"})
     cal.add("X-PUBLISHED-TTL", icalendar.vDuration(REFRESH))
-    components = sorted(components, key=_sort_key)
     if tz_range is not None:
         first, last = tz_range
         cal.add_component(icalendar.Timezone.from_tzid(tzid, first_date=first - timedelta(days=1),
                                                        last_date=last + timedelta(days=2)))
-    for component in components:
-        cal.add_component(component)
-    return cal.to_ical()
+    body = b"".join(e.data for e in sorted(events, key=lambda e: e.sort_key))
+    return cal.to_ical().removesuffix(END) + body + END
 
 
 def dump_manifest(manifest: Mapping[str, dict]) -> bytes:

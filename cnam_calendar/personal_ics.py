@@ -15,7 +15,7 @@ from .personal import applies, deadline_event, learner_deadlines
 if TYPE_CHECKING:  # pragma: no cover
     from .roster import Learner
 
-END = b"END:VCALENDAR\r\n"
+END = ics.END
 
 
 class PersonalFeeds:
@@ -60,8 +60,8 @@ class PersonalFeeds:
                 items = build_mod.institutional_items(self.sched, lang)
             if alarms:
                 self._with_alarms(items, events, lang, cpf)
-            pairs, _ = ics.track(items, self.manifest, self.stamp, self.today, readonly=True)
-            self._blocks[cache_key] = b"".join(c.to_ical() for _, c in pairs)
+            events, _ = ics.track(items, self.manifest, self.stamp, self.today, readonly=True)
+            self._blocks[cache_key] = b"".join(e.data for e in sorted(events, key=lambda e: e.sort_key))
         return self._blocks[cache_key]
 
     def _head(self, lang: str) -> tuple[bytes, bytes]:
@@ -88,8 +88,7 @@ class PersonalFeeds:
             component["UID"] = f"{event.id}.{key}.{self.sched.centre.id}.{self.sched.year}@cnam-calendar"
             if alarms:
                 ics.add_alarms(component, policy.offsets_days, policy.time, self._alarm_text(lang))
-            ics.stamp_component(component, 0, stamp)
-            parts.append(component.to_ical())
+            parts.append(ics.stamped(component, "", 0, stamp).data)
         parts.append(tail)
         return b"".join(parts)
 

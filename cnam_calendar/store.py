@@ -24,6 +24,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.util.exc import CommandError
 from sqlalchemy import (
+    Boolean,
     Column,
     Connection,
     Date,
@@ -40,6 +41,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    false,
     func,
     insert,
     select,
@@ -99,6 +101,7 @@ learners_table = Table(
     Column("lang", String(2), nullable=False, server_default="fr"),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    Column("opt_out", Boolean(), nullable=False, server_default=false()),  # 0002: no reminder e-mails
 )
 
 feed_tokens_table = Table(
@@ -131,7 +134,10 @@ reminder_deliveries_table = Table(
     Column("attempts", Integer(), nullable=False, server_default="0"),
     Column("last_error", Text(), nullable=True),
     Column("sent_at", UtcDateTime(), nullable=True),
+    Column("offset_days", Integer(), nullable=True),  # 0002
+    Column("payload", Text(), nullable=True),  # 0002: JSON, what the e-mail needs
     Index("ix_reminder_deliveries_status_due_at", "status", "due_at"),
+    Index("ix_reminder_deliveries_learner_event", "learner_id", "event_uid"),  # 0002
 )
 
 LEARNER_FIELDS = ("email", "first_name", "last_name", "centre", "department", "status", "ues",

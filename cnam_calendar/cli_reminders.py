@@ -1,0 +1,154 @@
+"""`cnam-calendar reminders …`: plan the reminder e-mails, preview one, count them, opt a learner out."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+
+from .catalogue import load_catalogue
+from .cli_learners import _centres, _clock, _db_option, _store, _year_option
+from .delivery import STATUSES, get_delivery, set_opt_out, status_counts, sync_plan
+from .errors import StoreError
+from .mail import compose, text_part
+from .reminders import Reminder, in_window, plan_reminders
+from .service import ouvres_for, schedule
+from .store import DEFAULT_DB, Store
+
+DEFAULT_SENDER = "rappels@cnam-calendar.invalid"
+STATUS_LABELS = {"pending": "en attente", "leased": "en cours d'envoi", "sent": "envoyés", "failed": "en échec",
+                 "expired": "expirés", "superseded": "remplacés", "cancelled": "annulés"}
+
+
+class _IsoDate(click.ParamType):
+    name = "AAAA-MM-JJ"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(value)
+        except (TypeError, ValueError):
+            self.fail(f"« {value} » n'est pas une date valide ; attendu : AAAA-MM-JJ, ex. 2026-10-29", param, ctx)
+
+
+def compute_plan(store: Store, ctx: click.Context, year: int) -> list[Reminder]:
+    """Return every reminder of the store's learners for academic year ``year``."""
+    centres = {c.id: c for c in _centres(ctx)}
+    learners = store.learners()
+    keys = {learner.id: store.learner_key(learner.id) for learner in learners}
+    return plan_reminders(
+        learners,
+        {cid: schedule(c, year) for cid, c in centres.items()},
+        {cid: ouvres_for(c, year - 1, year + 2) for cid, c in centres.items()},
+        keys,
+        catalogues={cid: load_catalogue(c) for cid, c in centres.items()},
+    )
+
+
+def _local_midnight(day: date | None, tz: str = "Europe/Paris") -> datetime | None:
+    return None if day is None else datetime.combine(day, time(0), ZoneInfo(tz))
+
+
+def _reminder_json(r: Reminder) -> dict[str, Any]:
+    event = r.payload["event"]
+    return {"key": r.key, "learner_id": r.learner_id, "event_uid": r.event_uid, "event_id": r.event_id,
+            "kind": r.kind, "title": event["title"], "offset_days": r.offset_days, "date": r.target.isoformat(),
+            "local_due": r.local_due.isoformat(), "due_at": r.due_at.isoformat(),
+            "expires_at": r.expires_at.isoformat()}
+
+
+@click.group(name="reminders")
+@_db_option(DEFAULT_DB)
+def reminders() -> None:
+    """Rappels par e-mail : ce qui sera envoyé, l'aperçu d'un message, l'état des envois."""
+
+
+@reminders.command()
+@click.option("--from", "first", type=_IsoDate(), help="Premier jour d'envoi montré (heure locale).")
+@click.option("--to", "last", type=_IsoDate(), help="Dernier jour d'envoi montré (inclus).")
+@click.option("--year", type=int, callback=_year_option, metavar="AAAA",
+              help="Année universitaire (défaut : l'année en cours).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_db_option(None)
+@click.pass_context
+def plan(ctx: click.Context, first: date | None, last: date | None, year: int, fmt: str) -> None:
+    """Calculer les rappels de tous les apprenants, les écrire dans la base (sans doublon) et les lister."""
+    if first and last and last < first:
+        raise click.BadParameter(f"--to {last} précède --from {first} ; attendu : une fin après le début",
+                                 param_hint="--to")
+    store = _store(ctx)
+    planned = [r for r in compute_plan(store, ctx, year) if in_window(r, first, last)]
+    end = None if last is None else last + timedelta(days=1)
+    report = sync_plan(store, planned, _clock(ctx), _local_midnight(first), _local_midnight(end), years=[year])
+    if fmt == "json":
+        click.echo(json.dumps([_reminder_json(r) for r in planned], ensure_ascii=False, indent=2))
+    else:
+        for r in planned:
+            click.echo(f"{r.local_due:%Y-%m-%d %H:%M %Z}  {r.learner_id}  J-{r.offset_days}  "
+                       f"{r.payload['event']['title']} ({r.target.isoformat()})  {r.key}")
+    click.echo(f"{len(planned)} rappel(s) prévu(s) ; base : {report.created} ajouté(s), {report.updated} mis à "
+               f"jour, {report.revived} réactivé(s), {report.cancelled} annulé(s), {report.unchanged} inchangé(s), "
+               f"{report.skipped} déjà passé(s)", err=True)
+
+
+@reminders.command()
+@click.argument("key")
+@click.option("--from", "sender", envvar="CNAM_CALENDAR_FROM", default=DEFAULT_SENDER, show_default=True,
+              metavar="ADRESSE", help="Expéditeur (variable CNAM_CALENDAR_FROM).")
+@_db_option(None)
+@click.pass_context
+def preview(ctx: click.Context, key: str, sender: str) -> None:
+    """Afficher l'e-mail du rappel KEY (en-têtes et texte), tel qu'il serait envoyé."""
+    store = _store(ctx)
+    row = get_delivery(store, key)
+    if row is None:
+        raise StoreError(f"rappel inconnu « {key} »", where=store.url,
+                         hint="les clés sont listées par : cnam-calendar reminders plan")
+    if not row.payload:
+        raise StoreError(f"le rappel « {key} » n'a pas de contenu", where=store.url,
+                         hint="recalculez-le : cnam-calendar reminders plan")
+    msg = compose(row.payload, row.key, sender=sender, date=_clock(ctx))
+    for name, value in msg.items():
+        if name.lower() not in ("content-type", "mime-version"):
+            click.echo(f"{name}: {value}")
+    click.echo(f"X-Cnam-Calendar-Status: {row.status}")
+    click.echo("")
+    click.echo(text_part(msg), nl=False)
+
+
+@reminders.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_db_option(None)
+@click.pass_context
+def status(ctx: click.Context, fmt: str) -> None:
+    """Compter les rappels par état : en attente, envoyés, en échec, expirés, annulés…"""
+    counts = status_counts(_store(ctx))
+    if fmt == "json":
+        click.echo(json.dumps(counts, indent=2))
+        return
+    for name in STATUSES:
+        click.echo(f"{name:<11} {counts[name]:>8}  {STATUS_LABELS[name]}")
+    click.echo(f"{'total':<11} {sum(counts.values()):>8}")
+
+
+@reminders.command(name="opt-out")
+@click.argument("learner_id", metavar="ID")
+@click.option("--undo", is_flag=True, help="Reprendre les rappels (au prochain « reminders plan »).")
+@_db_option(None)
+@click.pass_context
+def opt_out(ctx: click.Context, learner_id: str, undo: bool) -> None:
+    """Ne plus envoyer de rappels par e-mail à ID (son flux reste à jour)."""
+    set_opt_out(_store(ctx), learner_id, not undo)
+    if undo:
+        click.echo(f"{learner_id} recevra de nouveau les rappels (au prochain : cnam-calendar reminders plan).")
+    else:
+        click.echo(f"{learner_id} ne recevra plus de rappels par e-mail ; son flux reste à jour.")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(reminders())

@@ -1,0 +1,518 @@
+"""The reminder delivery table: write the plan, claim due rows with a lease, record what happened.
+
+One row per reminder (``store.reminder_deliveries_table``), unique by key. Life of a row:
+
+    pending ──claim──▶ leased ──mark_sent──▶ sent
+       ▲                 │ └──mark_failed──▶ failed      (5xx, refused recipient: the server's words kept)
+       └──mark_retry─────┘                               (4xx, connection errors: due again at retry_at)
+    pending/leased ──claim──▶ expired     (the deadline day is over: never sent)
+                            ▶ superseded  (a later offset of the same deadline is due too: only it goes)
+                            ▶ cancelled   (the learner opted out)
+    pending ──sync_plan──▶ cancelled      (the deadline moved, or the event no longer concerns the learner)
+
+A lease that runs out (its daemon died or stalled) makes the row claimable again; only the holder of
+the current lease can mark a row, so a daemon that lost its lease never records anything.
+On PostgreSQL claims use ``FOR UPDATE SKIP LOCKED`` (several daemons share the rows); on SQLite one
+``BEGIN IMMEDIATE`` transaction (one writer at a time) and one daemon per file.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from .errors import StoreError
+from .reminders import Reminder, uid_year
+from .store import Store, learners_table
+from .store import reminder_deliveries_table as deliveries
+
+STATUSES = ("pending", "leased", "sent", "failed", "expired", "superseded", "cancelled")
+CHUNK = 500  # ids or keys per IN (…)
+WRITE_CHUNK = 2000
+_MAX_ERROR = 2000  # characters of a server reply kept
+
+_COLUMNS = (deliveries.c.key, deliveries.c.learner_id, deliveries.c.event_uid, deliveries.c.status,
+            deliveries.c.due_at, deliveries.c.expires_at, deliveries.c.offset_days, deliveries.c.attempts,
+            deliveries.c.payload)
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What ``sync_plan`` did to the table."""
+
+    created: int = 0
+    updated: int = 0  # pending rows whose due time, expiry or payload changed
+    revived: int = 0  # cancelled rows back in the plan (deadline moved back, learner opted in again)
+    cancelled: int = 0  # pending rows no longer in the plan, or of learners who opted out
+    unchanged: int = 0
+    skipped: int = 0  # reminders already useless (their deadline day is over): not written
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A row this daemon now holds: send it, then mark it (sent, retry or failed) with the same owner."""
+
+    key: str
+    learner_id: str
+    event_uid: str
+    offset_days: int | None
+    due_at: datetime
+    expires_at: datetime | None
+    attempts: int  # this one included
+    lease_until: datetime
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One row of the table, as ``reminders preview`` and the tests read it."""
+
+    key: str
+    learner_id: str
+    event_uid: str
+    status: str
+    due_at: datetime
+    expires_at: datetime | None
+    offset_days: int | None
+    attempts: int
+    lease_owner: str | None
+    lease_until: datetime | None
+    last_error: str | None
+    sent_at: datetime | None
+    payload: Mapping[str, Any]
+
+
+def _dump(payload: Mapping[str, Any]) -> str:
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _load(value: str | None) -> dict[str, Any]:
+    return json.loads(value) if value else {}
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime; pass an aware one")
+    return moment.astimezone(timezone.utc)
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+@contextmanager
+def _tx(store: Store, action: str) -> Iterator[Connection]:
+    """One write transaction; on SQLite the write lock is taken at BEGIN (no upgrade deadlock)."""
+    with store._errors(action), store.engine.connect() as conn:
+        conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+        with conn.begin():
+            yield conn
+
+
+def _is_pg(store: Store) -> bool:
+    return store.engine.dialect.name == "postgresql"
+
+
+# Planning
+
+
+def sync_plan(store: Store, reminders: Iterable[Reminder], now: datetime, window_start: datetime | None = None,
+              window_end: datetime | None = None, *, years: Iterable[int] | None = None) -> SyncReport:
+    """Write the plan into the table, idempotently; rows already sent (or in flight) are never touched.
+
+    - a new key is inserted ``pending`` (``cancelled`` when its learner opted out); a reminder whose
+      deadline day is already over is not written;
+    - a pending row whose due time (while never attempted), expiry or payload changed is updated;
+      a cancelled row back in the plan becomes pending again;
+    - for every (learner, event) of the plan, pending rows whose key is no longer planned (the
+      deadline moved, the policy changed) are cancelled;
+    - when ``window_start`` or ``years`` is given the plan is complete for that scope: every other
+      pending row due in [window_start, window_end) of those academic years is cancelled too (an
+      event that no longer concerns a learner: a UE dropped, a date removed).
+    """
+    now = _utc(now)
+    plan: dict[str, Reminder] = {}
+    for r in reminders:
+        plan.setdefault(r.key, r)
+    by_learner: dict[str, list[Reminder]] = defaultdict(list)
+    for r in plan.values():
+        by_learner[r.learner_id].append(r)
+    created = updated = revived = cancelled = unchanged = skipped = 0
+    with _tx(store, "écriture du plan des rappels") as conn:
+        learner_ids = sorted(by_learner)
+        opted: set[str] = set()
+        for chunk in _chunks(learner_ids, CHUNK):
+            opted.update(conn.scalars(select(learners_table.c.id).where(
+                learners_table.c.id.in_(chunk), learners_table.c.opt_out.is_(True))))
+        for chunk in _chunks(learner_ids, CHUNK):
+            existing = {row.key: row for row in conn.execute(
+                select(*_COLUMNS).where(deliveries.c.learner_id.in_(chunk)))}
+            inserts: list[dict[str, Any]] = []
+            changes: list[dict[str, Any]] = []
+            to_cancel: list[str] = []
+            pairs: set[tuple[str, str]] = set()
+            for learner_id in chunk:
+                for r in by_learner[learner_id]:
+                    pairs.add((r.learner_id, r.event_uid))
+                    payload = _dump(r.payload)
+                    row = existing.get(r.key)
+                    if row is None:
+                        if r.expires_at <= now:
+                            skipped += 1
+                            continue
+                        inserts.append({
+                            "key": r.key, "learner_id": r.learner_id, "event_uid": r.event_uid, "due_at": r.due_at,
+                            "expires_at": r.expires_at, "offset_days": r.offset_days, "payload": payload,
+                            "status": "cancelled" if learner_id in opted else "pending", "attempts": 0})
+                        continue
+                    if row.status == "pending" and learner_id in opted:
+                        to_cancel.append(r.key)
+                        continue
+                    if row.status == "cancelled" and learner_id not in opted and r.expires_at > now:
+                        changes.append({"b_key": r.key, "status": "pending",
+                                        "due_at": r.due_at if row.attempts == 0 else row.due_at,
+                                        "expires_at": r.expires_at, "offset_days": r.offset_days,
+                                        "payload": payload})
+                        revived += 1
+                        continue
+                    if row.status != "pending":
+                        unchanged += 1  # in flight, sent, failed, expired…: history, never rewritten
+                        continue
+                    due = r.due_at if row.attempts == 0 else row.due_at  # keep a retry's backoff
+                    if (row.due_at, row.expires_at, row.offset_days, row.payload) == (
+                            due, r.expires_at, r.offset_days, payload):
+                        unchanged += 1
+                        continue
+                    changes.append({"b_key": r.key, "status": "pending", "due_at": due, "expires_at": r.expires_at,
+                                    "offset_days": r.offset_days, "payload": payload})
+                    updated += 1
+            for key, row in existing.items():
+                if row.status == "pending" and key not in plan and (row.learner_id, row.event_uid) in pairs:
+                    to_cancel.append(key)
+            for part in _chunks(inserts, WRITE_CHUNK):
+                conn.execute(deliveries.insert(), list(part))
+            created += len(inserts)
+            if changes:
+                stmt = update(deliveries).where(deliveries.c.key == bindparam("b_key"))
+                for part in _chunks(changes, WRITE_CHUNK):
+                    conn.execute(stmt, list(part))
+            cancelled += _set_status(conn, to_cancel, "cancelled", only=("pending",))
+        if window_start is not None or years is not None:
+            wanted = None if years is None else set(years)
+            query = select(deliveries.c.key, deliveries.c.event_uid).where(deliveries.c.status == "pending")
+            if window_start is not None:
+                query = query.where(deliveries.c.due_at >= _utc(window_start))
+            if window_end is not None:
+                query = query.where(deliveries.c.due_at < _utc(window_end))
+            stale = [row.key for row in conn.execute(query)
+                     if row.key not in plan and (wanted is None or uid_year(row.event_uid) in wanted)]
+            cancelled += _set_status(conn, stale, "cancelled", only=("pending",))
+    return SyncReport(created, updated, revived, cancelled, unchanged, skipped)
+
+
+def _set_status(conn: Connection, keys: Sequence[str], status: str, *, only: Sequence[str]) -> int:
+    done = 0
+    for part in _chunks(list(keys), CHUNK):
+        result = conn.execute(update(deliveries).where(deliveries.c.key.in_(part), deliveries.c.status.in_(only))
+                              .values(status=status, lease_owner=None, lease_until=None))
+        done += result.rowcount or 0
+    return done
+
+
+# Claiming
+
+
+def _supersedes(sibling: Any, row: Any, now: datetime) -> bool:
+    """Tell whether ``sibling`` (same learner and event, a later offset) makes ``row`` pointless."""
+    if sibling.offset_days is None or row.offset_days is None or sibling.offset_days >= row.offset_days:
+        return False
+    if sibling.status in ("sent", "leased"):
+        return True
+    return sibling.status == "pending" and (sibling.due_at <= now or sibling.attempts > 0)
+
+
+def claim_due(store: Store, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
+    """Take up to ``limit`` due rows for ``owner`` until ``now + lease``; settle the useless ones on the way.
+
+    Claimable: ``pending`` rows due at or before ``now``, and ``leased`` rows whose lease ran out.
+    Of those, rows of opted-out learners become ``cancelled``, rows whose deadline day is over become
+    ``expired``, and when a later offset of the same (learner, event) is due too (after downtime) the
+    earlier ones become ``superseded``: only the latest reminder is sent. The oldest due go first.
+    """
+    now = _utc(now)
+    if limit <= 0:
+        return []
+    until = now + lease
+    claimable = or_(and_(deliveries.c.status == "pending", deliveries.c.due_at <= now),
+                    and_(deliveries.c.status == "leased", deliveries.c.lease_until < now))
+    claimed: list[Claimed] = []
+    with _tx(store, "réservation des rappels") as conn:
+        while len(claimed) < limit:
+            want = limit - len(claimed)
+            stmt = (select(*_COLUMNS).where(claimable).order_by(deliveries.c.due_at, deliveries.c.id)
+                    .limit(max(want, 100)))
+            if _is_pg(store):
+                stmt = stmt.with_for_update(skip_locked=True)
+            rows = conn.execute(stmt).all()
+            if not rows:
+                break
+            learner_ids = sorted({r.learner_id for r in rows})
+            uids = sorted({r.event_uid for r in rows})
+            opted: set[str] = set()
+            siblings: dict[tuple[str, str], list[Any]] = defaultdict(list)
+            for part in _chunks(learner_ids, CHUNK):
+                opted.update(conn.scalars(select(learners_table.c.id).where(
+                    learners_table.c.id.in_(part), learners_table.c.opt_out.is_(True))))
+                for s in conn.execute(select(*_COLUMNS).where(deliveries.c.learner_id.in_(part),
+                                                              deliveries.c.event_uid.in_(uids))):
+                    siblings[(s.learner_id, s.event_uid)].append(s)
+            settle: dict[str, list[str]] = {"cancelled": [], "expired": [], "superseded": []}
+            take: list[Any] = []
+            for r in rows:
+                if r.learner_id in opted:
+                    settle["cancelled"].append(r.key)
+                elif r.expires_at is not None and r.expires_at <= now:
+                    settle["expired"].append(r.key)
+                elif any(_supersedes(s, r, now) for s in siblings[(r.learner_id, r.event_uid)] if s.key != r.key):
+                    settle["superseded"].append(r.key)
+                elif len(take) < want:
+                    take.append(r)
+            for status, keys in settle.items():
+                _set_status(conn, keys, status, only=("pending", "leased"))
+            for part in _chunks([r.key for r in take], CHUNK):
+                conn.execute(update(deliveries).where(deliveries.c.key.in_(part)).values(
+                    status="leased", lease_owner=owner, lease_until=until, attempts=deliveries.c.attempts + 1))
+            claimed.extend(Claimed(r.key, r.learner_id, r.event_uid, r.offset_days, r.due_at, r.expires_at,
+                                   r.attempts + 1, until, _load(r.payload)) for r in take)
+            if not take and not any(settle.values()):
+                break  # nothing could change: do not spin
+    return claimed
+
+
+# Recording the outcome (owner-checked: a daemon that lost its lease records nothing)
+
+
+def _owned(key: str, owner: str) -> Any:
+    return and_(deliveries.c.key == key, deliveries.c.lease_owner == owner, deliveries.c.status == "leased")
+
+
+def mark_sent(store: Store, key: str, owner: str, now: datetime) -> bool:
+    """Record that the server accepted the message; False when ``owner`` no longer holds the row."""
+    with _tx(store, "enregistrement d'un envoi") as conn:
+        result = conn.execute(update(deliveries).where(_owned(key, owner)).values(
+            status="sent", sent_at=_utc(now), lease_until=None, last_error=None))
+        return (result.rowcount or 0) == 1
+
+
+def mark_retry(store: Store, key: str, owner: str, now: datetime, error: str, retry_at: datetime) -> bool:
+    """Put the row back to pending, due at ``retry_at``, keeping the error; False when not the owner."""
+    with _tx(store, "report d'un envoi") as conn:
+        result = conn.execute(update(deliveries).where(_owned(key, owner)).values(
+            status="pending", due_at=_utc(retry_at), lease_owner=None, lease_until=None,
+            last_error=_error_text(error, now)))
+        return (result.rowcount or 0) == 1
+
+
+def mark_failed(store: Store, key: str, owner: str, now: datetime, error: str) -> bool:
+    """Record a permanent failure with the server's words; False when not the owner."""
+    with _tx(store, "enregistrement d'un échec") as conn:
+        result = conn.execute(update(deliveries).where(_owned(key, owner)).values(
+            status="failed", lease_until=None, last_error=_error_text(error, now)))
+        return (result.rowcount or 0) == 1
+
+
+def release(store: Store, key: str, owner: str) -> bool:
+    """Give a claimed row back untouched (a daemon stopping before sending it); False when not the owner."""
+    with _tx(store, "libération d'un rappel") as conn:
+        result = conn.execute(update(deliveries).where(_owned(key, owner)).values(
+            status="pending", lease_owner=None, lease_until=None, attempts=deliveries.c.attempts - 1))
+        return (result.rowcount or 0) == 1
+
+
+def _error_text(error: str, now: datetime) -> str:
+    return f"{_utc(now).isoformat(timespec='seconds')} {error}"[:_MAX_ERROR]
+
+
+# Reading
+
+
+def status_counts(store: Store) -> dict[str, int]:
+    """Return {status: rows} for every status, zeros included."""
+    with store._errors("comptage des rappels"), store.engine.connect() as conn:
+        rows = conn.execute(select(deliveries.c.status, func.count()).group_by(deliveries.c.status)).all()
+    counts = dict.fromkeys(STATUSES, 0)
+    for status, n in rows:
+        counts[status] = int(n)
+    return counts
+
+
+_ROW_COLUMNS = (*_COLUMNS, deliveries.c.lease_owner, deliveries.c.lease_until, deliveries.c.last_error,
+                deliveries.c.sent_at)
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(row.key, row.learner_id, row.event_uid, row.status, row.due_at, row.expires_at, row.offset_days,
+                    row.attempts, row.lease_owner, row.lease_until, row.last_error, row.sent_at, _load(row.payload))
+
+
+def get_delivery(store: Store, key: str) -> Delivery | None:
+    """Return the row with this key, or None."""
+    with store._errors("lecture d'un rappel"), store.engine.connect() as conn:
+        row = conn.execute(select(*_ROW_COLUMNS).where(deliveries.c.key == key)).first()
+    return _delivery(row) if row else None
+
+
+def list_deliveries(store: Store, *, learner_id: str | None = None, status: str | None = None) -> list[Delivery]:
+    """Return rows (of one learner, of one status), by due time then key."""
+    stmt = select(*_ROW_COLUMNS).order_by(deliveries.c.due_at, deliveries.c.key)
+    if learner_id is not None:
+        stmt = stmt.where(deliveries.c.learner_id == learner_id)
+    if status is not None:
+        stmt = stmt.where(deliveries.c.status == status)
+    with store._errors("lecture des rappels"), store.engine.connect() as conn:
+        return [_delivery(row) for row in conn.execute(stmt)]
+
+
+# Opt-out
+
+
+def set_opt_out(store: Store, learner_id: str, value: bool = True) -> None:
+    """Stop (or resume) a learner's reminder e-mails; opting out cancels their pending rows at once."""
+    with _tx(store, "désinscription des rappels") as conn:
+        result = conn.execute(update(learners_table).where(learners_table.c.id == learner_id).values(opt_out=value))
+        if (result.rowcount or 0) != 1:
+            raise StoreError(f"apprenant inconnu « {learner_id} »", where=store.url,
+                             hint="vérifiez l'identifiant : cnam-calendar learners show ID")
+        if value:
+            conn.execute(update(deliveries).where(deliveries.c.learner_id == learner_id,
+                                                  deliveries.c.status == "pending").values(status="cancelled"))
+
+
+def opted_out(store: Store, learner_id: str) -> bool:
+    """Tell whether the learner asked for no reminder e-mails."""
+    with store._errors("lecture d'un apprenant"), store.engine.connect() as conn:
+        return bool(conn.scalar(select(learners_table.c.opt_out).where(learners_table.c.id == learner_id)))
+
+
+# One process at a time
+
+
+def _lock_path(store: Store, suffix: str) -> Path | None:
+    database = store.engine.url.database
+    if store.engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        return None
+    return Path(database).expanduser().resolve().with_name(Path(database).name + suffix)
+
+
+def _try_flock(path: Path) -> TextIO | None:
+    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the lifetime of the lock
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+def _lock_keys(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:4], "big", signed=True)
+
+
+@contextmanager
+def singleton(store: Store, name: str) -> Iterator[bool]:
+    """Yield True when this process may run job ``name`` (planner, housekeeping) now, False when another does.
+
+    PostgreSQL: a session advisory lock (``pg_try_advisory_lock``) on a connection held for the block,
+    keyed by the schema and ``name``; it goes with the session if the process dies. SQLite: an
+    exclusive ``flock`` on a file beside the database (an in-memory database is never shared: True).
+    """
+    if _is_pg(store):
+        try:
+            conn = store.engine.connect()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"verrou « {name} » impossible : {exc}", where=store.url) from None
+        try:
+            schema_key = _lock_keys("cnam-calendar:" + str(conn.scalar(text("SELECT current_schema()"))))
+            keys = {"a": schema_key, "b": _lock_keys(name)}
+            got = bool(conn.scalar(text("SELECT pg_try_advisory_lock(:a, :b)"), keys))
+            conn.commit()
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute(text("SELECT pg_advisory_unlock(:a, :b)"), keys)
+                    conn.commit()
+        finally:
+            conn.close()
+        return
+    path = _lock_path(store, f".{name}.lock")
+    if path is None:
+        yield True
+        return
+    handle = _try_flock(path)
+    try:
+        yield handle is not None
+    finally:
+        if handle is not None:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            handle.close()
+
+
+class DaemonLock:
+    """The lock a daemon holds on its SQLite file; ``release()`` (or process exit) frees it."""
+
+    def __init__(self, handle: TextIO | None) -> None:
+        self._handle = handle
+
+    def release(self) -> None:
+        """Let another daemon start on this database."""
+        if self._handle is not None:
+            fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
+
+    def __enter__(self) -> DaemonLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def acquire_sqlite_daemon_lock(store: Store) -> DaemonLock:
+    """Make this process the only daemon of its SQLite file, or raise StoreError saying another one runs.
+
+    PostgreSQL needs no such lock (daemons share the rows): a no-op lock is returned.
+    """
+    path = _lock_path(store, ".daemon.lock")
+    if path is None:
+        return DaemonLock(None)
+    handle = _try_flock(path)
+    if handle is None:
+        raise StoreError("un autre démon cnam-calendar utilise déjà cette base SQLite", where=store.url,
+                         hint="arrêtez-le d'abord ; pour plusieurs démons à la fois, utilisez PostgreSQL "
+                              "(--db postgresql+psycopg://…)")
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return DaemonLock(handle)
+
+
+__all__ = [
+    "STATUSES", "Claimed", "DaemonLock", "Delivery", "SyncReport", "acquire_sqlite_daemon_lock", "claim_due",
+    "get_delivery", "list_deliveries", "mark_failed", "mark_retry", "mark_sent", "opted_out", "release",
+    "set_opt_out", "singleton", "status_counts", "sync_plan",
+]

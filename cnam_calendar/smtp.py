@@ -1,0 +1,421 @@
+"""Send e-mails over SMTP: reused connections over N lanes, every outcome classified.
+
+`Mailer.send` answers one `SendResult` per message:
+
+- ``sent``: the server answered 250 to the end of DATA;
+- ``retry``: a 4xx reply, a refused or dropped connection, a timeout: try again later (see `backoff`);
+- ``failed``: a 5xx reply, or every recipient refused with 5xx: permanent, with the server's words.
+
+SMTP has no idempotent submit: once the message body has left, a lost reply means the server may
+or may not hold the message. The mailer reconnects and resends on its own only when the failure
+came before the body was sent (a connection the server had closed while idle, a 421 before DATA);
+after that it reports ``retry`` and leaves the decision to the caller, who knows the delivery key.
+Nothing here sleeps.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import queue
+import random
+import re
+import smtplib
+import socket
+import ssl
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from email.generator import BytesGenerator
+from email.message import EmailMessage
+from email.policy import EmailPolicy
+from email.utils import getaddresses, parseaddr
+from functools import partial
+from typing import Literal
+
+from cnam_calendar.errors import CnamCalendarError
+
+Outcome = Literal["sent", "retry", "failed"]
+
+BACKOFF_BASE = timedelta(minutes=1)
+BACKOFF_CAP = timedelta(hours=1)
+
+
+class SmtpError(CnamCalendarError):
+    """The SMTP server cannot be used as configured (unreachable, refused login, no TLS)."""
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What became of one message: outcome, the server's words (or the connection error), reply code, stage.
+
+    The stage says where it ended: "connect" (connection, EHLO, STARTTLS, login), "MAIL", "RCPT",
+    "DATA" (the DATA command) or "body" (the reply to the message itself). A failure at connect or
+    MAIL concerns the server or our own configuration rather than the learner.
+    """
+
+    outcome: Outcome
+    detail: str
+    code: int | None = None
+    stage: str = "body"
+
+    @property
+    def permanent(self) -> bool:
+        """Return True when retrying cannot help."""
+        return self.outcome == "failed"
+
+
+def backoff(attempt: int, *, seed: object = None, base: timedelta = BACKOFF_BASE,
+            cap: timedelta = BACKOFF_CAP) -> timedelta:
+    """Return the wait before retry ATTEMPT (1, 2, …): base × 2^(attempt-1) up to cap, jittered by SEED.
+
+    Without a seed there is no jitter. With one (a delivery key, say) the wait is scaled by a factor
+    in [0.5, 1] drawn from (seed, attempt): the same on every run, different across messages, so a
+    burst of 4xx replies does not come back as one burst.
+    """
+    if attempt < 1:
+        raise ValueError(f"attempt counts from 1, not {attempt}")
+    wait = min(base * (2 ** min(attempt - 1, 32)), cap)
+    if seed is None:
+        return wait
+    factor = 0.5 + 0.5 * random.Random(f"{seed}:{attempt}").random()
+    return timedelta(seconds=round(wait.total_seconds() * factor, 3))
+
+
+class _Broken(Exception):
+    """The connection failed before the message body was sent: reconnecting and resending is safe."""
+
+    def __init__(self, detail: str, stage: str) -> None:
+        super().__init__(detail)
+        self.stage = stage
+
+
+@dataclass
+class _Lane:
+    lock: threading.Lock
+    conn: smtplib.SMTP | None = None
+    last_used: float = 0.0
+
+
+def _words(code: int, reply: bytes | str) -> str:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    return f"{code} {' '.join(text.split())}".strip()
+
+
+def _classify(code: int, reply: bytes | str, stage: str) -> SendResult:
+    """Turn a non-success reply into retry (4xx) or failed (5xx and anything else)."""
+    outcome: Outcome = "retry" if 400 <= code < 500 else "failed"
+    return SendResult(outcome, _words(code, reply), code, stage)
+
+
+def _envelope_recipients(message: EmailMessage) -> list[str]:
+    fields = [str(v) for name in ("To", "Cc", "Bcc") for v in message.get_all(name, [])]
+    return [addr for _, addr in getaddresses(fields) if addr]
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+class Mailer:
+    """SMTP client with one reused connection per lane; `send` is thread-safe, one message per lane at a time."""
+
+    def __init__(self, host: str, port: int = 25, *, starttls: bool = False, user: str | None = None,
+                 password: str | None = None, lanes: int = 1, timeout: float = 30, sender: str | None = None,
+                 local_hostname: str | None = None, noop_after: float | None = 60.0,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
+        if lanes < 1:
+            raise ValueError(f"lanes must be at least 1, not {lanes}")
+        if user is not None and password is None:
+            raise SmtpError("an SMTP user is given without a password", where=f"smtp://{host}:{port}",
+                            hint="set the password in the environment, it is never an option")
+        self.host = host
+        self.port = port
+        self.starttls = starttls
+        self.user = user
+        self._password = password
+        self.timeout = timeout
+        self.sender = sender
+        self.noop_after = noop_after
+        self._ssl_context = ssl_context
+        # smtplib would otherwise ask the resolver for our FQDN on every connection.
+        self.local_hostname = local_hostname or socket.getfqdn()
+        self._lanes = [_Lane(threading.Lock()) for _ in range(lanes)]
+        self._stats_lock = threading.Lock()
+        self.connections_opened = 0
+
+    def __repr__(self) -> str:
+        return f"Mailer({self.host!r}, {self.port}, lanes={self.lanes}, user={self.user!r})"
+
+    @property
+    def lanes(self) -> int:
+        """Return the number of lanes (connections at most)."""
+        return len(self._lanes)
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _open(self) -> smtplib.SMTP:
+        """Connect, EHLO, STARTTLS and log in; raise _Broken (with the reason) on any failure."""
+        conn = smtplib.SMTP(local_hostname=self.local_hostname, timeout=self.timeout)
+        try:
+            code, reply = conn.connect(self.host, self.port)
+            if code != 220:
+                raise _Broken(f"server greeting: {_words(code, reply)}", "connect")
+            conn.ehlo_or_helo_if_needed()
+            if self.starttls:
+                context = self._ssl_context or ssl.create_default_context()
+                conn.starttls(context=context)
+                conn.ehlo()
+            if self.user is not None:
+                conn.login(self.user, self._password or "")
+        except _Broken:
+            conn.close()
+            raise
+        except smtplib.SMTPNotSupportedError as err:
+            conn.close()
+            raise _Broken(f"{err} (STARTTLS or AUTH not offered by the server)", "connect") from err
+        except smtplib.SMTPResponseException as err:
+            conn.close()
+            raise _Broken(_words(err.smtp_code, err.smtp_error), "connect") from err
+        except (OSError, smtplib.SMTPException) as err:  # refused, reset, timeout, TLS
+            conn.close()
+            reason = f"cannot connect to {self.host}:{self.port}: {err or type(err).__name__}"
+            raise _Broken(reason, "connect") from err
+        with self._stats_lock:
+            self.connections_opened += 1
+        return conn
+
+    def _connection(self, lane: _Lane) -> smtplib.SMTP:
+        """Return the lane's connection, reopened when missing or found dead by NOOP after a long idle."""
+        if lane.conn is not None and self.noop_after is not None \
+                and time.monotonic() - lane.last_used > self.noop_after:
+            try:
+                if lane.conn.noop()[0] != 250:
+                    self._discard(lane)
+            except OSError:
+                self._discard(lane)
+        if lane.conn is None:
+            lane.conn = self._open()
+        return lane.conn
+
+    @staticmethod
+    def _discard(lane: _Lane) -> None:
+        if lane.conn is not None:
+            try:
+                lane.conn.close()
+            finally:
+                lane.conn = None
+
+    def check(self) -> None:
+        """Connect (and log in) on lane 0 now, or raise SmtpError saying why."""
+        lane = self._lanes[0]
+        with lane.lock:
+            try:
+                self._connection(lane)
+            except _Broken as err:
+                raise SmtpError(str(err), where=f"smtp://{self.host}:{self.port}",
+                                hint="check --smtp-host, --smtp-port, --smtp-starttls, --smtp-user and the password") \
+                    from err
+            lane.last_used = time.monotonic()
+
+    def close(self) -> None:
+        """Say QUIT on every open lane and close it."""
+        for lane in self._lanes:
+            with lane.lock:
+                if lane.conn is None:
+                    continue
+                try:
+                    lane.conn.quit()
+                except OSError:
+                    pass
+                finally:
+                    self._discard(lane)
+
+    def __enter__(self) -> Mailer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- one message -------------------------------------------------------------------------
+
+    def send(self, lane_index: int, message: EmailMessage) -> SendResult:
+        """Send MESSAGE over lane LANE_INDEX to its To, Cc and Bcc addresses and classify the outcome."""
+        recipients = _envelope_recipients(message)
+        if not recipients:
+            raise ValueError("the message has no To, Cc or Bcc address")
+        sender = self.sender or parseaddr(str(message.get("Sender") or message.get("From") or ""))[1]
+        lane = self._lanes[lane_index]
+        with lane.lock:
+            while True:
+                reused = lane.conn is not None
+                try:
+                    conn = self._connection(lane)
+                    result = self._transaction(lane, conn, sender, recipients, message)
+                except _Broken as err:
+                    self._discard(lane)
+                    if reused:  # the server had dropped an idle connection: once more on a fresh one
+                        continue
+                    return SendResult("retry", str(err), None, err.stage)
+                lane.last_used = time.monotonic()
+                return result
+
+    def _transaction(self, lane: _Lane, conn: smtplib.SMTP, sender: str, recipients: list[str],
+                     message: EmailMessage) -> SendResult:
+        """MAIL, RCPT, DATA on an open connection; raise _Broken while resending is still safe."""
+        international = not sender.isascii() or not all(r.isascii() for r in recipients)
+        if international and not conn.has_extn("smtputf8"):
+            return SendResult("failed", "the server does not accept non-ASCII addresses (no SMTPUTF8)",
+                              None, "MAIL")
+        data = self._serialize(message, utf8=international, eight_bit=True)
+        options: list[str] = []
+        if not data.isascii():
+            if conn.has_extn("8bitmime"):
+                options.append("BODY=8BITMIME")
+            else:
+                data = self._serialize(message, utf8=False, eight_bit=False)
+        if international:
+            options.append("SMTPUTF8")
+
+        code, reply = self._command(conn, "MAIL", lambda: conn.mail(sender, options))
+        if code != 250:
+            return self._reset(lane, conn, _classify(code, reply, "MAIL"))
+        refused: list[SendResult] = []
+        for rcpt in recipients:
+            code, reply = self._command(conn, "RCPT", partial(conn.rcpt, rcpt))
+            if code not in (250, 251):
+                refused.append(_classify(code, reply, "RCPT"))
+        if len(refused) == len(recipients):
+            temporary = [r for r in refused if r.outcome == "retry"]
+            return self._reset(lane, conn, temporary[0] if temporary else refused[0])
+
+        def start_data() -> tuple[int, bytes]:
+            conn.putcmd("data")
+            return conn.getreply()
+
+        code, reply = self._command(conn, "DATA", start_data)
+        if code != 354:
+            return self._reset(lane, conn, _classify(code, reply, "DATA"))
+        # From here the server may accept the message: no automatic resend any more.
+        body = _LEADING_DOT.sub(b"..", data)
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+        try:
+            conn.send(body + b".\r\n")
+            code, reply = conn.getreply()
+        except OSError as err:
+            self._discard(lane)
+            return SendResult("retry", f"connection lost after the message was sent, the server may hold it: "
+                                       f"{err or type(err).__name__}", None, "body")
+        if code == 421:
+            self._discard(lane)
+        if code != 250:
+            return _classify(code, reply, "body")
+        words = _words(code, reply)
+        if refused:
+            words += "; refused: " + "; ".join(r.detail for r in refused)
+        return SendResult("sent", words, code, "body")
+
+    def _command(self, conn: smtplib.SMTP, name: str, call: Callable[[], tuple[int, bytes]]) -> tuple[int, bytes]:
+        """Run one command before the body; a lost connection or a 421 (server closing) means _Broken."""
+        try:
+            code, reply = call()
+        except OSError as err:
+            raise _Broken(f"connection lost at {name}: {err or type(err).__name__}", name) from err
+        if code == 421:
+            raise _Broken(f"at {name}: {_words(code, reply)}", name)
+        return code, reply
+
+    def _reset(self, lane: _Lane, conn: smtplib.SMTP, result: SendResult) -> SendResult:
+        """End the failed transaction with RSET so the connection can carry the next message."""
+        try:
+            if conn.rset()[0] != 250:
+                self._discard(lane)
+        except OSError:
+            self._discard(lane)
+        return result
+
+    @staticmethod
+    def _serialize(message: EmailMessage, *, utf8: bool, eight_bit: bool) -> bytes:
+        policy = message.policy.clone(linesep="\r\n", cte_type="8bit" if eight_bit else "7bit")
+        if utf8 and isinstance(policy, EmailPolicy):
+            policy = policy.clone(utf8=True)
+        if "Bcc" in message or "Resent-Bcc" in message:
+            message = copy.copy(message)  # deleting reassigns the header list: the caller's stays whole
+            del message["Bcc"], message["Resent-Bcc"]
+        buffer = io.BytesIO()
+        BytesGenerator(buffer, policy=policy).flatten(message, linesep="\r\n")
+        return buffer.getvalue()
+
+    # -- many messages -----------------------------------------------------------------------
+
+    def send_many(self, messages: Iterable[tuple[str, EmailMessage]],
+                  on_result: Callable[[str, SendResult], None]) -> Counter[str]:
+        """Send (key, message) pairs over every lane; call on_result(key, result) in this thread as each ends.
+
+        MESSAGES is consumed lazily in this thread (it may claim rows as it goes); at most two
+        messages per lane are taken ahead. Return how many ended in each outcome.
+        """
+        counts: Counter[str] = Counter()
+        if self.lanes == 1:  # one connection: a worker thread would only add hand-offs
+            for key, message in messages:
+                result = self.send(0, message)
+                counts[result.outcome] += 1
+                on_result(key, result)
+            return counts
+        tasks: queue.Queue[tuple[str, EmailMessage] | None] = queue.Queue()
+        results: queue.Queue[tuple[str, SendResult | BaseException]] = queue.Queue()
+        stop = threading.Event()
+
+        def work(index: int) -> None:
+            while True:
+                task = tasks.get()
+                if task is None:
+                    return
+                key, message = task
+                if stop.is_set():
+                    continue
+                try:
+                    results.put((key, self.send(index, message)))
+                except BaseException as err:  # a bug: hand it to the caller's thread
+                    results.put((key, err))
+
+        workers = [threading.Thread(target=work, args=(i,), name=f"smtp-lane-{i}", daemon=True)
+                   for i in range(self.lanes)]
+        for worker in workers:
+            worker.start()
+        in_flight = 0
+
+        def settle(block: bool) -> None:
+            nonlocal in_flight
+            while in_flight:
+                try:
+                    key, result = results.get(block=block)
+                except queue.Empty:
+                    return
+                in_flight -= 1
+                if isinstance(result, BaseException):
+                    raise result
+                counts[result.outcome] += 1
+                on_result(key, result)
+                block = False
+
+        try:
+            for item in messages:
+                if in_flight >= 2 * self.lanes:
+                    settle(block=True)
+                tasks.put(item)
+                in_flight += 1
+                settle(block=False)
+            while in_flight:
+                settle(block=True)
+        finally:
+            if in_flight:
+                stop.set()  # an exception: drop what has not started
+            for _ in workers:
+                tasks.put(None)
+            for worker in workers:
+                worker.join()
+        return counts
