@@ -252,7 +252,7 @@ def template_feed(cy: CentreYear, learner: Learner, key: str, changed: datetime)
             b"BEGIN:VEVENT\r\n",
             fold("SUMMARY:" + escape(event.label(lang))),
             f"DTSTART;VALUE=DATE:{ical_date(event.start)}\r\n"
-            f"DTEND;VALUE=DATE:{ical_date(event.end + timedelta(days=1))}\r\n"
+            f"DTEND;VALUE=DATE:{ical_date(event.end + timedelta(days=1))}\r\n".encode(),
             f"DTSTAMP:{stamp}\r\nLAST-MODIFIED:{stamp}\r\nSEQUENCE:0\r\n".encode() if STAMPED
             else f"DTSTAMP:{stamp}\r\n".encode(),
             fold(f"UID:{event.id}.{key}.{centre.id}.{year}@cnam-calendar"),

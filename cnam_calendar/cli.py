@@ -14,7 +14,7 @@ import click
 
 from . import build as build_mod
 from .cli_learners import learners
-from .cli_reminders import reminders
+from .cli_reminders import daemon, reminders
 from .config import DEFAULT_DIR, load_centres
 from .engine import PERSONAL_RULES, check_schedule
 from .errors import CnamCalendarError, RuleError
@@ -299,6 +299,7 @@ def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: P
 
 main.add_command(learners)
 main.add_command(reminders)
+main.add_command(daemon)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -10,13 +10,12 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from .catalogue import load_catalogue
 from .cli_learners import _centres, _clock, _db_option, _store, _year_option
+from .daemon import plan_all
 from .delivery import STATUSES, get_delivery, set_opt_out, status_counts, sync_plan
 from .errors import StoreError
 from .mail import compose, text_part
-from .reminders import Reminder, in_window, plan_reminders
-from .service import ouvres_for, schedule
+from .reminders import Reminder, in_window
 from .store import DEFAULT_DB, Store
 
 DEFAULT_SENDER = "rappels@cnam-calendar.invalid"
@@ -38,16 +37,7 @@ class _IsoDate(click.ParamType):
 
 def compute_plan(store: Store, ctx: click.Context, year: int) -> list[Reminder]:
     """Return every reminder of the store's learners for academic year ``year``."""
-    centres = {c.id: c for c in _centres(ctx)}
-    learners = store.learners()
-    keys = {learner.id: store.learner_key(learner.id) for learner in learners}
-    return plan_reminders(
-        learners,
-        {cid: schedule(c, year) for cid, c in centres.items()},
-        {cid: ouvres_for(c, year - 1, year + 2) for cid, c in centres.items()},
-        keys,
-        catalogues={cid: load_catalogue(c) for cid, c in centres.items()},
-    )
+    return plan_all(store, _centres(ctx), year)
 
 
 def _local_midnight(day: date | None, tz: str = "Europe/Paris") -> datetime | None:
@@ -134,6 +124,46 @@ def status(ctx: click.Context, fmt: str) -> None:
     for name in STATUSES:
         click.echo(f"{name:<11} {counts[name]:>8}  {STATUS_LABELS[name]}")
     click.echo(f"{'total':<11} {sum(counts.values()):>8}")
+
+
+@click.command()
+@click.option("--smtp-host", default="127.0.0.1", show_default=True, help="Serveur SMTP.")
+@click.option("--smtp-port", default=25, show_default=True, type=click.IntRange(1, 65535), help="Port SMTP.")
+@click.option("--smtp-starttls", is_flag=True, help="Passer en TLS (STARTTLS) après la connexion.")
+@click.option("--smtp-user", help="Identifiant SMTP ; le mot de passe est lu dans CNAM_CALENDAR_SMTP_PASSWORD.")
+@click.option("--from", "sender", default=DEFAULT_SENDER, show_default=True, help="Adresse d'expédition.")
+@click.option("--lanes", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Connexions SMTP en parallèle.")
+@click.option("--lease-seconds", default=120, show_default=True, type=click.IntRange(1, 86400),
+              help="Durée de réservation d'un rappel : passé ce délai, un autre démon le reprend.")
+@click.option("--dispatch-every", default=2.0, show_default=True, type=click.FloatRange(0.1, 3600),
+              help="Secondes entre deux tournées d'envoi.")
+@_db_option(DEFAULT_DB)
+@click.pass_context
+def daemon(ctx: click.Context, smtp_host: str, smtp_port: int, smtp_starttls: bool, smtp_user: str | None,
+           sender: str, lanes: int, lease_seconds: int, dispatch_every: float) -> None:
+    """Envoyer les rappels par e-mail avant chaque échéance : jamais deux fois, aucun perdu."""
+    import logging
+    import os
+
+    from .daemon import Daemon
+    from .delivery import acquire_sqlite_daemon_lock
+    from .smtp import Mailer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    store = _store(ctx)
+    lock = acquire_sqlite_daemon_lock(store)  # a second daemon on one SQLite file refuses to start
+    ctx.call_on_close(lock.release)
+    password = os.environ.get("CNAM_CALENDAR_SMTP_PASSWORD")
+    mailer = Mailer(smtp_host, smtp_port, starttls=smtp_starttls, user=smtp_user, password=password, lanes=lanes,
+                    sender=sender)
+    ctx.call_on_close(mailer.close)
+    worker = Daemon(store, mailer, _centres(ctx), lambda: _clock(ctx), sender,
+                    lease=timedelta(seconds=lease_seconds))
+    released = worker.recover()
+    click.echo(f"démon {worker.owner} : {store.url}, smtp://{smtp_host}:{smtp_port}, {lanes} voie(s)"
+               + (f", {released} rappel(s) repris" if released else ""), err=True)
+    worker.run(dispatch_every=dispatch_every)
 
 
 @reminders.command(name="opt-out")

@@ -126,6 +126,11 @@ def _is_pg(store: Store) -> bool:
     return store.engine.dialect.name == "postgresql"
 
 
+def is_pg(store: Store) -> bool:
+    """Tell whether the store is PostgreSQL (several daemons may share it)."""
+    return _is_pg(store)
+
+
 # Planning
 
 
@@ -340,6 +345,14 @@ def release(store: Store, key: str, owner: str) -> bool:
         result = conn.execute(update(deliveries).where(_owned(key, owner)).values(
             status="pending", lease_owner=None, lease_until=None, attempts=deliveries.c.attempts - 1))
         return (result.rowcount or 0) == 1
+
+
+def release_abandoned(store: Store) -> int:
+    """Put every leased row back to pending: only for the sole daemon of a SQLite file, at start."""
+    with _tx(store, "reprise des rappels abandonnés") as conn:
+        result = conn.execute(update(deliveries).where(deliveries.c.status == "leased").values(
+            status="pending", lease_owner=None, lease_until=None))
+        return result.rowcount or 0
 
 
 def _error_text(error: str, now: datetime) -> str:

@@ -355,8 +355,9 @@ class Mailer:
                   on_result: Callable[[str, SendResult], None]) -> Counter[str]:
         """Send (key, message) pairs over every lane; call on_result(key, result) in this thread as each ends.
 
-        MESSAGES is consumed lazily in this thread (it may claim rows as it goes); at most two
-        messages per lane are taken ahead. Return how many ended in each outcome.
+        MESSAGES is consumed lazily in this thread (it may claim rows as it goes); at most one
+        message per lane is in flight, so what the server accepted but this thread has not yet
+        recorded never exceeds the lanes. Return how many ended in each outcome.
         """
         counts: Counter[str] = Counter()
         if self.lanes == 1:  # one connection: a worker thread would only add hand-offs
@@ -404,7 +405,7 @@ class Mailer:
 
         try:
             for item in messages:
-                if in_flight >= 2 * self.lanes:
+                if in_flight >= self.lanes:  # one message per lane: a crash can repeat at most `lanes`
                     settle(block=True)
                 tasks.put(item)
                 in_flight += 1

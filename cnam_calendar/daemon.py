@@ -1,0 +1,152 @@
+"""The reminder daemon: plan into the delivery table, claim what is due, send, record.
+
+APScheduler (3.x) only drives the clock with three in-memory jobs (dispatch every few seconds,
+the nightly planner, housekeeping). The state of every reminder lives in the delivery table, so a
+killed daemon loses nothing: its leased rows go back to the queue when it restarts (SQLite: one
+daemon per file) or when their lease runs out (PostgreSQL: another daemon takes them over).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage
+
+from . import delivery
+from .catalogue import load_catalogue
+from .mail import compose
+from .model import Centre
+from .reminders import Reminder, plan_reminders
+from .service import academic_year, local_date, ouvres_for, schedule
+from .smtp import Mailer, SendResult, backoff
+from .store import Store
+
+Clock = Callable[[], datetime]
+log = logging.getLogger("cnam_calendar.daemon")
+
+
+def plan_all(store: Store, centres: Sequence[Centre], year: int) -> list[Reminder]:
+    """Return every reminder of the store's learners for academic year ``year``."""
+    learners = store.learners()
+    return plan_reminders(
+        learners,
+        {c.id: schedule(c, year) for c in centres},
+        {c.id: ouvres_for(c, year - 1, year + 2) for c in centres},
+        {learner.id: store.learner_key(learner.id) for learner in learners},
+        catalogues={c.id: load_catalogue(c) for c in centres},
+    )
+
+
+def default_owner() -> str:
+    """Return this process's lease identity: host and pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class Daemon:
+    """One daemon process: a store, a mailer, the centres and a clock; no sleeping inside."""
+
+    store: Store
+    mailer: Mailer
+    centres: Sequence[Centre]
+    clock: Clock
+    sender: str
+    owner: str = field(default_factory=default_owner)
+    lease: timedelta = timedelta(minutes=2)
+    batch: int = 200
+    unsubscribe: str | None = None
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def now(self) -> datetime:
+        return self.clock().astimezone(timezone.utc)
+
+    def plan(self) -> delivery.SyncReport | None:
+        """Write the plan of the current academic year into the table; None when another daemon does it."""
+        with delivery.singleton(self.store, "planner") as mine:
+            if not mine:
+                return None
+            now = self.now()
+            year = academic_year(local_date(now))
+            report = delivery.sync_plan(self.store, plan_all(self.store, self.centres, year), now, years=[year])
+            log.info("plan %s: %s", year, report)
+            return report
+
+    def _message(self, claimed: delivery.Claimed) -> EmailMessage:
+        return compose(claimed.payload, claimed.key, sender=self.sender, unsubscribe=self.unsubscribe,
+                       date=self.now())
+
+    def _record(self, claimed: dict[str, delivery.Claimed]) -> Callable[[str, SendResult], None]:
+        def on_result(key: str, result: SendResult) -> None:
+            now = self.now()
+            row = claimed[key]
+            if result.outcome == "sent":
+                if not delivery.mark_sent(self.store, key, self.owner, now):
+                    log.warning("lease of %s lost before it was recorded as sent", key)
+            elif result.outcome == "failed":
+                delivery.mark_failed(self.store, key, self.owner, now, result.detail)
+            else:
+                retry_at = now + backoff(row.attempts, seed=key)
+                if row.expires_at is not None:
+                    retry_at = min(retry_at, row.expires_at)
+                delivery.mark_retry(self.store, key, self.owner, now, result.detail, retry_at)
+        return on_result
+
+    def dispatch(self) -> int:
+        """Claim, send and record due reminders until none is left (or the daemon stops); return how many."""
+        done = 0
+        while not self.stopping.is_set():
+            rows = delivery.claim_due(self.store, self.owner, self.now(), self.lease, self.batch)
+            if not rows:
+                break
+            by_key = {r.key: r for r in rows}
+            pending = iter(rows)
+
+            def messages(pending=pending):
+                for row in pending:
+                    if self.stopping.is_set():
+                        return
+                    yield row.key, self._message(row)
+
+            self.mailer.send_many(messages(), self._record(by_key))
+            for row in pending:  # stopped half-way: give the rest back at once
+                delivery.release(self.store, row.key, self.owner)
+            done += len(rows)
+        return done
+
+    def recover(self) -> int:
+        """On SQLite, rows leased by a previous (killed) daemon go back to the queue: it is the only one."""
+        return delivery.release_abandoned(self.store) if not delivery.is_pg(self.store) else 0
+
+    def run(self, *, dispatch_every: float = 2.0) -> None:
+        """Run until SIGTERM/SIGINT: APScheduler drives dispatch, the nightly plan and housekeeping."""
+        from apscheduler.schedulers.blocking import BlockingScheduler
+
+        scheduler = BlockingScheduler(timezone=timezone.utc, job_defaults={
+            "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+        start = datetime.now(timezone.utc)
+        scheduler.add_job(self.plan, "date", run_date=start, id="plan-now")
+        scheduler.add_job(self.plan, "cron", hour=2, minute=30, timezone="Europe/Paris", id="plan-nightly")
+        scheduler.add_job(self.dispatch, "interval", seconds=dispatch_every, next_run_time=start, id="dispatch")
+        scheduler.add_job(self.housekeeping, "interval", minutes=15, id="housekeeping")
+
+        def stop(signum: int, frame: object) -> None:
+            self.stopping.set()
+            scheduler.shutdown(wait=False)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        scheduler.start()
+
+    def housekeeping(self) -> dict[str, int]:
+        """Log the counts of each state (claiming already expires and supersedes what is useless)."""
+        with delivery.singleton(self.store, "housekeeping") as mine:
+            counts = delivery.status_counts(self.store) if mine else {}
+        if counts:
+            log.info("reminders: %s", counts)
+        return counts
