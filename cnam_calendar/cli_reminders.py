@@ -150,10 +150,11 @@ def daemon(ctx: click.Context, smtp_host: str, smtp_port: int, smtp_starttls: bo
     from .delivery import acquire_sqlite_daemon_lock
     from .smtp import Mailer
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     store = _store(ctx)
     lock = acquire_sqlite_daemon_lock(store)  # a second daemon on one SQLite file refuses to start
     ctx.call_on_close(lock.release)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("cnam_calendar").setLevel(logging.INFO)
     password = os.environ.get("CNAM_CALENDAR_SMTP_PASSWORD")
     mailer = Mailer(smtp_host, smtp_port, starttls=smtp_starttls, user=smtp_user, password=password, lanes=lanes,
                     sender=sender)

@@ -97,6 +97,15 @@ class Daemon:
                 delivery.mark_retry(self.store, key, self.owner, now, result.detail, retry_at)
         return on_result
 
+    def _still_mine(self, row: delivery.Claimed) -> bool:
+        """Tell whether the lease on ``row`` leaves time to send it (a stalled daemon must not send late).
+
+        A daemon frozen (SIGSTOP, a long GC pause, a suspended VM) past its lease may find its rows
+        taken over and sent by another one: it stops before sending anything more of its batch.
+        """
+        margin = min(self.lease / 4, timedelta(seconds=10))
+        return self.now() + margin < row.lease_until
+
     def dispatch(self) -> int:
         """Claim, send and record due reminders until none is left (or the daemon stops); return how many."""
         done = 0
@@ -105,18 +114,20 @@ class Daemon:
             if not rows:
                 break
             by_key = {r.key: r for r in rows}
-            pending = iter(rows)
+            handed: set[str] = set()
 
-            def messages(pending=pending):
-                for row in pending:
-                    if self.stopping.is_set():
+            def messages(rows=rows, handed=handed):
+                for row in rows:
+                    if self.stopping.is_set() or not self._still_mine(row):
                         return
+                    handed.add(row.key)
                     yield row.key, self._message(row)
 
             self.mailer.send_many(messages(), self._record(by_key))
-            for row in pending:  # stopped half-way: give the rest back at once
-                delivery.release(self.store, row.key, self.owner)
-            done += len(rows)
+            for row in rows:  # stopped half-way, or the lease ran low: give the rest back at once
+                if row.key not in handed:
+                    delivery.release(self.store, row.key, self.owner)
+            done += len(handed)
         return done
 
     def recover(self) -> int:

@@ -287,3 +287,35 @@ def test_a_second_planner_run_changes_nothing_and_a_learner_update_reschedules(s
     after = daemon.plan()
     assert after.created > 0 and after.cancelled > 0
     daemon.mailer.close()
+
+
+
+def test_a_daemon_whose_lease_runs_low_mid_batch_stops_sending_it_and_gives_the_rest_back(store, sink, centres,
+                                                                                          monkeypatch):
+    plan = [r for i in range(20) for r in hand_made(f"S{i:02d}", f"stall-{i}", date(2026, 12, 10), (1,))]
+    enrol(store, *{r.learner_id for r in plan})
+    sync_plan(store, plan, datetime(2026, 12, 1, tzinfo=UTC))
+    readings = iter(range(100_000))
+
+    def stalling_clock() -> datetime:  # every reading is a minute after the last: a process that crawls
+        return plan[0].due_at + timedelta(minutes=next(readings))
+
+    claims: list[int] = []
+
+    def claim_spy(*args, **kwargs):
+        rows = real_claim(*args, **kwargs)
+        claims.append(len(rows))
+        return rows
+
+    from cnam_calendar import delivery
+
+    real_claim = delivery.claim_due  # the real claim, counted
+    monkeypatch.setattr(delivery, "claim_due", claim_spy)
+    daemon = make_daemon(store, sink, centres, stalling_clock, lanes=1, lease=timedelta(minutes=10), batch=20)
+    daemon.dispatch()
+    daemon.mailer.close()
+    assert claims[0] == 20 and len(claims) > 2, claims  # each lease covered only a few sends: batches were cut
+    rows = list_deliveries(store)
+    assert {d.status for d in rows} == {"sent"}
+    assert {d.attempts for d in rows} == {1}  # rows given back unsent do not count as an attempt
+    assert received_ids(sink) == Counter({message_id(r.key): 1 for r in plan})

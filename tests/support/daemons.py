@@ -1,0 +1,193 @@
+"""Real daemon processes against a real SMTP sink process: a burst of due reminders, kills, the tally.
+
+Used by the crash and failover tests (tests/e2e/test_daemon_crash.py) and by bench/crash_bench.py::
+
+    keys = seed_burst(url, 10_000, due_at=datetime.now(timezone.utc))
+    with sink_process(record) as port:
+        proc = start_daemon(url, port, log, lanes=4)
+        wait_until(lambda: accepted(record) >= 3000, 120, "the burst")
+        proc.kill()
+        ...
+    tally = count(url, keys, record)   # lost, duplicates, sent but never accepted
+
+The burst's learners belong to a centre that has no rule file (``burst-test``): the daemon's own
+planner gives them nothing, so only the seeded rows are in play. Their event UIDs are of
+academic year 2090, which no planner run of these years touches.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from cnam_calendar.config import load_centres
+from cnam_calendar.daemon import plan_all
+from cnam_calendar.delivery import list_deliveries, sync_plan
+from cnam_calendar.mail import message_id
+from cnam_calendar.reminders import Reminder
+from cnam_calendar.roster import Learner, generate_learners
+from cnam_calendar.store import open_store
+
+ROOT = Path(__file__).resolve().parents[2]
+CALENDARS = ROOT / "calendars"
+BURST_CENTRE = "burst-test"
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def _template() -> dict:
+    """A payload written by the real planner, for one generated learner."""
+    from cnam_calendar.catalogue import load_catalogue
+
+    centres = load_centres(CALENDARS)
+    catalogues = {c.id: [u.code for u in load_catalogue(c)] for c in centres}
+    store = open_store("sqlite://")
+    try:
+        store.import_learners(generate_learners(1, 3, centres, catalogues, 2026))
+        return json.loads(json.dumps(plan_all(store, centres, 2026)[0].payload))
+    finally:
+        store.close()
+
+
+def seed_burst(url: str, n: int, due_at: datetime, *, learners: int = 200) -> list[str]:
+    """Write ``n`` reminders all due at ``due_at`` (expiring a day later) into the store; return their keys."""
+    template = _template()
+    store = open_store(url)
+    try:
+        ids = [f"B{i:04d}" for i in range(learners)]
+        store.import_learners([Learner(i, f"{i.lower()}@example.org", "Camille", "Martin", BURST_CENTRE, "31",
+                                       "individuel") for i in ids])
+        target = date(2090, 12, 1)
+        expires = due_at + timedelta(days=1)
+        plan = []
+        for k in range(n):
+            learner = ids[k % learners]
+            uid = f"burst-{k}.{BURST_CENTRE}.2090@cnam-calendar"
+            key = f"{learner}/{uid}/J-1/{target.isoformat()}"
+            payload = json.loads(json.dumps(template))
+            payload.update({"key": key, "offset_days": 1, "date": target.isoformat()})
+            payload["learner"].update({"id": learner, "email": f"{learner.lower()}@example.org"})
+            payload["event"].update({"id": f"burst-{k}", "uid": uid})
+            local = due_at.astimezone(PARIS)
+            plan.append(Reminder(key, learner, uid, f"burst-{k}", "deadline", 1, target, None, local,
+                                 due_at.astimezone(timezone.utc), expires, 2090, payload))
+        report = sync_plan(store, plan, due_at - timedelta(minutes=1))
+        assert report.created == n, report
+        return [r.key for r in plan]
+    finally:
+        store.close()
+
+
+def daemon_env() -> dict[str, str]:
+    """The environment of a daemon process: this work tree first on the path, no SMTP password."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env.pop("CNAM_CALENDAR_SMTP_PASSWORD", None)
+    return env
+
+
+def daemon_cmd(url: str, port: int, *, lanes: int = 4, lease: int = 120, dispatch_every: float = 0.2) -> list[str]:
+    """The command line of ``cnam-calendar daemon`` against the sink on ``port``."""
+    return [sys.executable, "-m", "cnam_calendar.cli", "--calendars", str(CALENDARS), "daemon", "--db", url,
+            "--smtp-host", "127.0.0.1", "--smtp-port", str(port), "--lanes", str(lanes),
+            "--lease-seconds", str(lease), "--dispatch-every", str(dispatch_every), "--from", "rappels@cnam.test"]
+
+
+def start_daemon(url: str, port: int, log: Path, **options: float) -> subprocess.Popen:
+    """Start ``cnam-calendar daemon`` (this work tree) in its own process, its output in ``log``."""
+    with open(log, "ab") as out:
+        return subprocess.Popen(daemon_cmd(url, port, **options), cwd=log.parent, env=daemon_env(), stdout=out,
+                                stderr=subprocess.STDOUT)
+
+
+def accepted(record: Path) -> int:
+    """Return how many messages the sink process has accepted so far."""
+    try:
+        with open(record, "rb") as f:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 16), b""))
+    except FileNotFoundError:
+        return 0
+
+
+def accepted_ids(record: Path) -> Counter[str]:
+    """Return how many times the sink accepted each Message-ID."""
+    with open(record, encoding="utf-8") as f:
+        return Counter(line.split("\t", 1)[0] for line in f if line.endswith("\n"))
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str,
+               procs: tuple[subprocess.Popen, ...] = ()) -> None:
+    """Poll ``condition`` (every 10 ms) until it holds; fail after ``timeout`` s or when a process died."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        for proc in procs:
+            if proc.poll() is not None:
+                raise AssertionError(f"waiting for {what}: a daemon exited with status {proc.returncode}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waiting for {what}: still not done after {timeout:.0f} s")
+        time.sleep(0.01)
+
+
+def stop(proc: subprocess.Popen, timeout: float = 30) -> int:
+    """SIGTERM the process and wait for it; return its exit status."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What a burst came to: the table against what the SMTP server accepted."""
+
+    seeded: int
+    sent_rows: int
+    lost: int  # seeded reminders the server never accepted
+    duplicates: int  # accepted messages beyond the first of each Message-ID
+    sent_not_accepted: int  # rows marked sent whose message the server never accepted
+    statuses: dict[str, int]
+
+
+def count(url: str, keys: list[str], record: Path) -> Tally:
+    """Compare the delivery table with the sink's record for the seeded ``keys``."""
+    got = accepted_ids(record)
+    wanted = {message_id(k): k for k in keys}
+    store = open_store(url)
+    try:
+        rows = [d for d in list_deliveries(store) if d.key in set(keys)]
+    finally:
+        store.close()
+    statuses = Counter(d.status for d in rows)
+    sent = [d for d in rows if d.status == "sent"]
+    return Tally(
+        seeded=len(keys),
+        sent_rows=len(sent),
+        lost=sum(1 for mid in wanted if got[mid] == 0),
+        duplicates=sum(n - 1 for mid, n in got.items() if mid in wanted and n > 1),
+        sent_not_accepted=sum(1 for d in sent if got[message_id(d.key)] == 0),
+        statuses=dict(statuses),
+    )
+
+
+def sent_rows(url: str) -> int:
+    """Return how many rows of the table are sent (cheap enough to poll)."""
+    from cnam_calendar.delivery import status_counts
+
+    store = open_store(url, migrate=False)
+    try:
+        return status_counts(store)["sent"]
+    finally:
+        store.close()
+
