@@ -240,3 +240,24 @@ def test_a_whole_year_of_a_small_roster(world):
     assert {"withdrawal", "registration-close-s1", "registration-close-s2"} <= set(kinds)
     months = {r.local_due.date().replace(day=1) for r in rs}
     assert len(months) >= 8  # reminders spread over the year
+
+
+def test_the_feed_alarms_and_the_emails_agree(world):
+    """The personal feed's VALARMs and the planned e-mails: same events, same days, same local time."""
+    import icalendar
+
+    sched = world["schedules"]["ipst-cnam"][0]
+    one = learner(status="apprentissage", ues=("NFA001", "GDN100"), dossier_received=date(2026, 9, 1),
+                  training_start=date(2026, 9, 14))
+    stamp = datetime(2026, 9, 1, tzinfo=UTC)
+    feed = PersonalFeeds(sched, CATALOGUE, {}, stamp, date(2026, 9, 1), world["ouvres"]["ipst-cnam"]).render(
+        one, KEYS["L1"], stamp)
+    alarms = set()
+    for event in icalendar.Calendar.from_ical(feed).walk("VEVENT"):
+        start = event.decoded("DTSTART")
+        for alarm in event.walk("VALARM"):
+            when = datetime.combine(start, time(0)) + alarm.decoded("TRIGGER")  # wall clock, as a phone reads it
+            alarms.add((str(event["UID"]), when))
+    emails = {(r.event_uid, r.local_due.replace(tzinfo=None)) for r in plan(world, one) if r.year == 2026}
+    assert emails and alarms
+    assert emails == alarms
