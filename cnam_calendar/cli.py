@@ -293,8 +293,35 @@ def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: P
     os.environ["CNAM_CALENDAR_DB"] = db
     os.environ["CNAM_CALENDAR_BASE_URL"] = base_url or f"http://{host}:{port}"
     click.echo(f"cnam-calendar sert {os.environ['CNAM_CALENDAR_BASE_URL']}/ ({workers} processus)", err=True)
+    if workers > 1:
+        _keep_tcp_nodelay()
     uvicorn.run("cnam_calendar.server:app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level="warning")
+
+
+def _keep_tcp_nodelay() -> None:
+    """Make the socket `--workers N` shares say it is TCP, so that asyncio sets TCP_NODELAY on connections.
+
+    uvicorn binds that socket itself with proto 0; the accepted sockets inherit it, asyncio then leaves
+    Nagle's algorithm on, and each keep-alive response with a body waits about 40 ms for the client's
+    delayed ACK (uvicorn issue #3149). The single-process path is not affected.
+    """
+    import socket
+
+    from uvicorn.config import Config
+
+    bind = Config.bind_socket
+    if getattr(bind, "keeps_tcp_nodelay", False):
+        return
+
+    def bind_socket(self: Config) -> socket.socket:
+        sock = bind(self)
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.proto == 0:
+            sock = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+        return sock
+
+    bind_socket.keeps_tcp_nodelay = True  # type: ignore[attr-defined]
+    Config.bind_socket = bind_socket  # type: ignore[method-assign]
 
 
 main.add_command(learners)

@@ -128,10 +128,11 @@ class Stamped:
     data: bytes
 
 
-_UNSTAMPED_LINE = b"DTSTAMP:19700101T000000Z\r\n"
+UNSTAMPED_LINE = b"DTSTAMP:19700101T000000Z\r\n"  # how UNSTAMPED serialises
 
 
-def _stamp_lines(sequence: int, modified: datetime) -> bytes:
+def stamp_lines(sequence: int, modified: datetime) -> bytes:
+    """Return the DTSTAMP, LAST-MODIFIED (both ``modified``, in UTC) and SEQUENCE lines."""
     when = _utc(modified).strftime("%Y%m%dT%H%M%SZ").encode()
     return b"DTSTAMP:%s\r\nLAST-MODIFIED:%s\r\nSEQUENCE:%d\r\n" % (when, when, sequence)
 
@@ -150,15 +151,15 @@ def stamped(component: icalendar.Event, feed: str, sequence: int, modified: date
     already serialised for the content hash instead of folding every line a second time.
     """
     text = component.to_ical() if text is None else text
-    if _UNSTAMPED_LINE in text:
-        data = text.replace(_UNSTAMPED_LINE, _stamp_lines(sequence, modified), 1)
+    if UNSTAMPED_LINE in text:
+        data = text.replace(UNSTAMPED_LINE, stamp_lines(sequence, modified), 1)
     else:
         copy = icalendar.Event()
         copy.update(component)
         copy.subcomponents = list(component.subcomponents)
         for key in ("DTSTAMP", "LAST-MODIFIED", "SEQUENCE"):
             copy.pop(key, None)
-        data = copy.to_ical().replace(b"BEGIN:VEVENT\r\n", b"BEGIN:VEVENT\r\n" + _stamp_lines(sequence, modified), 1)
+        data = copy.to_ical().replace(b"BEGIN:VEVENT\r\n", b"BEGIN:VEVENT\r\n" + stamp_lines(sequence, modified), 1)
     return Stamped(feed, _sort_key(component), data)
 
 

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from . import build as build_mod
-from . import ics
+from . import ics, splice
 from .dates import WorkingCalendar
 from .model import UE, Event, Schedule
 from .personal import applies, deadline_event, learner_deadlines
@@ -28,6 +28,8 @@ class PersonalFeeds:
         self.manifest = manifest
         self._blocks: dict[tuple, bytes] = {}
         self._heads: dict[str, tuple[bytes, bytes]] = {}
+        self._personal_events: dict[tuple, splice.Template] = {}
+        self._uid_lines: dict[tuple[str, int], splice.FoldedLines] = {}
 
     def _alarm_text(self, lang: str) -> str:
         return "Reminder: deadline approaching" if lang == "en" else "Rappel : échéance proche"
@@ -72,6 +74,27 @@ class PersonalFeeds:
             self._heads[lang] = (data[: -len(END)], END)
         return self._heads[lang]
 
+    def _personal(self, event: Event, lang: str, alarms: bool) -> splice.Template:
+        """Serialise a personal deadline once per content and variant; learners only differ by UID and stamps."""
+        cache_key = (event, lang, alarms)
+        found = self._personal_events.get(cache_key)
+        if found is None:
+            component = ics.event_item(event, self.sched.centre, self.sched.year, lang).component
+            component["UID"] = splice.PLACEHOLDER_UID
+            if alarms:
+                policy = self.sched.centre.reminders
+                ics.add_alarms(component, policy.offsets_days, policy.time, self._alarm_text(lang))
+            found = self._personal_events[cache_key] = splice.template(component)
+        return found
+
+    def _uid_line(self, event_id: str, key: str) -> bytes:
+        """Return the folded UID line of a learner's event: the key is the only part that varies."""
+        lines = self._uid_lines.get((event_id, len(key)))
+        if lines is None:
+            suffix = f".{self.sched.centre.id}.{self.sched.year}@cnam-calendar"
+            lines = self._uid_lines[(event_id, len(key))] = splice.FoldedLines("UID", event_id + ".", len(key), suffix)
+        return lines.line(key)
+
     def render(self, learner: Learner, key: str, changed: datetime, *, alarms: bool = True) -> bytes:
         """Return the learner's feed; ``key`` is their opaque feed key, ``changed`` when their data last changed."""
         lang = learner.lang if learner.lang in ("fr", "en") else "fr"
@@ -79,16 +102,12 @@ class PersonalFeeds:
         head, tail = self._head(lang)
         parts = [head, self._block("", lang, alarms, cpf)]
         parts.extend(self._block(code, lang, alarms, cpf) for code in learner.ues if code in self.catalogue)
-        personal = [deadline_event(d) for d in learner_deadlines(learner, self.sched, self.ouvres)]
-        policy = self.sched.centre.reminders
-        stamp = max(changed, self.stamp)
-        for event in personal:
-            item = ics.event_item(event, self.sched.centre, self.sched.year, lang)
-            component = item.component
-            component["UID"] = f"{event.id}.{key}.{self.sched.centre.id}.{self.sched.year}@cnam-calendar"
-            if alarms:
-                ics.add_alarms(component, policy.offsets_days, policy.time, self._alarm_text(lang))
-            parts.append(ics.stamped(component, "", 0, stamp).data)
+        deadlines = learner_deadlines(learner, self.sched, self.ouvres)
+        if deadlines:
+            stamps = ics.stamp_lines(0, max(changed, self.stamp))
+            for d in deadlines:
+                event = deadline_event(d)
+                parts.append(self._personal(event, lang, alarms).fill(self._uid_line(event.id, key), stamps))
         parts.append(tail)
         return b"".join(parts)
 

@@ -5,19 +5,17 @@
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from contextlib import suppress
 from datetime import date, datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-import icalendar
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
@@ -28,6 +26,7 @@ from . import build as build_mod
 from .catalogue import load_catalogue
 from .config import load_centres
 from .errors import CnamCalendarError
+from .feed_cache import PersonalCache, Rendered, Validators, rendered
 from .model import UE, Centre
 from .personal_ics import PersonalFeeds
 from .service import academic_year, local_date, ouvres_for, schedule
@@ -38,15 +37,6 @@ NOT_FOUND_BODY = "Introuvable.\n"
 ICS_TYPE = "text/calendar; charset=utf-8"
 
 
-@dataclass(frozen=True)
-class Rendered:
-    """A feed body with its validators."""
-
-    body: bytes
-    etag: str
-    last_modified: datetime
-
-
 def not_found() -> Response:
     """The one 404 of the server: unknown paths, centres and tokens all look the same."""
     return PlainTextResponse(NOT_FOUND_BODY, status_code=404)
@@ -55,14 +45,6 @@ def not_found() -> Response:
 def bad_request(message: str) -> Response:
     """A 400 that says what is wrong and what is expected."""
     return PlainTextResponse(f"Requête invalide : {message}\n", status_code=400)
-
-
-def rendered(body: bytes) -> Rendered:
-    """Compute the strong ETag (hash of the body) and Last-Modified (newest LAST-MODIFIED)."""
-    cal = icalendar.Calendar.from_ical(body)
-    stamps = [c["LAST-MODIFIED"].dt for c in cal.walk("VEVENT") if "LAST-MODIFIED" in c]
-    newest = max(stamps, default=datetime(1970, 1, 1, tzinfo=timezone.utc))
-    return Rendered(body, '"' + hashlib.sha256(body).hexdigest()[:40] + '"', newest)
 
 
 def _accepts_gzip(request: Request) -> bool:
@@ -94,25 +76,38 @@ def _not_modified(request: Request, etag: str, last_modified: datetime) -> bool:
     return False
 
 
-def calendar_response(request: Request, feed: Rendered, *, private: bool, filename: str) -> Response:
-    """Serve a feed with validators, conditional requests, HEAD and gzip when asked for."""
-    body, etag = feed.body, feed.etag
+def _etag(feed: Validators, gzipped: bool) -> str:
+    """Return the ETag of the representation sent: the gzip one has its own."""
+    return feed.etag[:-1] + '-gz"' if gzipped else feed.etag
+
+
+def not_modified(request: Request, feed: Validators) -> bool:
+    """Tell whether the request's conditions say the client already has this feed."""
+    return _not_modified(request, _etag(feed, _accepts_gzip(request)), feed.last_modified)
+
+
+def calendar_response(request: Request, feed: Validators, *, private: bool, filename: str) -> Response:
+    """Serve a feed with validators, conditional requests, HEAD and gzip when asked for.
+
+    ``feed`` is a ``Rendered`` feed, or only its ``Validators`` when ``not_modified`` holds (a 304).
+    """
+    gzipped = _accepts_gzip(request)
     headers = {
         "Cache-Control": ("private" if private else "public") + ", max-age=3600",
         "Last-Modified": format_datetime(feed.last_modified.astimezone(timezone.utc), usegmt=True),
         "Vary": "Accept-Encoding",
         "Content-Disposition": f'inline; filename="{filename}"',
+        "ETag": _etag(feed, gzipped),
     }
-    if _accepts_gzip(request):
-        body = gzip.compress(body, mtime=0)
-        etag = etag[:-1] + '-gz"'
-        headers["Content-Encoding"] = "gzip"
-    headers["ETag"] = etag
-    if _not_modified(request, etag, feed.last_modified):
-        headers.pop("Content-Encoding", None)
+    if _not_modified(request, headers["ETag"], feed.last_modified):
         return Response(status_code=304, headers=headers)
-    return Response(body if request.method != "HEAD" else b"", status_code=200, media_type=ICS_TYPE,
-                    headers={**headers, "Content-Length": str(len(body))})
+    if not isinstance(feed, Rendered):  # pragma: no cover - a caller's mistake, not a request's
+        raise TypeError("calendar_response: a 200 needs the rendered feed")
+    data = feed.gzipped if gzipped else feed.body
+    if gzipped:
+        headers["Content-Encoding"] = "gzip"
+    return Response(data if request.method != "HEAD" else b"", status_code=200, media_type=ICS_TYPE,
+                    headers={**headers, "Content-Length": str(len(data))})
 
 
 class Feeds:
@@ -120,23 +115,34 @@ class Feeds:
 
     def __init__(self, calendars: Path, out: Path, clock: Clock) -> None:
         self.calendars, self.out, self.clock = calendars, out, clock
+        self._personal: dict[tuple[str, int], tuple[tuple, PersonalCache]] = {}
 
-    def _generation(self) -> tuple:
-        files = sorted(self.calendars.glob("*")) + sorted(self.out.glob("*/*/.manifest.json"))
-        return tuple((str(p), p.stat().st_mtime_ns) for p in files if p.is_file())
+    def generation(self) -> tuple:
+        """Return the rule files and the build manifests with their modification times (checked per request)."""
+        return _input_times(str(self.calendars), str(self.out))
 
-    def centres(self) -> dict[str, Centre]:
-        return _centres(self.calendars, self._generation())
+    def centres(self, generation: tuple | None = None) -> dict[str, Centre]:
+        return _centres(self.calendars, self.generation() if generation is None else generation)
 
     def catalogue(self, centre: Centre) -> tuple[UE, ...]:
-        return _catalogue(self.calendars, centre.id, self._generation())
+        return _catalogue(self.calendars, centre.id, self.generation())
 
-    def personal(self, centre: Centre, year: int) -> PersonalFeeds:
-        return _personal_feeds(self.calendars, self.out, centre.id, year, self._generation(), local_date(self.clock()))
+    def personal(self, centre: Centre, today: date, generation: tuple) -> PersonalCache:
+        """Return the personal feeds of the centre for the academic year of ``today``.
+
+        One cache per centre-year, replaced as a whole (rendered feeds included) when a rule file, a
+        build manifest or the day changes.
+        """
+        slot, inputs = (centre.id, academic_year(today)), (generation, today)
+        found = self._personal.get(slot)
+        if found is None or found[0] != inputs:
+            found = self._personal[slot] = (inputs, _personal_feeds(self.calendars, self.out, centre.id, slot[1],
+                                                                    generation, today))
+        return found[1]
 
     def feed(self, centre: Centre, year: int, ues: tuple[UE, ...], lang: str) -> Rendered:
         codes = tuple(u.code for u in ues)
-        return _feed(self.calendars, self.out, centre.id, year, codes, lang, self._generation(),
+        return _feed(self.calendars, self.out, centre.id, year, codes, lang, self.generation(),
                      local_date(self.clock()))
 
 
@@ -168,13 +174,29 @@ def _feed(calendars: Path, out: Path, centre_id: str, year: int, codes: tuple[st
     return rendered(data)
 
 
-@lru_cache(maxsize=16)
+def _input_times(calendars: str, out: str) -> tuple:
+    """Return (path, mtime_ns) of every file of calendars/ and every output/<centre>/<year>/.manifest.json."""
+    found = []
+    with suppress(OSError), os.scandir(calendars) as entries:
+        found.extend((e.path, e.stat().st_mtime_ns) for e in entries if e.is_file())
+    with suppress(OSError), os.scandir(out) as centres:
+        for centre in centres:
+            if centre.is_dir():
+                with os.scandir(centre.path) as years:
+                    for year in years:
+                        with suppress(OSError):
+                            manifest = os.path.join(year.path, ".manifest.json")
+                            found.append((manifest, os.stat(manifest).st_mtime_ns))
+    return tuple(sorted(found))
+
+
 def _personal_feeds(calendars: Path, out: Path, centre_id: str, year: int, generation: tuple,
-                    today: date) -> PersonalFeeds:
+                    today: date) -> PersonalCache:
     centre = _centres(calendars, generation)[centre_id]
     sched = schedule(centre, year)
-    return PersonalFeeds(sched, _catalogue(calendars, centre_id, generation), build_mod.load_manifest(out, centre, year),
-                         source_stamp(centre), today, ouvres_for(centre, year - 1, year + 2))
+    return PersonalCache(PersonalFeeds(sched, _catalogue(calendars, centre_id, generation),
+                                       build_mod.load_manifest(out, centre, year), source_stamp(centre), today,
+                                       ouvres_for(centre, year - 1, year + 2)))
 
 
 class WorkerHeader:
@@ -255,20 +277,29 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
         return calendar_response(request, feeds.feed(centre, year, (ue,), lang), private=False,
                                  filename=f"{centre.id}-{year}-{ue.code}.ics")
 
-    def personal_feed(request: Request) -> Response:
-        # a sync endpoint: Starlette runs it in its thread pool, so the store query does not block
-        learner = store.learner_for_token(request.path_params["token"]) if store is not None else None
-        centre = feeds.centres().get(learner.centre) if learner is not None else None
-        if learner is None or centre is None:
+    async def personal_feed(request: Request) -> Response:
+        # The store is asked on every request (token → learner row and its last change, one indexed
+        # query), so a rotated token or an updated learner shows at once in every worker. A SQLite
+        # read is cheaper inline than handed to a thread; a query over the network goes to the thread
+        # pool, and so does rendering, needed only when the cache does not know the feed yet.
+        token = request.path_params["token"]
+        if store is None:
+            return not_found()
+        found = store.feed_learner(token) if store.local else await run_in_threadpool(store.feed_learner, token)
+        generation = feeds.generation()
+        centre = feeds.centres(generation).get(found[0].centre) if found is not None else None
+        if found is None or centre is None:
             return not_found()  # unknown, rotated or malformed token: exactly like any unknown path
+        learner, changed = found
         alarms = request.query_params.get("alarms", "1")
         if alarms not in ("0", "1"):
             return bad_request(f"alarms={alarms} ; attendu : alarms=0 (sans alarmes) ou alarms=1")
-        year = academic_year(local_date(clock()))
-        changed = store.changed_at(learner.id) or source_stamp(centre)
-        body = feeds.personal(centre, year).render(learner, store.learner_key(learner.id), changed,
-                                                   alarms=alarms == "1")
-        return calendar_response(request, rendered(body), private=True, filename="cnam-personnel.ics")
+        cache = feeds.personal(centre, local_date(clock()), generation)
+        args = (learner, store.learner_key(learner.id), changed or source_stamp(centre), alarms == "1")
+        feed = cache.peek(*args)
+        if not isinstance(feed, Rendered) and not (feed is not None and not_modified(request, feed)):
+            feed = await run_in_threadpool(cache.rendered, *args)
+        return calendar_response(request, feed, private=True, filename="cnam-personnel.ics")
 
     async def overview(request: Request) -> Response:
         from .overview import render_overview

@@ -52,6 +52,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, S
 from sqlalchemy.types import TypeDecorator
 
 from .errors import StoreError
+from .lookup import Lookup
 from .roster import Learner
 
 DEFAULT_DB = "cnam-calendar.db"
@@ -145,6 +146,11 @@ LEARNER_FIELDS = ("email", "first_name", "last_name", "centre", "department", "s
 _LEARNER_COLUMNS = [learners_table.c.id, *(learners_table.c[name] for name in LEARNER_FIELDS)]
 
 
+_BY_TOKEN_HASH = (select(*_LEARNER_COLUMNS, learners_table.c.updated_at, feed_tokens_table.c.token_hash)
+                  .join(feed_tokens_table, feed_tokens_table.c.learner_id == learners_table.c.id)
+                  .where(feed_tokens_table.c.token_hash == bindparam("digest")))
+
+
 @dataclass(frozen=True)
 class ImportReport:
     """What an import did (or, with dry_run, would do)."""
@@ -205,6 +211,12 @@ class Store:
         self.engine = engine
         self.clock = clock
         self._key_secret: bytes | None = None
+        self._by_token = Lookup(engine, _BY_TOKEN_HASH)
+
+    @property
+    def local(self) -> bool:
+        """Tell whether the store is a SQLite file: a read then costs less than handing it to a thread."""
+        return self.engine.dialect.name == "sqlite"
 
     @property
     def url(self) -> str:
@@ -356,19 +368,24 @@ class Store:
 
     def learner_for_token(self, token: str) -> Learner | None:
         """Return the learner whose current feed token is ``token``, or None."""
+        found = self.feed_learner(token)
+        return found[0] if found else None
+
+    def feed_learner(self, token: str) -> tuple[Learner, datetime] | None:
+        """Return the learner whose current feed token is ``token`` and when their row last changed, or None.
+
+        One indexed query (the token's hash is unique): what a personal feed request checks every time.
+        """
         if not _TOKEN_SHAPE.fullmatch(token):
             return None
         digest = hash_token(token)
         # The lookup is by hash: a guess's timing tells nothing about a real token, whose hash
         # the attacker cannot steer; compare_digest keeps the final comparison constant-time too.
-        stmt = (select(*_LEARNER_COLUMNS, feed_tokens_table.c.token_hash)
-                .join(feed_tokens_table, feed_tokens_table.c.learner_id == learners_table.c.id)
-                .where(feed_tokens_table.c.token_hash == digest))
-        with self._errors("lecture du jeton"), self.engine.connect() as conn:
-            row = conn.execute(stmt).first()
+        with self._errors("lecture du jeton"):
+            row = self._by_token.first(digest=digest)
         if row is None or not hmac.compare_digest(row.token_hash, digest):
             return None
-        return _learner(row)
+        return _learner(row), row.updated_at
 
     def changed_at(self, learner_id: str) -> datetime | None:
         """Return when the learner's row last changed (the stamp of their personal events)."""

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timezone
+from email.utils import format_datetime
 from pathlib import Path
 
 import httpx
@@ -116,3 +121,86 @@ def test_learners_show_lists_deadlines_with_explanations(site: tuple[str, Path])
     assert "Confirmation CPF" in text.stdout
     missing = cli(cwd, "learners", "show", "NOPE")
     assert missing.returncode == 2 and "NOPE" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_personal_feed_validators_gzip_and_head(site: tuple[str, Path]) -> None:
+    base, cwd = site
+    url = token_url(cwd, base, "A001")
+    plain = httpx.get(url, headers={"Accept-Encoding": "identity"}, timeout=30)
+    etag, last_modified = plain.headers["etag"], plain.headers["last-modified"]
+    assert etag == '"' + hashlib.sha256(plain.content).hexdigest()[:40] + '"'  # strong: the body's hash
+    cal = icalendar.Calendar.from_ical(plain.content)
+    newest = max(e["LAST-MODIFIED"].dt for e in cal.walk("VEVENT"))
+    assert last_modified == format_datetime(newest.astimezone(timezone.utc), usegmt=True)
+    with httpx.Client(headers={"Accept-Encoding": "identity"}) as client:
+        for _ in range(2):  # the second answer comes from the cache: the same
+            assert client.get(url, headers={"If-None-Match": etag}, timeout=30).status_code == 304
+            assert client.get(url, headers={"If-Modified-Since": last_modified}, timeout=30).status_code == 304
+            assert client.get(url, headers={"If-None-Match": '"other"', "If-Modified-Since": last_modified},
+                              timeout=30).status_code == 200
+    with httpx.Client(headers={"Accept-Encoding": "gzip"}) as client:
+        zipped = client.get(url, timeout=30)
+        assert zipped.headers["content-encoding"] == "gzip" and zipped.content == plain.content
+        gz_etag = zipped.headers["etag"]
+        assert gz_etag != etag
+        again = client.get(url, headers={"If-None-Match": gz_etag}, timeout=30)
+        assert again.status_code == 304 and "content-encoding" not in again.headers
+        assert client.get(url, headers={"If-None-Match": etag}, timeout=30).status_code == 200
+    head = httpx.head(url, headers={"Accept-Encoding": "identity"}, timeout=30)
+    assert head.status_code == 200 and head.content == b""
+    assert (head.headers["etag"], head.headers["content-length"]) == (etag, plain.headers["content-length"])
+
+
+def _every_worker(client: httpx.Client, url: str, headers: dict[str, str] | None = None) -> list[httpx.Response]:
+    """Ask, one connection per request, until both workers have answered (at least 10 answers)."""
+    answers: list[httpx.Response] = []
+    while len(answers) < 10 or len({r.headers.get("x-worker-pid") for r in answers}) < 2:
+        assert len(answers) < 300, "one worker answered every request"
+        answers.append(client.get(url, headers={"Connection": "close", **(headers or {})}, timeout=30))
+    return answers
+
+
+def test_a_changed_learner_or_rule_file_changes_the_etag_in_every_worker(tmp_path: Path) -> None:
+    calendars = tmp_path / "calendars"
+    shutil.copytree(CALENDARS, calendars)
+    roster = ("id,email,first_name,last_name,centre,department,status,ues,dossier_received,cpf_validated,"
+              "training_start,lang\nC001,chloe@example.org,Chloé,Roux,ipst-cnam,31,individuel,{ues},2026-10-01,,,fr\n")
+    run = [sys.executable, "-m", "cnam_calendar.cli", "--calendars", str(calendars)]
+
+    def cli_here(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*run, *args], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+
+    (tmp_path / "learners.csv").write_text(roster.format(ues="NFA031"), encoding="utf-8")
+    assert cli_here("learners", "import", "learners.csv", "-q").returncode == 0
+    with running_server(["--calendars", str(calendars)], cwd=tmp_path, extra=["--workers", "2"]) as base, \
+            httpx.Client() as client:
+        url = cli_here("learners", "issue-token", "C001", "--base-url", base).stdout.strip()
+        first = _every_worker(client, url)
+        etag = first[0].headers["etag"]
+        assert {r.headers["etag"] for r in first} == {etag}
+        assert {r.status_code for r in _every_worker(client, url, {"If-None-Match": etag})} == {304}
+
+        # the learner's row changes: a new UE
+        (tmp_path / "learners.csv").write_text(roster.format(ues="NFA031;NFP121"), encoding="utf-8")
+        assert cli_here("learners", "import", "learners.csv", "-q").returncode == 0
+        updated = _every_worker(client, url, {"If-None-Match": etag})
+        assert {r.status_code for r in updated} == {200}
+        assert all(b"NFP121" in r.content for r in updated)
+        etag2 = updated[0].headers["etag"]
+        assert etag2 != etag and {r.headers["etag"] for r in updated} == {etag2}
+
+        # a rule file changes: the UE's title in the catalogue
+        catalogue = calendars / "ipst-cnam.ues.csv"
+        before = catalogue.stat().st_mtime_ns
+        catalogue.write_text(catalogue.read_text(encoding="utf-8").replace(
+            "Programmation avec Java : notions de base", "Java : les bases"), encoding="utf-8")
+        os.utime(catalogue, ns=(before + 10**9, before + 10**9))  # a later time, whatever the clock's grain
+        rebuilt = _every_worker(client, url, {"If-None-Match": etag2})
+        assert {r.status_code for r in rebuilt} == {200}
+        assert all(b"Java : les bases" in r.content for r in rebuilt)
+        assert etag2 not in {r.headers["etag"] for r in rebuilt}
+
+        # a new token: the old one is gone at once, in every worker
+        new_url = cli_here("learners", "issue-token", "C001", "--base-url", base).stdout.strip()
+        assert {r.status_code for r in _every_worker(client, url)} == {404}
+        assert {r.status_code for r in _every_worker(client, new_url)} == {200}
