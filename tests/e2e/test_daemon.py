@@ -6,8 +6,6 @@ received and what the delivery table says are what is asserted.
 
 from __future__ import annotations
 
-import functools
-import json
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta, timezone
@@ -28,6 +26,7 @@ from cnam_calendar.roster import Learner, generate_learners
 from cnam_calendar.smtp import Mailer
 from cnam_calendar.store import Store, open_store
 from tests.conftest import CALENDARS
+from tests.support.daemons import template_payload
 from tests.support.smtp_sink import SmtpSink, running_sink
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -109,19 +108,6 @@ def test_a_whole_year_of_a_roster_sends_each_reminder_once_at_nine_paris(store, 
     assert status_counts(store)["sent"] == len(planned)
 
 
-@functools.cache
-def template_payload() -> str:
-    """A payload written by the real planner (JSON), which hand-made reminders copy and adjust."""
-    centres = load_centres(CALENDARS)
-    catalogues = {c.id: [u.code for u in load_catalogue(c)] for c in centres}
-    store = open_store("sqlite://")
-    try:
-        store.import_learners(generate_learners(1, 3, centres, catalogues, 2026))
-        return json.dumps(plan_all(store, centres, 2026)[0].payload)
-    finally:
-        store.close()
-
-
 def enrol(store: Store, *ids: str) -> None:
     """Put learners with these ids in the store (the delivery table refers to them)."""
     store.import_learners([Learner(i, f"{i.lower()}@example.org", "Camille", "Martin", "ipst-cnam", "31", "individuel")
@@ -137,7 +123,7 @@ def hand_made(learner_id: str, event: str, target: date, offsets=(7, 1), year: i
     for n in offsets:
         local = local_instant(target - timedelta(days=n), time(9, 0), PARIS)
         key = delivery_key(learner_id, uid, n, target)
-        payload = json.loads(template_payload())
+        payload = template_payload()
         payload.update({"key": key, "offset_days": n, "date": target.isoformat(), "due_local": local.isoformat(),
                         "year": year})
         payload["learner"].update({"id": learner_id, "email": email, "lang": lang})

@@ -17,6 +17,7 @@ academic year 2090, which no planner run of these years touches.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -44,8 +45,8 @@ BURST_CENTRE = "burst-test"
 PARIS = ZoneInfo("Europe/Paris")
 
 
-def _template() -> dict:
-    """A payload written by the real planner, for one generated learner."""
+@functools.cache
+def _template_json() -> str:
     from cnam_calendar.catalogue import load_catalogue
 
     centres = load_centres(CALENDARS)
@@ -53,14 +54,18 @@ def _template() -> dict:
     store = open_store("sqlite://")
     try:
         store.import_learners(generate_learners(1, 3, centres, catalogues, 2026))
-        return json.loads(json.dumps(plan_all(store, centres, 2026)[0].payload))
+        return json.dumps(plan_all(store, centres, 2026)[0].payload)
     finally:
         store.close()
 
 
+def template_payload() -> dict:
+    """A fresh copy of a payload written by the real planner (one generated learner), to adjust."""
+    return json.loads(_template_json())
+
+
 def seed_burst(url: str, n: int, due_at: datetime, *, learners: int = 200) -> list[str]:
     """Write ``n`` reminders all due at ``due_at`` (expiring a day later) into the store; return their keys."""
-    template = _template()
     store = open_store(url)
     try:
         ids = [f"B{i:04d}" for i in range(learners)]
@@ -73,7 +78,7 @@ def seed_burst(url: str, n: int, due_at: datetime, *, learners: int = 200) -> li
             learner = ids[k % learners]
             uid = f"burst-{k}.{BURST_CENTRE}.2090@cnam-calendar"
             key = f"{learner}/{uid}/J-1/{target.isoformat()}"
-            payload = json.loads(json.dumps(template))
+            payload = template_payload()
             payload.update({"key": key, "offset_days": 1, "date": target.isoformat()})
             payload["learner"].update({"id": learner, "email": f"{learner.lower()}@example.org"})
             payload["event"].update({"id": f"burst-{k}", "uid": uid})
