@@ -13,22 +13,41 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from email.message import EmailMessage
 
 from . import delivery
 from .catalogue import load_catalogue
-from .mail import compose
+from .mail import render
 from .model import Centre
 from .reminders import Reminder, plan_reminders
 from .service import academic_year, local_date, ouvres_for, schedule
-from .smtp import Mailer, SendResult, backoff
+from .smtp import Mailer, SendResult, WireMessage, backoff
 from .store import Store
 
 Clock = Callable[[], datetime]
 log = logging.getLogger("cnam_calendar.daemon")
+
+
+PLAN_SLICE = 2000  # learners planned and written at a time by the daemon: its memory stays flat
+
+
+def plan_slices(store: Store, centres: Sequence[Centre], year: int,
+                size: int = PLAN_SLICE) -> Iterator[tuple[list[str], list[Reminder]]]:
+    """Yield (learner ids, their reminders) for academic year ``year``, ``size`` learners at a time.
+
+    The schedules, working days and catalogues are computed once; only one slice of reminders is
+    alive at a time (a whole year of 50,000 learners is about 750,000 of them).
+    """
+    learners = store.learners()
+    schedules = {c.id: schedule(c, year) for c in centres}
+    ouvres = {c.id: ouvres_for(c, year - 1, year + 2) for c in centres}
+    catalogues = {c.id: load_catalogue(c) for c in centres}
+    for i in range(0, len(learners), size):
+        part = learners[i:i + size]
+        keys = {learner.id: store.learner_key(learner.id) for learner in part}
+        yield [learner.id for learner in part], plan_reminders(part, schedules, ouvres, keys, catalogues=catalogues)
 
 
 def plan_all(store: Store, centres: Sequence[Centre], year: int) -> list[Reminder]:
@@ -60,6 +79,7 @@ class Daemon:
     owner: str = field(default_factory=default_owner)
     lease: timedelta = timedelta(minutes=2)
     batch: int = 200
+    plan_slice: int = PLAN_SLICE  # learners planned and written per transaction
     unsubscribe: str | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
 
@@ -73,29 +93,39 @@ class Daemon:
                 return None
             now = self.now()
             year = academic_year(local_date(now))
-            report = delivery.sync_plan(self.store, plan_all(self.store, self.centres, year), now, years=[year])
+            report = delivery.SyncReport()
+            for learner_ids, reminders in plan_slices(self.store, self.centres, year, self.plan_slice):
+                # complete for these learners: their stale rows of the year are cancelled, nobody else's
+                report += delivery.sync_plan(self.store, reminders, now, years=[year], learners=learner_ids)
             log.info("plan %s: %s", year, report)
             return report
 
-    def _message(self, claimed: delivery.Claimed) -> EmailMessage:
-        return compose(claimed.payload, claimed.key, sender=self.sender, unsubscribe=self.unsubscribe,
+    def _message(self, claimed: delivery.Claimed) -> WireMessage:
+        return render(claimed.payload, claimed.key, sender=self.sender, unsubscribe=self.unsubscribe,
                        date=self.now())
 
-    def _record(self, claimed: dict[str, delivery.Claimed]) -> Callable[[str, SendResult], None]:
-        def on_result(key: str, result: SendResult) -> None:
+    def _record(self, claimed: dict[str, delivery.Claimed],
+                reported: set[str]) -> Callable[[list[tuple[str, SendResult]]], None]:
+        """Return the callback that records outcomes: the accepted ones together, in one transaction."""
+        def on_results(done: list[tuple[str, SendResult]]) -> None:
             now = self.now()
-            row = claimed[key]
-            if result.outcome == "sent":
-                if not delivery.mark_sent(self.store, key, self.owner, now):
-                    log.warning("lease of %s lost before it was recorded as sent", key)
-            elif result.outcome == "failed":
-                delivery.mark_failed(self.store, key, self.owner, now, result.detail)
-            else:
-                retry_at = now + backoff(row.attempts, seed=key)
-                if row.expires_at is not None:
-                    retry_at = min(retry_at, row.expires_at)
-                delivery.mark_retry(self.store, key, self.owner, now, result.detail, retry_at)
-        return on_result
+            sent = [key for key, result in done if result.outcome == "sent"]
+            if sent:
+                mine = delivery.mark_sent_many(self.store, sent, self.owner, now)
+                for key in sent:
+                    if key not in mine:
+                        log.warning("lease of %s lost before it was recorded as sent", key)
+            for key, result in done:
+                if result.outcome == "failed":
+                    delivery.mark_failed(self.store, key, self.owner, now, result.detail)
+                elif result.outcome == "retry":
+                    row = claimed[key]
+                    retry_at = now + backoff(row.attempts, seed=key)
+                    if row.expires_at is not None:
+                        retry_at = min(retry_at, row.expires_at)
+                    delivery.mark_retry(self.store, key, self.owner, now, result.detail, retry_at)
+                reported.add(key)
+        return on_results
 
     def _still_mine(self, row: delivery.Claimed) -> bool:
         """Tell whether the lease on ``row`` leaves time to send it (a stalled daemon must not send late).
@@ -115,17 +145,19 @@ class Daemon:
                 break
             by_key = {r.key: r for r in rows}
             handed: set[str] = set()
+            reported: set[str] = set()
+            messages = ((row.key, self._message(row)) for row in rows)
 
-            def messages(rows=rows, handed=handed):
-                for row in rows:
-                    if self.stopping.is_set() or not self._still_mine(row):
-                        return
-                    handed.add(row.key)
-                    yield row.key, self._message(row)
+            def ready(key: str, by_key: dict[str, delivery.Claimed] = by_key, handed: set[str] = handed) -> bool:
+                # asked right before each message goes to a lane, so a long wait (a slow server, SIGSTOP) counts
+                if self.stopping.is_set() or not self._still_mine(by_key[key]):
+                    return False
+                handed.add(key)
+                return True
 
-            self.mailer.send_many(messages(), self._record(by_key))
+            self.mailer.send_many(messages, on_results=self._record(by_key, reported), ready=ready)
             for row in rows:  # stopped half-way, or the lease ran low: give the rest back at once
-                if row.key not in handed:
+                if row.key not in reported:
                     delivery.release(self.store, row.key, self.owner)
             done += len(handed)
         return done

@@ -25,7 +25,7 @@ import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TextIO
@@ -58,6 +58,9 @@ class SyncReport:
     cancelled: int = 0  # pending rows no longer in the plan, or of learners who opted out
     unchanged: int = 0
     skipped: int = 0  # reminders already useless (their deadline day is over): not written
+
+    def __add__(self, other: SyncReport) -> SyncReport:
+        return SyncReport(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,8 @@ def is_pg(store: Store) -> bool:
 
 
 def sync_plan(store: Store, reminders: Iterable[Reminder], now: datetime, window_start: datetime | None = None,
-              window_end: datetime | None = None, *, years: Iterable[int] | None = None) -> SyncReport:
+              window_end: datetime | None = None, *, years: Iterable[int] | None = None,
+              learners: Iterable[str] | None = None) -> SyncReport:
     """Write the plan into the table, idempotently; rows already sent (or in flight) are never touched.
 
     - a new key is inserted ``pending`` (``cancelled`` when its learner opted out); a reminder whose
@@ -146,7 +150,9 @@ def sync_plan(store: Store, reminders: Iterable[Reminder], now: datetime, window
       deadline moved, the policy changed) are cancelled;
     - when ``window_start`` or ``years`` is given the plan is complete for that scope: every other
       pending row due in [window_start, window_end) of those academic years is cancelled too (an
-      event that no longer concerns a learner: a UE dropped, a date removed).
+      event that no longer concerns a learner: a UE dropped, a date removed); with ``learners``,
+      the plan is complete for those learners only, and only their rows are looked at (the
+      daemon plans its learners a slice at a time).
     """
     now = _utc(now)
     plan: dict[str, Reminder] = {}
@@ -217,13 +223,20 @@ def sync_plan(store: Store, reminders: Iterable[Reminder], now: datetime, window
             cancelled += _set_status(conn, to_cancel, "cancelled", only=("pending",))
         if window_start is not None or years is not None:
             wanted = None if years is None else set(years)
-            query = select(deliveries.c.key, deliveries.c.event_uid).where(deliveries.c.status == "pending")
+            query = select(deliveries.c.key, deliveries.c.event_uid)
+            if learners is None:
+                scopes = [query.where(deliveries.c.status == "pending")]
+            else:  # by learner alone, so the learner index is the one used; the rest is filtered below
+                query = query.add_columns(deliveries.c.status, deliveries.c.due_at)
+                scopes = [query.where(deliveries.c.learner_id.in_(part))
+                          for part in _chunks(sorted(set(learners)), CHUNK)]
             if window_start is not None:
-                query = query.where(deliveries.c.due_at >= _utc(window_start))
+                scopes = [scope.where(deliveries.c.due_at >= _utc(window_start)) for scope in scopes]
             if window_end is not None:
-                query = query.where(deliveries.c.due_at < _utc(window_end))
-            stale = [row.key for row in conn.execute(query)
-                     if row.key not in plan and (wanted is None or uid_year(row.event_uid) in wanted)]
+                scopes = [scope.where(deliveries.c.due_at < _utc(window_end)) for scope in scopes]
+            stale = [row.key for scope in scopes for row in conn.execute(scope)
+                     if row.key not in plan and (wanted is None or uid_year(row.event_uid) in wanted)
+                     and (learners is None or row.status == "pending")]
             cancelled += _set_status(conn, stale, "cancelled", only=("pending",))
     return SyncReport(created, updated, revived, cancelled, unchanged, skipped)
 
@@ -316,10 +329,31 @@ def _owned(key: str, owner: str) -> Any:
 
 def mark_sent(store: Store, key: str, owner: str, now: datetime) -> bool:
     """Record that the server accepted the message; False when ``owner`` no longer holds the row."""
-    with _tx(store, "enregistrement d'un envoi") as conn:
-        result = conn.execute(update(deliveries).where(_owned(key, owner)).values(
-            status="sent", sent_at=_utc(now), lease_until=None, last_error=None))
-        return (result.rowcount or 0) == 1
+    return key in mark_sent_many(store, [key], owner, now)
+
+
+_MARK_SENT = (update(deliveries)
+              .where(deliveries.c.key == bindparam("b_key"), deliveries.c.lease_owner == bindparam("b_owner"),
+                     deliveries.c.status == "leased")
+              .values(status="sent", sent_at=bindparam("b_now"), lease_until=None, last_error=None))
+
+
+def mark_sent_many(store: Store, keys: Sequence[str], owner: str, now: datetime) -> set[str]:
+    """Record in one transaction that the server accepted these messages; return the keys ``owner`` still held.
+
+    The daemon calls it with the results that came back together, at most one per lane, before
+    any lane takes a new message: what a crash can leave accepted but unrecorded stays within the lanes.
+    One UPDATE by key each (an IN list would let SQLite pick the status index and scan every leased row).
+    """
+    done: set[str] = set()
+    if not keys:
+        return done
+    now = _utc(now)
+    with _tx(store, "enregistrement des envois") as conn:
+        for key in keys:
+            if (conn.execute(_MARK_SENT, {"b_key": key, "b_owner": owner, "b_now": now}).rowcount or 0) == 1:
+                done.add(key)
+    return done
 
 
 def mark_retry(store: Store, key: str, owner: str, now: datetime, error: str, retry_at: datetime) -> bool:
@@ -526,6 +560,7 @@ def acquire_sqlite_daemon_lock(store: Store) -> DaemonLock:
 
 __all__ = [
     "STATUSES", "Claimed", "DaemonLock", "Delivery", "SyncReport", "acquire_sqlite_daemon_lock", "claim_due",
-    "get_delivery", "list_deliveries", "mark_failed", "mark_retry", "mark_sent", "opted_out", "release",
+    "get_delivery", "list_deliveries", "mark_failed", "mark_retry", "mark_sent", "mark_sent_many", "opted_out",
+    "release",
     "set_opt_out", "singleton", "status_counts", "sync_plan",
 ]

@@ -1,29 +1,38 @@
-"""Reminder e-mails: one delivery row's payload → an ``email.message.EmailMessage``, nothing sent here.
+"""Reminder e-mails: one delivery row's payload → the message on the wire, nothing sent here.
 
 French by default, English when the learner's ``lang`` is en. Each message has a plain-text and an
 HTML part (everything escaped), the event as a small ``.ics`` (METHOD:PUBLISH), what to do and whom
 to contact, the FAQ source, a Message-ID derived from the delivery key (a resend is the same
 message), ``Auto-Submitted: auto-generated`` and an opt-out. Every text that reaches a header is
 stripped of control characters first, so a name or a title cannot add a header.
+
+`render` writes the MIME bytes directly (the daemon's hot path: about a tenth of a millisecond
+where building an ``EmailMessage`` and serialising it took over ten); `compose` parses those same
+bytes into an ``EmailMessage`` for the preview and the tests, so there is one way to write a message.
+Bodies are quoted-printable, the ``.ics`` base64, non-ASCII header text RFC 2047 encoded-words:
+the bytes are 7-bit unless an address itself is not ASCII (then the mailer needs SMTPUTF8).
 """
 
 from __future__ import annotations
 
+import binascii
+import email
 import hashlib
 import html
 import re
 import unicodedata
+from base64 import b64encode
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
-from email.headerregistry import Address
+from email import policy as email_policy
 from email.message import EmailMessage
 from email.utils import format_datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
-import icalendar
-
 from .i18n import long_date
+from .smtp import WireMessage
 
 MESSAGE_DOMAIN = "cnam-calendar"
 PRODID = "-//cnam-calendar//rappels//FR"
@@ -67,8 +76,10 @@ _DEFAULT_ACTION = (
 
 def clean_header(value: object, limit: int = 200) -> str:
     """Return ``value`` on one line: control and line-separator characters become spaces."""
-    chars = (" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in str(value or ""))
-    return _SPACES.sub(" ", "".join(chars)).strip()[:limit]
+    text = str(value or "")
+    if not text.isprintable():  # only then can a control or separator character be there (quick path otherwise)
+        text = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in text)
+    return _SPACES.sub(" ", text).strip()[:limit]
 
 
 def message_id(key: str) -> str:
@@ -182,31 +193,138 @@ def _html(t: Mapping[str, Any], lang: str) -> str:
     return "\n".join(parts) + "\n"
 
 
+def _ics_text(value: str) -> str:
+    """Escape an iCalendar TEXT value (RFC 5545 §3.3.11); every line break becomes ``\\n``."""
+    return (value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+            .replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n"))
+
+
+def _ics_line(name: str, value: str) -> bytes:
+    """Return one content line folded at 75 octets (never inside a UTF-8 character nor right after a backslash)."""
+    raw = f"{name}:{value}".encode()
+    if len(raw) <= 75:
+        return raw + b"\r\n"
+    pieces: list[bytes] = []
+    start, limit = 0, 75  # a continuation line's leading space counts: 74 octets after it
+    while len(raw) - start > limit:
+        cut = start + limit
+        while raw[cut] & 0xC0 == 0x80:  # a UTF-8 continuation byte: cut before its character
+            cut -= 1
+        if raw[cut - 1] == 0x5C and cut - 1 > start:  # keep an escape and what it escapes together
+            cut -= 1
+        pieces.append(raw[start:cut])
+        start, limit = cut, 74
+    pieces.append(raw[start:])
+    return b"\r\n ".join(pieces) + b"\r\n"
+
+
 def event_ics(payload: Mapping[str, Any], lang: str) -> bytes:
-    """Return a one-event VCALENDAR (METHOD:PUBLISH) for the reminder's event, with its feed UID."""
+    """Return a one-event VCALENDAR (METHOD:PUBLISH) for the reminder's event, with its feed UID.
+
+    Written by hand (the same properties icalendar would write; tests/unit/test_mail.py compares
+    them): it is built for every e-mail the daemon sends.
+    """
     event = payload["event"]
     start = date.fromisoformat(event["start"])
-    end = date.fromisoformat(event["end"])
+    end = date.fromisoformat(event["end"]) + timedelta(days=1)
     stamp = datetime.fromisoformat(payload["due_local"]).astimezone(timezone.utc)  # deterministic, never "now"
     description = "\n".join(event.get("explanation", []))
     if event.get("source"):
         description += "\n\nSource : " + event["source"]
-    component = icalendar.Event.new(
-        uid=event["uid"], stamp=stamp, summary=clean_header(event["title_en"] if lang == "en" else event["title"]),
-        start=start, end=end + timedelta(days=1), description=description or None,
-        transparency=icalendar.TRANSP.TRANSPARENT, url=event.get("url") or None,
-    )
-    cal = icalendar.Calendar.new(prodid=PRODID, method="PUBLISH")
-    cal.add_component(component)
-    return cal.to_ical()
+    title = clean_header(event["title_en"] if lang == "en" else event["title"])
+    lines = [b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\n", _ics_line("PRODID", PRODID), b"METHOD:PUBLISH\r\n",
+             b"BEGIN:VEVENT\r\n", _ics_line("SUMMARY", _ics_text(title)),
+             f"DTSTART;VALUE=DATE:{start:%Y%m%d}\r\nDTEND;VALUE=DATE:{end:%Y%m%d}\r\n"
+             f"DTSTAMP:{stamp:%Y%m%dT%H%M%SZ}\r\n".encode("ascii"), _ics_line("UID", _ics_text(str(event["uid"])))]
+    if description:
+        lines.append(_ics_line("DESCRIPTION", _ics_text(description)))
+    lines.append(b"TRANSP:TRANSPARENT\r\n")
+    url = clean_header(event.get("url") or "", 2000)
+    if url:
+        lines.append(_ics_line("URL", url))
+    lines.append(b"END:VEVENT\r\nEND:VCALENDAR\r\n")
+    return b"".join(lines)
 
 
-def compose(payload: Mapping[str, Any], key: str, *, sender: str, lang: str | None = None,
-            unsubscribe: str | None = None, date: datetime | None = None) -> EmailMessage:
-    """Return the reminder e-mail of one delivery row (``lang`` defaults to the learner's; fr unless en).
+# Writing the message: headers
+
+_SPECIALS = frozenset('()<>@,:;.\\"[]')
+_WORD_OCTETS = 45  # UTF-8 octets per encoded-word: 60 base64 characters, 72 with the =?utf-8?b?…?= around
+
+
+def _encoded_words(text: str, first: int = _WORD_OCTETS) -> str:
+    """Return ``text`` as RFC 2047 base64 encoded-words folded with CRLF SP, the first of at most FIRST octets.
+
+    A decoder ignores the folding between encoded-words, so they decode back to ``text`` exactly.
+    """
+    words: list[str] = []
+    chunk: list[str] = []
+    size, room = 0, first
+    for char in text:
+        n = 1 if char < "\x80" else len(char.encode("utf-8"))
+        if size + n > room and chunk:
+            words.append("".join(chunk))
+            chunk, size, room = [], 0, _WORD_OCTETS
+        chunk.append(char)
+        size += n
+    if chunk:
+        words.append("".join(chunk))
+    return "\r\n ".join(f"=?utf-8?b?{b64encode(w.encode('utf-8')).decode('ascii')}?=" for w in words)
+
+
+def _unstructured(name: str, value: str) -> str:
+    """Return the header line ``name: value``: folded at spaces when ASCII, encoded-words otherwise."""
+    if not value.isascii() or "=?" in value:  # (text that looks like an encoded-word is encoded too)
+        return f"{name}: {_encoded_words(value, (76 - len(name) - 2 - 12) * 3 // 4)}\r\n"  # lines <= 76
+    lines: list[str] = []
+    current = f"{name}:"
+    for i, word in enumerate(value.split(" ")):
+        if i and word and len(current) + 1 + len(word) > 78 and current.strip():
+            lines.append(current)
+            current = " " + word
+        else:
+            current += " " + word
+    lines.append(current)
+    return "\r\n".join(lines) + "\r\n"
+
+
+def _mailbox(name: str, addr: str) -> str:
+    """Return ``name <addr>``: the name as is, quoted when it holds a special character, or encoded-words."""
+    if not name:
+        return addr
+    if name.isascii() and len(name) <= 60 and "=?" not in name:
+        if any(c in _SPECIALS for c in name):
+            name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return f"{name} <{addr}>"
+    return f"{_encoded_words(name)} <{addr}>"
+
+
+@lru_cache(maxsize=32)
+def _sender_header(sender: str) -> tuple[str, str]:
+    """Return (From header line, envelope address) of the configured sender, through the email package once."""
+    header = email_policy.SMTP.header_factory("From", sender)
+    addresses = getattr(header, "addresses", ())
+    envelope = addresses[0].addr_spec if addresses else sender
+    return email_policy.SMTP.fold("From", header), envelope
+
+
+def _qp(text: str) -> bytes:
+    """Return ``text`` (lines ending in \\n) quoted-printable encoded, with CRLF line ends."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
+
+
+def _base64(data: bytes) -> bytes:
+    return b"".join(binascii.b2a_base64(data[i:i + 57]).replace(b"\n", b"\r\n") for i in range(0, len(data), 57))
+
+
+def render(payload: Mapping[str, Any], key: str, *, sender: str, lang: str | None = None,
+           unsubscribe: str | None = None, date: datetime | None = None) -> WireMessage:
+    """Return the reminder e-mail of one delivery row as it goes on the wire (``lang``: the learner's; fr unless en).
 
     ``unsubscribe`` is the mailbox that receives opt-out requests (default: ``sender``); ``date``
-    sets the Date header (the daemon passes its clock; no clock is read here).
+    sets the Date header (the daemon passes its clock; no clock is read here). The MIME
+    boundaries derive from the key: the same row always gives the same bytes.
     """
     learner = payload["learner"]
     lang = "en" if (lang or learner.get("lang")) == "en" else "fr"
@@ -216,30 +334,53 @@ def compose(payload: Mapping[str, Any], key: str, *, sender: str, lang: str | No
         mailbox = mailbox.split("<", 1)[1].split(">", 1)[0].strip()
     url, unsub_subject = _unsubscribe(payload, mailbox)
     t = _texts(payload, lang, mailbox, unsub_subject)
-    msg = EmailMessage()
-    msg["Subject"] = subject_for(payload, lang)
-    msg["From"] = sender_addr
-    msg["To"] = Address(display_name=clean_header(f"{learner.get('first_name', '')} {learner.get('last_name', '')}"),
-                        addr_spec=clean_header(learner["email"], 254))
-    msg["Message-ID"] = message_id(key)
+    from_line, envelope_sender = _sender_header(sender_addr)
+    to_addr = clean_header(learner["email"], 254)
+    to_name = clean_header(f"{learner.get('first_name', '')} {learner.get('last_name', '')}")
+    mid = message_id(key)
+    tag = mid[1:17]
+    mixed, alternative = f"=_mixed_{tag}", f"=_alt_{tag}"
+    head = [_unstructured("Subject", subject_for(payload, lang)), from_line, f"To: {_mailbox(to_name, to_addr)}\r\n",
+            f"Message-ID: {mid}\r\n"]
     if date is not None:
-        msg["Date"] = format_datetime(date.astimezone(timezone.utc))
-    msg["Auto-Submitted"] = "auto-generated"
-    msg["X-Auto-Response-Suppress"] = "All"
-    msg["List-Unsubscribe"] = f"<{url}>"
-    msg.set_content(_plain(t))
-    msg.add_alternative(_html(t, lang), subtype="html")
+        head.append(f"Date: {format_datetime(date.astimezone(timezone.utc))}\r\n")
+    head += ["Auto-Submitted: auto-generated\r\n", "X-Auto-Response-Suppress: All\r\n",
+             f"List-Unsubscribe: <{url}>\r\n",  # one line (under 400 characters): a URL is not folded
+             "MIME-Version: 1.0\r\n", f'Content-Type: multipart/mixed; boundary="{mixed}"\r\n',
+             f"Content-Language: {lang}\r\n\r\n"]
     name = "reminder.ics" if lang == "en" else "rappel.ics"
-    msg.add_attachment(event_ics(payload, lang), maintype="text", subtype="calendar", filename=name,
-                       params={"method": "PUBLISH"})
-    msg["Content-Language"] = lang  # after the parts: set_content drops Content-* headers
+    data = b"".join((
+        "".join(head).encode("utf-8"),
+        f'--{mixed}\r\nContent-Type: multipart/alternative; boundary="{alternative}"\r\n\r\n'.encode("ascii"),
+        f'--{alternative}\r\nContent-Type: text/plain; charset="utf-8"\r\n'
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\n".encode("ascii"),
+        _qp(_plain(t)),
+        f'\r\n--{alternative}\r\nContent-Type: text/html; charset="utf-8"\r\n'
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\n".encode("ascii"),
+        _qp(_html(t, lang)),
+        f'\r\n--{alternative}--\r\n\r\n--{mixed}\r\n'
+        'Content-Type: text/calendar; charset="utf-8"; method="PUBLISH"\r\n'
+        "Content-Transfer-Encoding: base64\r\n"
+        f'Content-Disposition: attachment; filename="{name}"\r\n\r\n'.encode("ascii"),
+        _base64(event_ics(payload, lang)),
+        f"--{mixed}--\r\n".encode("ascii"),
+    ))
+    return WireMessage(data, envelope_sender, (to_addr,))
+
+
+def compose(payload: Mapping[str, Any], key: str, *, sender: str, lang: str | None = None,
+            unsubscribe: str | None = None, date: datetime | None = None) -> EmailMessage:
+    """Return the reminder e-mail of one delivery row as an ``EmailMessage`` (the bytes of `render`, parsed)."""
+    wire = render(payload, key, sender=sender, lang=lang, unsubscribe=unsubscribe, date=date)
+    msg = email.message_from_bytes(wire.data, policy=email_policy.default)
+    assert isinstance(msg, EmailMessage)
     return msg
 
 
 def text_part(msg: EmailMessage) -> str:
     """Return the plain-text body of a composed message."""
     part = msg.get_body(preferencelist=("plain",))
-    return part.get_content() if part is not None else ""
+    return part.get_content().replace("\r\n", "\n") if part is not None else ""
 
 
-__all__ = ["ACTIONS", "clean_header", "compose", "event_ics", "message_id", "subject_for", "text_part"]
+__all__ = ["ACTIONS", "clean_header", "compose", "event_ics", "message_id", "render", "subject_for", "text_part"]

@@ -44,6 +44,18 @@ BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=1)
 
 
+@dataclass(frozen=True)
+class WireMessage:
+    """A message already in its wire form (`mail.render`): sent as is, never re-serialised."""
+
+    data: bytes  # the whole message, CRLF line ends, not dot-stuffed
+    sender: str  # envelope sender (MAIL FROM) when the mailer has no ``sender`` of its own
+    recipients: tuple[str, ...]  # envelope recipients (RCPT TO)
+
+
+Message = EmailMessage | WireMessage
+
+
 class SmtpError(CnamCalendarError):
     """The SMTP server cannot be used as configured (unreachable, refused login, no TLS)."""
 
@@ -163,6 +175,9 @@ class Mailer:
             code, reply = conn.connect(self.host, self.port)
             if code != 220:
                 raise _Broken(f"server greeting: {_words(code, reply)}", "connect")
+            if conn.sock is not None and conn.sock.family in (socket.AF_INET, socket.AF_INET6):
+                # the end of data goes in its own small write: without this, Nagle holds it for an ACK
+                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn.ehlo_or_helo_if_needed()
             if self.starttls:
                 context = self._ssl_context or ssl.create_default_context()
@@ -241,19 +256,29 @@ class Mailer:
 
     # -- one message -------------------------------------------------------------------------
 
-    def send(self, lane_index: int, message: EmailMessage) -> SendResult:
-        """Send MESSAGE over lane LANE_INDEX to its To, Cc and Bcc addresses and classify the outcome."""
-        recipients = _envelope_recipients(message)
+    def send(self, lane_index: int, message: Message, *, before_end: Callable[[], bool] | None = None) -> SendResult:
+        """Send MESSAGE over lane LANE_INDEX to its To, Cc and Bcc addresses (or a WireMessage's recipients).
+
+        BEFORE_END, when given, is called once the whole message has been written but before the
+        final ``.`` that lets the server accept it: it may wait (send_many waits there until the
+        outcome of an earlier message is recorded); False abandons the message (the connection is
+        closed, the server drops it) and the outcome is ``retry``.
+        """
+        if isinstance(message, WireMessage):
+            recipients = list(message.recipients)
+            sender = self.sender or message.sender
+        else:
+            recipients = _envelope_recipients(message)
+            sender = self.sender or parseaddr(str(message.get("Sender") or message.get("From") or ""))[1]
         if not recipients:
             raise ValueError("the message has no To, Cc or Bcc address")
-        sender = self.sender or parseaddr(str(message.get("Sender") or message.get("From") or ""))[1]
         lane = self._lanes[lane_index]
         with lane.lock:
             while True:
                 reused = lane.conn is not None
                 try:
                     conn = self._connection(lane)
-                    result = self._transaction(lane, conn, sender, recipients, message)
+                    result = self._transaction(lane, conn, sender, recipients, message, before_end)
                 except _Broken as err:
                     self._discard(lane)
                     if reused:  # the server had dropped an idle connection: once more on a fresh one
@@ -263,17 +288,20 @@ class Mailer:
                 return result
 
     def _transaction(self, lane: _Lane, conn: smtplib.SMTP, sender: str, recipients: list[str],
-                     message: EmailMessage) -> SendResult:
+                     message: Message, before_end: Callable[[], bool] | None = None) -> SendResult:
         """MAIL, RCPT, DATA on an open connection; raise _Broken while resending is still safe."""
         international = not sender.isascii() or not all(r.isascii() for r in recipients)
         if international and not conn.has_extn("smtputf8"):
             return SendResult("failed", "the server does not accept non-ASCII addresses (no SMTPUTF8)",
                               None, "MAIL")
-        data = self._serialize(message, utf8=international, eight_bit=True)
+        wire = isinstance(message, WireMessage)
+        data = message.data if wire else self._serialize(message, utf8=international, eight_bit=True)
         options: list[str] = []
         if not data.isascii():
             if conn.has_extn("8bitmime"):
                 options.append("BODY=8BITMIME")
+            elif wire:  # bytes as given: nothing to re-encode them with
+                return SendResult("failed", "the server does not accept 8-bit data (no 8BITMIME)", None, "MAIL")
             else:
                 data = self._serialize(message, utf8=False, eight_bit=False)
         if international:
@@ -298,10 +326,20 @@ class Mailer:
         code, reply = self._command(conn, "DATA", start_data)
         if code != 354:
             return self._reset(lane, conn, _classify(code, reply, "DATA"))
-        # From here the server may accept the message: no automatic resend any more.
         body = _LEADING_DOT.sub(b"..", data)
         if not body.endswith(b"\r\n"):
             body += b"\r\n"
+        if before_end is not None:  # the body now, the end of data once allowed
+            try:
+                conn.send(body)
+            except OSError as err:  # no final dot sent: the server cannot hold the message
+                raise _Broken(f"connection lost while sending the message: {err or type(err).__name__}",
+                              "body") from err
+            if not before_end():
+                self._discard(lane)  # closed mid-DATA: the server drops the message
+                return SendResult("retry", "message abandoned before its end: the sending stopped", None, "body")
+            body = b""
+        # From here the server may accept the message: no automatic resend any more.
         try:
             conn.send(body + b".\r\n")
             code, reply = conn.getreply()
@@ -351,24 +389,41 @@ class Mailer:
 
     # -- many messages -----------------------------------------------------------------------
 
-    def send_many(self, messages: Iterable[tuple[str, EmailMessage]],
-                  on_result: Callable[[str, SendResult], None]) -> Counter[str]:
-        """Send (key, message) pairs over every lane; call on_result(key, result) in this thread as each ends.
+    def send_many(self, messages: Iterable[tuple[str, Message]],
+                  on_result: Callable[[str, SendResult], None] | None = None, *,
+                  on_results: Callable[[list[tuple[str, SendResult]]], None] | None = None,
+                  ready: Callable[[str], bool] | None = None) -> Counter[str]:
+        """Send (key, message) pairs over every lane; report each outcome in this thread as it ends.
 
-        MESSAGES is consumed lazily in this thread (it may claim rows as it goes); at most one
-        message per lane is in flight, so what the server accepted but this thread has not yet
-        recorded never exceeds the lanes. Return how many ended in each outcome.
+        MESSAGES is consumed lazily in this thread (it may claim rows as it goes), a little ahead of
+        the lanes: each lane has one message in hand and at most one more waiting for it. A lane
+        writes a message up to, not including, the final ``.`` and waits there until fewer than
+        ``lanes`` accepted messages are unreported; so while this thread records an outcome the
+        lanes already send the next messages, and what the server accepted but the caller has not
+        yet recorded never exceeds the lanes (a crash can repeat at most that many).
+
+        ON_RESULT(key, result) is called for each outcome; ON_RESULTS(list), when given instead,
+        gets the outcomes that came back together (at most ``lanes`` accepted ones), for the caller
+        to record them in one go. READY(key), when given, is asked before a message is handed to
+        the lanes and again (in the lane's thread) right before its end: False stops the sending,
+        that message and the rest are not sent and not reported (the caller gives them back).
+        A message abandoned before its end is never accepted. Return how many ended in each outcome.
         """
+        if (on_result is None) == (on_results is None):
+            raise ValueError("give on_result or on_results, not both")
+
+        def report(done: list[tuple[str, SendResult]]) -> None:
+            if on_results is not None:
+                on_results(done)
+            else:
+                for key, result in done:
+                    on_result(key, result)  # type: ignore[misc]
+
         counts: Counter[str] = Counter()
-        if self.lanes == 1:  # one connection: a worker thread would only add hand-offs
-            for key, message in messages:
-                result = self.send(0, message)
-                counts[result.outcome] += 1
-                on_result(key, result)
-            return counts
-        tasks: queue.Queue[tuple[str, EmailMessage] | None] = queue.Queue()
-        results: queue.Queue[tuple[str, SendResult | BaseException]] = queue.Queue()
+        tasks: queue.Queue[tuple[str, Message] | None] = queue.Queue()
+        results: queue.Queue[tuple[str, SendResult | BaseException | None, bool]] = queue.Queue()
         stop = threading.Event()
+        ends = threading.Semaphore(self.lanes)  # one per message past its final dot and not yet reported
 
         def work(index: int) -> None:
             while True:
@@ -378,10 +433,25 @@ class Mailer:
                 key, message = task
                 if stop.is_set():
                     continue
+                held = abandoned = False
+
+                def before_end(key: str = key) -> bool:
+                    nonlocal held, abandoned
+                    while not stop.is_set():
+                        if ends.acquire(timeout=0.05):
+                            if ready is not None and not ready(key):  # asked again: the wait may have been long
+                                ends.release()
+                                break
+                            held = True
+                            return True
+                    abandoned = True
+                    return False
+
                 try:
-                    results.put((key, self.send(index, message)))
+                    result = self.send(index, message, before_end=before_end)
+                    results.put((key, None if abandoned else result, held))
                 except BaseException as err:  # a bug: hand it to the caller's thread
-                    results.put((key, err))
+                    results.put((key, err, held))
 
         workers = [threading.Thread(target=work, args=(i,), name=f"smtp-lane-{i}", daemon=True)
                    for i in range(self.lanes)]
@@ -389,32 +459,48 @@ class Mailer:
             worker.start()
         in_flight = 0
 
-        def settle(block: bool) -> None:
+        def settle() -> None:
+            """Wait for one outcome, take every other one already back, report them together, let their lanes go on."""
             nonlocal in_flight
-            while in_flight:
+            done: list[tuple[str, SendResult]] = []
+            taken = held = 0
+            error: BaseException | None = None
+            while taken < in_flight:
                 try:
-                    key, result = results.get(block=block)
+                    key, result, had_end = results.get(block=not taken)
                 except queue.Empty:
-                    return
-                in_flight -= 1
+                    break
+                taken += 1
+                held += had_end
+                if result is None:  # abandoned before its end: never sent, nothing to report
+                    continue
                 if isinstance(result, BaseException):
-                    raise result
-                counts[result.outcome] += 1
-                on_result(key, result)
-                block = False
+                    error = result
+                    break
+                done.append((key, result))
+            if done:
+                report(done)
+                for _, result in done:
+                    counts[result.outcome] += 1
+            in_flight -= taken
+            for _ in range(held):  # recorded (or about to be raised): the lanes may end their next messages
+                ends.release()
+            if error is not None:
+                raise error
 
         try:
             for item in messages:
-                if in_flight >= self.lanes:  # one message per lane: a crash can repeat at most `lanes`
-                    settle(block=True)
+                if in_flight >= 2 * self.lanes:  # one in hand and one waiting per lane
+                    settle()  # every outcome back by then is reported together
+                if ready is not None and not ready(item[0]):
+                    break
                 tasks.put(item)
                 in_flight += 1
-                settle(block=False)
             while in_flight:
-                settle(block=True)
+                settle()
         finally:
             if in_flight:
-                stop.set()  # an exception: drop what has not started
+                stop.set()  # an exception: drop what has not started, abandon what waits for its end
             for _ in workers:
                 tasks.put(None)
             for worker in workers:

@@ -144,6 +144,20 @@ def test_a_complete_plan_cancels_events_that_no_longer_concern_the_learner(store
     assert statuses(store)[ue[0].key] == "pending"
 
 
+def test_a_plan_complete_for_some_learners_cancels_their_stale_rows_only(store):
+    dropped = {n: reminders_for(f"L{n}", "ue-NFA001-exam-june", date(2027, 6, 1), (2, 1)) for n in (1, 2)}
+    keep = {n: reminders_for(f"L{n}", "withdrawal", date(2026, 11, 20)) for n in (1, 2)}
+    sync_plan(store, [r for n in (1, 2) for r in dropped[n] + keep[n]], T0)
+    # the daemon plans a slice of learners at a time: L1's slice no longer has the exam, L2 is not in it
+    report = sync_plan(store, keep[1], T0, years=[2026], learners=["L1"])
+    assert report.cancelled == 2 and report.unchanged == 2
+    assert {k for k, s in statuses(store).items() if s == "cancelled"} == {r.key for r in dropped[1]}
+    # a learner of the slice with nothing planned any more: all their pending rows of the year go
+    assert sync_plan(store, [], T0, years=[2026], learners=["L2", "L3"]).cancelled == 4
+    assert set(statuses(store).values()) == {"pending", "cancelled"}
+    assert {k for k, s in statuses(store).items() if s == "pending"} == {r.key for r in keep[1]}
+
+
 # Claiming
 
 

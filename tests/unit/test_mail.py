@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import email
+import email.header
 import hashlib
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from email import policy
 
 import icalendar
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from cnam_calendar.mail import clean_header, compose, message_id, text_part
+from cnam_calendar import mail
+from cnam_calendar.mail import clean_header, compose, message_id, render, subject_for, text_part
 from cnam_calendar.reminders import plan_reminders
 from cnam_calendar.roster import Learner
 from cnam_calendar.service import ouvres_for, schedule
@@ -139,3 +143,120 @@ def test_html_escapes_everything(payloads):
 def test_clean_header():
     assert clean_header("a\r\nb\tc\x00d\u2028e") == "a b c d e"
     assert clean_header("x" * 300, 10) == "x" * 10
+
+
+# The wire form (`render`): what the daemon sends, byte for byte; `compose` is it parsed.
+
+
+def reference_ics(payload, lang):
+    """The event as icalendar itself builds it: what the hand-written .ics must say."""
+    event = payload["event"]
+    description = "\n".join(event.get("explanation", []))
+    if event.get("source"):
+        description += "\n\nSource : " + event["source"]
+    component = icalendar.Event.new(
+        uid=event["uid"], stamp=datetime.fromisoformat(payload["due_local"]).astimezone(timezone.utc),
+        summary=clean_header(event["title_en"] if lang == "en" else event["title"]),
+        start=date.fromisoformat(event["start"]), end=date.fromisoformat(event["end"]) + timedelta(days=1),
+        description=description or None, transparency=icalendar.TRANSP.TRANSPARENT, url=event.get("url") or None)
+    return component
+
+
+VEVENT_PROPERTIES = ("UID", "DTSTAMP", "SUMMARY", "DTSTART", "DTEND", "DESCRIPTION", "TRANSP", "URL")
+
+
+def crlf(text: str) -> str:
+    """Every line break as it goes on the wire: CRLF (a lone CR in a text is a line break too)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
+
+
+def check_wire(data: bytes, payload, lang: str, sender: str = SENDER) -> email.message.EmailMessage:
+    """Parse the bytes of `render` and check them against the payload; return the parsed message."""
+    assert all(len(line) <= 998 for line in data.split(b"\r\n"))  # RFC 5322 §2.1.1
+    assert b"\n" not in data.replace(b"\r\n", b"")  # CRLF only
+    head = data.split(b"\r\n\r\n", 1)[0]
+    names = [line.split(b":", 1)[0] for line in head.split(b"\r\n") if line[:1] not in b" \t"]
+    assert names == [b"Subject", b"From", b"To", b"Message-ID", *([b"Date"] if b"\r\nDate:" in head else []),
+                     b"Auto-Submitted", b"X-Auto-Response-Suppress", b"List-Unsubscribe", b"MIME-Version",
+                     b"Content-Type", b"Content-Language"]
+    msg = email.message_from_bytes(data, policy=policy.default)
+    assert not [d for part in msg.walk() for d in part.defects]
+    assert msg["Subject"] == subject_for(payload, lang)
+    learner = payload["learner"]
+    (to,) = msg["To"].addresses
+    assert to.addr_spec == learner["email"]
+    name = clean_header(f"{learner.get('first_name', '')} {learner.get('last_name', '')}")
+    raw_to = dict(msg.raw_items())["To"]
+    if raw_to.lstrip().startswith("=?"):  # encoded-words: decoded as RFC 2047 says (the folding between
+        phrase = raw_to.rsplit("<", 1)[0].strip()  # them is not text; email's address parser keeps it as a space)
+        assert str(email.header.make_header(email.header.decode_header(phrase))) == name
+    else:
+        assert to.display_name == name
+    assert msg["Content-Language"] == lang
+    mailbox = SENDER.split("<")[1].rstrip(">")
+    texts = mail._texts(payload, lang, mailbox, mail._unsubscribe(payload, mailbox)[1])
+    assert msg.get_body(("plain",)).get_content() == crlf(mail._plain(texts))
+    assert msg.get_body(("html",)).get_content() == crlf(mail._html(texts, lang))
+    (ics,) = [p for p in msg.iter_attachments() if p.get_content_type() == "text/calendar"]
+    raw = ics.get_payload(decode=True)
+    assert all(len(line) <= 75 for line in raw.split(b"\r\n"))  # RFC 5545 §3.1, in octets
+    (event,) = icalendar.Calendar.from_ical(raw).walk("VEVENT")
+    want = reference_ics(payload, lang)
+    for name in VEVENT_PROPERTIES:
+        assert (name in event) == (name in want), name
+        if name in want:
+            assert event[name].to_ical() == want[name].to_ical(), name
+    return msg
+
+
+@pytest.fixture(scope="module")
+def planned(request):
+    """Every reminder of a dozen generated learners of both shipped centres (French and English)."""
+    from cnam_calendar.catalogue import load_catalogue
+    from cnam_calendar.config import load_centres
+    from cnam_calendar.daemon import plan_all
+    from cnam_calendar.roster import generate_learners
+    from cnam_calendar.store import open_store
+    from tests.conftest import CALENDARS
+
+    centres = load_centres(CALENDARS)
+    codes = {c.id: [u.code for u in load_catalogue(c)] for c in centres}
+    store = open_store("sqlite://")
+    try:
+        store.import_learners(generate_learners(12, 5, centres, codes, 2026))
+        return plan_all(store, centres, 2026)
+    finally:
+        store.close()
+
+
+def test_render_writes_what_the_payload_says_for_every_planned_reminder(planned):
+    assert {r.payload["learner"]["lang"] for r in planned} == {"fr", "en"}
+    assert {r.kind for r in planned} == {"deadline", "exam"}
+    for r in planned:
+        lang = r.payload["learner"]["lang"]
+        wire = render(r.payload, r.key, sender=SENDER, date=datetime(2026, 11, 23, 8, tzinfo=timezone.utc))
+        assert wire.recipients == (r.payload["learner"]["email"],) and wire.sender == "rappels@example.org"
+        msg = check_wire(wire.data, r.payload, lang)
+        assert msg["Message-ID"] == message_id(r.key)
+        assert render(r.payload, r.key, sender=SENDER, date=datetime(2026, 11, 23, 8, tzinfo=timezone.utc)) == wire
+
+
+def test_render_is_seven_bit_unless_an_address_is_not_ascii(payloads):
+    r = payloads[("L1", "withdrawal", 1)]
+    assert render(r.payload, r.key, sender=SENDER).data.isascii()
+    payload = {**r.payload, "learner": {**r.payload["learner"], "email": "élodie@exemple.fr"}}
+    wire = render(payload, r.key, sender=SENDER)
+    assert wire.recipients == ("élodie@exemple.fr",) and "To: Camille Martin <élodie@exemple.fr>".encode() in wire.data
+
+
+any_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=260)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(first=any_text, last=any_text, title=any_text, step=any_text, lang=st.sampled_from(["fr", "en"]))
+def test_any_name_or_title_round_trips_and_injects_nothing(payloads, first, last, title, step, lang):
+    r = payloads[("L1", "withdrawal", 1)]
+    payload = {**r.payload, "learner": {**r.payload["learner"], "first_name": first, "last_name": last},
+               "event": {**r.payload["event"], "title": title, "title_en": title,
+                         "explanation": [step, *r.payload["event"]["explanation"]]}}
+    check_wire(render(payload, r.key, sender=SENDER, lang=lang).data, payload, lang)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cnam_calendar.smtp import Mailer, SendResult, SmtpError, backoff
+from cnam_calendar.smtp import Mailer, SendResult, SmtpError, WireMessage, backoff
 from tests.support.smtp_sink import SmtpSink, free_port, read_record, running_sink, sink_process
 
 SENDER = "rappels@cnam.test"
@@ -264,6 +265,78 @@ def test_a_message_without_recipient_is_a_bug_raised_in_the_caller(sink: SmtpSin
     with Mailer("127.0.0.1", sink.port, lanes=2, local_hostname="client.test") as mailer:
         with pytest.raises(ValueError, match="no To, Cc or Bcc"):
             mailer.send_many([("a", reminder(0)), ("b", nobody)], lambda k, r: None)
+
+
+def test_a_wire_message_goes_as_is(sink: SmtpSink) -> None:
+    data = wire_bytes(reminder(7))
+    with Mailer("127.0.0.1", sink.port, local_hostname="client.test") as mailer:  # no sender: the message's
+        result = mailer.send(0, WireMessage(data, "bounces@cnam.test", ("learner@example.org", "tutor@example.org")))
+    assert result.outcome == "sent"
+    [got] = sink.messages
+    assert got.data == data and got.mail_from == "bounces@cnam.test"
+    assert got.rcpt_tos == ("learner@example.org", "tutor@example.org")
+
+
+@pytest.mark.parametrize("lanes", [1, 3])
+def test_accepted_but_unrecorded_never_exceeds_the_lanes(sink: SmtpSink, lanes: int) -> None:
+    # Recording is slow here (as a database commit can be): the lanes write their next messages
+    # meanwhile, but none may end (and be accepted) while `lanes` accepted ones are unrecorded;
+    # the outcomes that came back during a record are reported together.
+    recorded = 0
+    worst = 0
+    batches: list[int] = []
+
+    def on_results(done: list[tuple[str, SendResult]]) -> None:
+        nonlocal recorded, worst
+        batches.append(len(done))
+        assert all(result.outcome == "sent" for _, result in done)
+        time.sleep(0.01)
+        worst = max(worst, len(sink.messages) - recorded)
+        recorded += len(done)
+
+    with Mailer("127.0.0.1", sink.port, lanes=lanes, local_hostname="client.test") as mailer:
+        counts = mailer.send_many(((str(n), reminder(n)) for n in range(60)), on_results=on_results)
+    assert counts == {"sent": 60} and recorded == 60
+    assert worst <= lanes and max(batches) <= lanes
+    if lanes > 1:
+        assert max(batches) > 1  # while one commit runs, the other lanes' outcomes wait to go with the next
+    assert sorted(sink.message_ids()) == sorted(f"<r{n}@cnam.test>" for n in range(60))
+
+
+def test_a_failed_record_stops_the_sending_within_the_lanes(sink: SmtpSink) -> None:
+    recorded = 0
+
+    def on_results(done: list[tuple[str, SendResult]]) -> None:
+        nonlocal recorded
+        if recorded >= 6:
+            time.sleep(0.05)  # the other lanes end their messages meanwhile
+            raise RuntimeError("the delivery table is gone")
+        recorded += len(done)
+
+    with Mailer("127.0.0.1", sink.port, lanes=3, local_hostname="client.test") as mailer:
+        with pytest.raises(RuntimeError, match="delivery table"):
+            mailer.send_many(((str(n), reminder(n)) for n in range(100)), on_results=on_results)
+        accepted = len(sink.messages)
+        assert mailer.send(0, reminder(999)).outcome == "sent"  # the mailer is still usable
+    assert recorded <= accepted <= recorded + 3  # accepted but never recorded: at most one per lane
+
+
+def test_a_message_no_longer_wanted_is_abandoned_before_its_end(sink: SmtpSink) -> None:
+    # READY turns False (the daemon's lease ran low, or it stops) while the lanes hold written
+    # messages waiting for their end: those are dropped, never accepted, never reported.
+    reported: list[str] = []
+
+    def on_results(done: list[tuple[str, SendResult]]) -> None:
+        time.sleep(0.05)  # the lanes write their next messages meanwhile
+        reported.extend(key for key, _ in done)
+
+    with Mailer("127.0.0.1", sink.port, lanes=2, local_hostname="client.test") as mailer:
+        counts = mailer.send_many(((str(n), reminder(n)) for n in range(50)), on_results=on_results,
+                                  ready=lambda key: len(reported) < 5)
+        assert mailer.send(0, reminder(999)).outcome == "sent"  # the lane's connection was replaced
+    assert sum(counts.values()) == len(reported) and 5 <= len(reported) <= 5 + 2
+    accepted = sink.message_ids()[:-1]
+    assert sorted(accepted) == sorted(f"<r{key}@cnam.test>" for key in reported)
 
 
 def test_close_leaves_no_connection_open(sink: SmtpSink) -> None:
