@@ -61,6 +61,7 @@ from tests.support.smtp_sink import read_record, sink_process  # noqa: E402
 SENDER = "rappels@cnam.test"
 DUE = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)  # the instant every row falls due
 NOW = DUE + timedelta(minutes=1)  # the daemon's fixed clock
+SINK_CPUS: set[int] | None = None  # with --pin (the default on 2 CPUs or more): the sink on its own CPU
 
 
 class Workload:
@@ -109,7 +110,7 @@ def measure(name: str, kind: str, lanes: int, w: Workload, round_: int,
     record = w.workdir / f"{tag}.tsv"
     n = len(w.plan)
     if kind != "table":
-        with sink_process(record) as port:
+        with sink_process(record, cpus=SINK_CPUS) as port:
             start = time.perf_counter()
             outcomes = mailer_alone(w, port, lanes) if kind == "mailer" else bare_smtplib(w, port)
             elapsed = time.perf_counter() - start
@@ -121,7 +122,7 @@ def measure(name: str, kind: str, lanes: int, w: Workload, round_: int,
         store = open_store(url)
         try:
             seed(store, w.learners, w.plan, DUE - timedelta(minutes=1))
-            with sink_process(record) as port:
+            with sink_process(record, cpus=SINK_CPUS) as port:
                 mailer = Mailer("127.0.0.1", port, sender=SENDER, lanes=lanes, local_hostname="bench.local")
                 daemon = Daemon(store, mailer, w.centres, lambda: NOW, SENDER, owner=f"bench-{tag}")
                 if profiler is not None:
@@ -151,8 +152,14 @@ def main() -> int:
     parser.add_argument("--lanes", type=int, default=4, help="the several-lanes measurement (default 4)")
     parser.add_argument("--profile", action="store_true", help="cProfile one more table-on run, 1 lane")
     parser.add_argument("--profile-lanes", type=int, default=1, help="lanes of the profiled run (default 1)")
+    parser.add_argument("--no-pin", action="store_true", help="leave both processes where the system puts them")
     args = parser.parse_args()
     n = args.n or (500 if args.quick else 3000)
+    global SINK_CPUS
+    cpus = sorted(os.sched_getaffinity(0))
+    if not args.no_pin and len(cpus) >= 2:  # client and sink each on a CPU of its own: less noise, both alike
+        SINK_CPUS = {cpus[-1]}
+        os.sched_setaffinity(0, set(cpus[:-1]))
     rounds = args.rounds or (1 if args.quick else 3)
 
     with tempfile.TemporaryDirectory(prefix="smtp-bench-") as tmp:

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import partial
 
 from . import delivery
 from .catalogue import load_catalogue
@@ -104,28 +105,32 @@ class Daemon:
         return render(claimed.payload, claimed.key, sender=self.sender, unsubscribe=self.unsubscribe,
                        date=self.now())
 
-    def _record(self, claimed: dict[str, delivery.Claimed],
-                reported: set[str]) -> Callable[[list[tuple[str, SendResult]]], None]:
-        """Return the callback that records outcomes: the accepted ones together, in one transaction."""
-        def on_results(done: list[tuple[str, SendResult]]) -> None:
+    def _record(self, marks: delivery.Marks, claimed: dict[str, delivery.Claimed],
+                reported: set[str]) -> Callable[[str, SendResult], Callable[[], None] | None]:
+        """Return the callback that records an outcome (called in the lane's thread, see Mailer.send_many).
+
+        An accepted message is marked at once and committed by the lane a moment later (the
+        function returned); retries and failures, rare, are recorded in one go.
+        """
+        def record(key: str, result: SendResult) -> Callable[[], None] | None:
             now = self.now()
-            sent = [key for key, result in done if result.outcome == "sent"]
-            if sent:
-                mine = delivery.mark_sent_many(self.store, sent, self.owner, now)
-                for key in sent:
-                    if key not in mine:
-                        log.warning("lease of %s lost before it was recorded as sent", key)
-            for key, result in done:
-                if result.outcome == "failed":
-                    delivery.mark_failed(self.store, key, self.owner, now, result.detail)
-                elif result.outcome == "retry":
-                    row = claimed[key]
-                    retry_at = now + backoff(row.attempts, seed=key)
-                    if row.expires_at is not None:
-                        retry_at = min(retry_at, row.expires_at)
-                    delivery.mark_retry(self.store, key, self.owner, now, result.detail, retry_at)
+            if result.outcome == "sent":
+                mine, commit = marks.start([key], self.owner, now)
                 reported.add(key)
-        return on_results
+                if not mine:
+                    log.warning("lease of %s lost before it was recorded as sent", key)
+                return commit
+            if result.outcome == "failed":
+                delivery.mark_failed(self.store, key, self.owner, now, result.detail)
+            else:
+                row = claimed[key]
+                retry_at = now + backoff(row.attempts, seed=key)
+                if row.expires_at is not None:
+                    retry_at = min(retry_at, row.expires_at)
+                delivery.mark_retry(self.store, key, self.owner, now, result.detail, retry_at)
+            reported.add(key)
+            return None
+        return record
 
     def _still_mine(self, row: delivery.Claimed) -> bool:
         """Tell whether the lease on ``row`` leaves time to send it (a stalled daemon must not send late).
@@ -138,6 +143,10 @@ class Daemon:
 
     def dispatch(self) -> int:
         """Claim, send and record due reminders until none is left (or the daemon stops); return how many."""
+        with delivery.Marks(self.store) as marks:
+            return self._dispatch(marks)
+
+    def _dispatch(self, marks: delivery.Marks) -> int:
         done = 0
         while not self.stopping.is_set():
             rows = delivery.claim_due(self.store, self.owner, self.now(), self.lease, self.batch)
@@ -146,7 +155,7 @@ class Daemon:
             by_key = {r.key: r for r in rows}
             handed: set[str] = set()
             reported: set[str] = set()
-            messages = ((row.key, self._message(row)) for row in rows)
+            messages = ((row.key, partial(self._message, row)) for row in rows)  # made by the lanes
 
             def ready(key: str, by_key: dict[str, delivery.Claimed] = by_key, handed: set[str] = handed) -> bool:
                 # asked right before each message goes to a lane, so a long wait (a slow server, SIGSTOP) counts
@@ -155,7 +164,7 @@ class Daemon:
                 handed.add(key)
                 return True
 
-            self.mailer.send_many(messages, on_results=self._record(by_key, reported), ready=ready)
+            self.mailer.send_many(messages, self._record(marks, by_key, reported), ready=ready)
             for row in rows:  # stopped half-way, or the lease ran low: give the rest back at once
                 if row.key not in reported:
                     delivery.release(self.store, row.key, self.owner)

@@ -22,18 +22,21 @@ import fcntl
 import hashlib
 import json
 import os
+import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import astuple, dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, and_, bindparam, func, or_, select, text, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from .errors import StoreError
+from .lookup import Prepared, Writer
 from .reminders import Reminder, uid_year
 from .store import Store, learners_table
 from .store import reminder_deliveries_table as deliveries
@@ -116,13 +119,9 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[i:i + size]
 
 
-@contextmanager
-def _tx(store: Store, action: str) -> Iterator[Connection]:
+def _tx(store: Store, action: str) -> AbstractContextManager[Connection]:
     """One write transaction; on SQLite the write lock is taken at BEGIN (no upgrade deadlock)."""
-    with store._errors(action), store.engine.connect() as conn:
-        conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
-        with conn.begin():
-            yield conn
+    return store._write(action)
 
 
 def _is_pg(store: Store) -> bool:
@@ -339,21 +338,84 @@ _MARK_SENT = (update(deliveries)
 
 
 def mark_sent_many(store: Store, keys: Sequence[str], owner: str, now: datetime) -> set[str]:
-    """Record in one transaction that the server accepted these messages; return the keys ``owner`` still held.
+    """Record in one transaction that the server accepted these messages; return the keys ``owner`` still held."""
+    with Marks(store) as marks:
+        return marks.sent(keys, owner, now)
 
-    The daemon calls it with the results that came back together, at most one per lane, before
-    any lane takes a new message: what a crash can leave accepted but unrecorded stays within the lanes.
-    One UPDATE by key each (an IN list would let SQLite pick the status index and scan every leased row).
+
+@lru_cache(maxsize=8)
+def _mark_sent(engine: Engine) -> Prepared:
+    return Prepared(engine, _MARK_SENT)
+
+
+class Marks:
+    """Where a dispatch records accepted messages: a connection held by each lane, one short transaction a mark.
+
+    Each lane records its accepted message before it ends its next one (``Mailer.send_many``): what
+    a crash can leave accepted but unrecorded stays within the lanes. This write is on that path
+    after every message, hence a prepared statement on connections kept for the dispatch (as many
+    as lanes record at once). One UPDATE by key each (an IN list would let SQLite pick the status index and scan
+    every leased row).
     """
-    done: set[str] = set()
-    if not keys:
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._update = _mark_sent(store.engine)
+        self._idle: list[Writer] = []  # one per lane at most: a lane takes one for each mark
+        self._lock = threading.Lock()
+
+    def sent(self, keys: Sequence[str], owner: str, now: datetime) -> set[str]:
+        """Mark ``keys`` sent at ``now`` in one transaction; return those ``owner`` still held (the others stay)."""
+        done, commit = self.start(keys, owner, now)
+        commit()
         return done
-    now = _utc(now)
-    with _tx(store, "enregistrement des envois") as conn:
-        for key in keys:
-            if (conn.execute(_MARK_SENT, {"b_key": key, "b_owner": owner, "b_now": now}).rowcount or 0) == 1:
-                done.add(key)
-    return done
+
+    def start(self, keys: Sequence[str], owner: str, now: datetime) -> tuple[set[str], Callable[[], None]]:
+        """Write the marks of ``sent`` without committing; return the keys ``owner`` held and the commit.
+
+        The lane calls the commit a moment later, while the server answers its next command; until
+        then the transaction holds the store's write turn.
+        """
+        now = _utc(now)
+        with self._lock:
+            writer = self._idle.pop() if self._idle else Writer(self.store.engine)
+        turn = self.store.write_turn()
+        turn.__enter__()
+
+        def done_with() -> None:
+            turn.__exit__(None, None, None)
+            with self._lock:
+                self._idle.append(writer)
+
+        try:
+            with self.store._errors("enregistrement des envois"):
+                tx = writer.begin()
+                held = {key for key in keys if tx.run(self._update, b_key=key, b_owner=owner, b_now=now) == 1}
+        except BaseException:
+            done_with()
+            raise
+
+        def commit() -> None:
+            try:
+                with self.store._errors("enregistrement des envois"):
+                    tx.commit()
+            finally:
+                done_with()
+
+        return held, commit
+
+    def close(self) -> None:
+        """Give the connections back (once the lanes are done)."""
+        with self._lock:
+            writers, self._idle = self._idle, []
+        for writer in writers:
+            writer.close()
+
+    def __enter__(self) -> Marks:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def mark_retry(store: Store, key: str, owner: str, now: datetime, error: str, retry_at: datetime) -> bool:
@@ -559,7 +621,7 @@ def acquire_sqlite_daemon_lock(store: Store) -> DaemonLock:
 
 
 __all__ = [
-    "STATUSES", "Claimed", "DaemonLock", "Delivery", "SyncReport", "acquire_sqlite_daemon_lock", "claim_due",
+    "STATUSES", "Claimed", "DaemonLock", "Delivery", "Marks", "SyncReport", "acquire_sqlite_daemon_lock", "claim_due",
     "get_delivery", "list_deliveries", "mark_failed", "mark_retry", "mark_sent", "mark_sent_many", "opted_out",
     "release",
     "set_opt_out", "singleton", "status_counts", "sync_plan",

@@ -27,6 +27,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from email.generator import BytesGenerator
@@ -256,13 +257,18 @@ class Mailer:
 
     # -- one message -------------------------------------------------------------------------
 
-    def send(self, lane_index: int, message: Message, *, before_end: Callable[[], bool] | None = None) -> SendResult:
+    def send(self, lane_index: int, message: Message, *, waiting: Callable[[str], None] | None = None,
+             before_end: Callable[[], bool] | None = None) -> SendResult:
         """Send MESSAGE over lane LANE_INDEX to its To, Cc and Bcc addresses (or a WireMessage's recipients).
 
-        BEFORE_END, when given, is called once the whole message has been written but before the
-        final ``.`` that lets the server accept it: it may wait (send_many waits there until the
-        outcome of an earlier message is recorded); False abandons the message (the connection is
-        closed, the server drops it) and the outcome is ``retry``.
+        WAITING(stage), when given, is called once a command is on the wire, while the server
+        answers it: "MAIL", "RCPT" (the first recipient), "DATA" and "end" (the end of data, while
+        the server takes the message in); send_many does its own work there, so that it overlaps
+        the exchange. What it raises goes to the caller as it is, never mistaken for a lost
+        connection (at "end" it must not raise: the message may be accepted). BEFORE_END, when
+        given, is called right before the end of data, the point after which the server may accept
+        the message: False abandons it (the connection is closed, the server drops the message) and
+        the outcome is ``retry``.
         """
         if isinstance(message, WireMessage):
             recipients = list(message.recipients)
@@ -278,17 +284,21 @@ class Mailer:
                 reused = lane.conn is not None
                 try:
                     conn = self._connection(lane)
-                    result = self._transaction(lane, conn, sender, recipients, message, before_end)
+                    result = self._transaction(lane, conn, sender, recipients, message, waiting, before_end)
                 except _Broken as err:
                     self._discard(lane)
                     if reused:  # the server had dropped an idle connection: once more on a fresh one
                         continue
                     return SendResult("retry", str(err), None, err.stage)
+                except BaseException:  # a caller's callback failed mid-transaction: the connection is unusable
+                    self._discard(lane)
+                    raise
                 lane.last_used = time.monotonic()
                 return result
 
-    def _transaction(self, lane: _Lane, conn: smtplib.SMTP, sender: str, recipients: list[str],
-                     message: Message, before_end: Callable[[], bool] | None = None) -> SendResult:
+    def _transaction(self, lane: _Lane, conn: smtplib.SMTP, sender: str, recipients: list[str], message: Message,
+                     waiting: Callable[[str], None] | None = None,
+                     before_end: Callable[[], bool] | None = None) -> SendResult:
         """MAIL, RCPT, DATA on an open connection; raise _Broken while resending is still safe."""
         international = not sender.isascii() or not all(r.isascii() for r in recipients)
         if international and not conn.has_extn("smtputf8"):
@@ -306,42 +316,46 @@ class Mailer:
                 data = self._serialize(message, utf8=False, eight_bit=False)
         if international:
             options.append("SMTPUTF8")
+            conn.command_encoding = "utf-8"  # what smtplib's mail() does for SMTPUTF8
 
-        code, reply = self._command(conn, "MAIL", lambda: conn.mail(sender, options))
+        def ask(stage: str, verb: str, args: str = "") -> tuple[int, bytes]:
+            """Put one command (smtplib's mail(), rcpt() and data() in two halves), WAITING, then the reply."""
+            try:
+                try:
+                    conn.putcmd(verb, args)
+                except OSError as err:
+                    raise _Broken(f"connection lost at {stage}: {err or type(err).__name__}", stage) from err
+            finally:
+                if waiting is not None:
+                    waiting(stage)
+            return self._command(conn, stage, conn.getreply)
+
+        code, reply = ask("MAIL", "mail", f"FROM:{smtplib.quoteaddr(sender)}" + "".join(" " + o for o in options))
         if code != 250:
             return self._reset(lane, conn, _classify(code, reply, "MAIL"))
         refused: list[SendResult] = []
-        for rcpt in recipients:
-            code, reply = self._command(conn, "RCPT", partial(conn.rcpt, rcpt))
+        for i, rcpt in enumerate(recipients):
+            code, reply = (ask("RCPT", "rcpt", f"TO:{smtplib.quoteaddr(rcpt)}") if i == 0 else
+                           self._command(conn, "RCPT", partial(conn.rcpt, rcpt)))
             if code not in (250, 251):
                 refused.append(_classify(code, reply, "RCPT"))
         if len(refused) == len(recipients):
             temporary = [r for r in refused if r.outcome == "retry"]
             return self._reset(lane, conn, temporary[0] if temporary else refused[0])
-
-        def start_data() -> tuple[int, bytes]:
-            conn.putcmd("data")
-            return conn.getreply()
-
-        code, reply = self._command(conn, "DATA", start_data)
+        code, reply = ask("DATA", "data")
         if code != 354:
             return self._reset(lane, conn, _classify(code, reply, "DATA"))
         body = _LEADING_DOT.sub(b"..", data)
         if not body.endswith(b"\r\n"):
             body += b"\r\n"
-        if before_end is not None:  # the body now, the end of data once allowed
-            try:
-                conn.send(body)
-            except OSError as err:  # no final dot sent: the server cannot hold the message
-                raise _Broken(f"connection lost while sending the message: {err or type(err).__name__}",
-                              "body") from err
-            if not before_end():
-                self._discard(lane)  # closed mid-DATA: the server drops the message
-                return SendResult("retry", "message abandoned before its end: the sending stopped", None, "body")
-            body = b""
+        if before_end is not None and not before_end():
+            self._discard(lane)  # closed mid-DATA, no end of data: the server drops the message
+            return SendResult("retry", "message abandoned before its end: the sending stopped", None, "body")
         # From here the server may accept the message: no automatic resend any more.
         try:
             conn.send(body + b".\r\n")
+            if waiting is not None:
+                waiting("end")
             code, reply = conn.getreply()
         except OSError as err:
             self._discard(lane)
@@ -389,120 +403,137 @@ class Mailer:
 
     # -- many messages -----------------------------------------------------------------------
 
-    def send_many(self, messages: Iterable[tuple[str, Message]],
-                  on_result: Callable[[str, SendResult], None] | None = None, *,
-                  on_results: Callable[[list[tuple[str, SendResult]]], None] | None = None,
+    def send_many(self, messages: Iterable[tuple[str, Message | Callable[[], Message]]],
+                  record: Callable[[str, SendResult], Callable[[], None] | None], *,
                   ready: Callable[[str], bool] | None = None) -> Counter[str]:
-        """Send (key, message) pairs over every lane; report each outcome in this thread as it ends.
+        """Send (key, message) pairs over every lane; each lane records its own outcomes; return the counts.
 
         MESSAGES is consumed lazily in this thread (it may claim rows as it goes), a little ahead of
-        the lanes: each lane has one message in hand and at most one more waiting for it. A lane
-        writes a message up to, not including, the final ``.`` and waits there until fewer than
-        ``lanes`` accepted messages are unreported; so while this thread records an outcome the
-        lanes already send the next messages, and what the server accepted but the caller has not
-        yet recorded never exceeds the lanes (a crash can repeat at most that many).
+        the lanes: one message waiting per lane. A message may be given as a function that makes it:
+        the lane calls it while the server takes in the lane's message before.
 
-        ON_RESULT(key, result) is called for each outcome; ON_RESULTS(list), when given instead,
-        gets the outcomes that came back together (at most ``lanes`` accepted ones), for the caller
-        to record them in one go. READY(key), when given, is asked before a message is handed to
-        the lanes and again (in the lane's thread) right before its end: False stops the sending,
-        that message and the rest are not sent and not reported (the caller gives them back).
-        A message abandoned before its end is never accepted. Return how many ended in each outcome.
+        RECORD(key, result) is called once per message tried, in the thread of the lane that tried
+        it, and is complete before that lane ends another message. It may return a function that
+        finishes the record (a commit, say): the lane calls RECORD while the server answers its next
+        MAIL command, and that function while it answers the RCPT command, so the record overlaps
+        the exchange instead of adding to it; with nothing more to send, a lane records at once.
+        What the server accepted but nobody recorded thus never exceeds the lanes (a crash can
+        repeat at most that many), and no outcome waits for another lane.
+
+        READY(key), when given, is asked before a message is handed to a lane and again (in the
+        lane's thread) right before its end: False stops the sending; that message and the rest are
+        neither sent nor recorded (the caller gives them back). A message abandoned before its end is
+        never accepted. An exception (from RECORD, from making a message, or a bug) stops every lane
+        at its next step and is raised here once they all have stopped; outcomes in hand are recorded
+        first.
         """
-        if (on_result is None) == (on_results is None):
-            raise ValueError("give on_result or on_results, not both")
-
-        def report(done: list[tuple[str, SendResult]]) -> None:
-            if on_results is not None:
-                on_results(done)
-            else:
-                for key, result in done:
-                    on_result(key, result)  # type: ignore[misc]
-
-        counts: Counter[str] = Counter()
-        tasks: queue.Queue[tuple[str, Message] | None] = queue.Queue()
-        results: queue.Queue[tuple[str, SendResult | BaseException | None, bool]] = queue.Queue()
+        tasks: queue.Queue[tuple[str, Message | Callable[[], Message]] | None] = queue.Queue(maxsize=self.lanes)
         stop = threading.Event()
-        ends = threading.Semaphore(self.lanes)  # one per message past its final dot and not yet reported
+        errors: list[BaseException] = []
+        counts = [Counter[str]() for _ in self._lanes]
+
+        def wanted(key: str) -> bool:
+            if stop.is_set() or (ready is not None and not ready(key)):
+                stop.set()
+                return False
+            return True
+
+        def made(task: tuple[str, Message | Callable[[], Message]] | None) -> tuple[str, Message | BaseException] | None:
+            if task is None or not callable(task[1]):
+                return task  # type: ignore[return-value]
+            try:
+                return task[0], task[1]()
+            except BaseException as err:  # raised when its turn comes, after what is in hand is recorded
+                return task[0], err
 
         def work(index: int) -> None:
-            while True:
-                task = tasks.get()
-                if task is None:
-                    return
-                key, message = task
-                if stop.is_set():
-                    continue
-                held = abandoned = False
+            held: list[tuple[str, SendResult]] = []  # this lane's last outcome, not yet recorded
+            finishing: list[Callable[[], None]] = []  # the second half of a record begun
+            upcoming: list[tuple[str, Message | BaseException] | None] = []  # taken while the server answered
 
-                def before_end(key: str = key) -> bool:
-                    nonlocal held, abandoned
-                    while not stop.is_set():
-                        if ends.acquire(timeout=0.05):
-                            if ready is not None and not ready(key):  # asked again: the wait may have been long
-                                ends.release()
-                                break
-                            held = True
-                            return True
-                    abandoned = True
-                    return False
+            def begin() -> None:
+                if held:
+                    key, result = held.pop()
+                    counts[index][result.outcome] += 1
+                    finish = record(key, result)
+                    if finish is not None:
+                        finishing.append(finish)
 
+            def settle() -> None:
+                begin()
+                if finishing:
+                    finishing.pop()()
+
+            def waiting(stage: str) -> None:
+                if stage == "MAIL":
+                    begin()
+                elif stage == "RCPT":
+                    settle()
+                elif stage == "end" and not upcoming:  # make the next message while the server takes this one
+                    with suppress(queue.Empty):
+                        upcoming.append(made(tasks.get_nowait()))
+
+            try:
+                while True:
+                    if upcoming:
+                        task = upcoming.pop()
+                    else:
+                        try:
+                            task = made(tasks.get(block=not held))
+                        except queue.Empty:  # nothing to overlap the record with: record now
+                            settle()
+                            continue
+                    if task is None:
+                        break
+                    key, message = task
+                    if isinstance(message, BaseException):
+                        raise message
+                    if stop.is_set():
+                        settle()
+                        continue  # drained, never sent
+                    abandoned = False
+
+                    def before_end(key: str = key) -> bool:
+                        nonlocal abandoned
+                        settle()  # done at RCPT already, unless the transaction went another way
+                        abandoned = not wanted(key)
+                        return not abandoned
+
+                    try:
+                        result = self.send(index, message, waiting=waiting, before_end=before_end)
+                    finally:
+                        settle()  # the previous outcome, when the transaction never got that far
+                    if not abandoned:  # abandoned before its end: never accepted, not recorded
+                        held.append((key, result))
+                settle()
+            except BaseException as err:  # a failed record or a bug: hand it to the caller's thread
+                stop.set()
+                errors.append(err)
                 try:
-                    result = self.send(index, message, before_end=before_end)
-                    results.put((key, None if abandoned else result, held))
-                except BaseException as err:  # a bug: hand it to the caller's thread
-                    results.put((key, err, held))
+                    settle()  # an accepted message in hand is still recorded, a record begun still ends
+                except Exception:  # noqa: BLE001 - the first error is the one raised
+                    pass
+                if None not in upcoming:
+                    while tasks.get() is not None:  # let the caller's put() go on until it says stop
+                        pass
 
         workers = [threading.Thread(target=work, args=(i,), name=f"smtp-lane-{i}", daemon=True)
                    for i in range(self.lanes)]
         for worker in workers:
             worker.start()
-        in_flight = 0
-
-        def settle() -> None:
-            """Wait for one outcome, take every other one already back, report them together, let their lanes go on."""
-            nonlocal in_flight
-            done: list[tuple[str, SendResult]] = []
-            taken = held = 0
-            error: BaseException | None = None
-            while taken < in_flight:
-                try:
-                    key, result, had_end = results.get(block=not taken)
-                except queue.Empty:
-                    break
-                taken += 1
-                held += had_end
-                if result is None:  # abandoned before its end: never sent, nothing to report
-                    continue
-                if isinstance(result, BaseException):
-                    error = result
-                    break
-                done.append((key, result))
-            if done:
-                report(done)
-                for _, result in done:
-                    counts[result.outcome] += 1
-            in_flight -= taken
-            for _ in range(held):  # recorded (or about to be raised): the lanes may end their next messages
-                ends.release()
-            if error is not None:
-                raise error
-
         try:
             for item in messages:
-                if in_flight >= 2 * self.lanes:  # one in hand and one waiting per lane
-                    settle()  # every outcome back by then is reported together
-                if ready is not None and not ready(item[0]):
+                if not wanted(item[0]):
                     break
                 tasks.put(item)
-                in_flight += 1
-            while in_flight:
-                settle()
+        except BaseException:
+            stop.set()
+            raise
         finally:
-            if in_flight:
-                stop.set()  # an exception: drop what has not started, abandon what waits for its end
             for _ in workers:
                 tasks.put(None)
             for worker in workers:
                 worker.join()
-        return counts
+        if errors:
+            raise errors[0]
+        return sum(counts, Counter())

@@ -11,10 +11,11 @@ import hmac
 import re
 import secrets
 import sqlite3
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -212,6 +213,9 @@ class Store:
         self.clock = clock
         self._key_secret: bytes | None = None
         self._by_token = Lookup(engine, _BY_TOKEN_HASH)
+        # SQLite has one writer at a time and makes the others wait in steps of milliseconds: the
+        # threads of one process (the daemon's lanes and its claims) queue here instead.
+        self._write_turn = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
 
     @property
     def local(self) -> bool:
@@ -238,10 +242,14 @@ class Store:
                              where=self.url, hint="vérifiez que la base est accessible (--db, CNAM_CALENDAR_DB)"
                              ) from None
 
+    def write_turn(self) -> AbstractContextManager[Any]:
+        """Return the guard a write transaction holds: on SQLite, one thread of this process at a time."""
+        return self._write_turn
+
     @contextmanager
     def _write(self, action: str) -> Iterator[Connection]:
         """Open one write transaction (on SQLite, take the write lock at once: no upgrade deadlock)."""
-        with self._errors(action), self.engine.connect() as conn:
+        with self._errors(action), self._write_turn, self.engine.connect() as conn:
             conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
             with conn.begin():
                 yield conn

@@ -367,12 +367,18 @@ def running_sink(**kwargs: object) -> Iterator[SmtpSink]:
 
 
 @contextmanager
-def sink_process(record: str | os.PathLike[str], *args: str, ready_timeout: float = 30.0) -> Iterator[int]:
-    """Run ``python -m tests.support.smtp_sink --record RECORD [ARGS]`` in its own process; yield its port."""
+def sink_process(record: str | os.PathLike[str], *args: str, ready_timeout: float = 30.0,
+                 cpus: set[int] | None = None) -> Iterator[int]:
+    """Run ``python -m tests.support.smtp_sink --record RECORD [ARGS]`` in its own process; yield its port.
+
+    CPUS, when given, pins the sink to those processors (benchmarks keep it off the client's).
+    """
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     cmd = [sys.executable, "-m", "tests.support.smtp_sink", "--port", "0", "--record", os.fspath(record), *args]
     proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, text=True)
     try:
+        if cpus:
+            os.sched_setaffinity(proc.pid, cpus)
         ready = threading.Timer(ready_timeout, proc.kill)  # a sink that never says "listening" is killed
         ready.start()
         line = proc.stdout.readline() if proc.stdout else ""
