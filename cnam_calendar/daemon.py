@@ -106,21 +106,14 @@ class Daemon:
                        date=self.now())
 
     def _record(self, marks: delivery.Marks, claimed: dict[str, delivery.Claimed],
-                reported: set[str]) -> Callable[[str, SendResult], Callable[[], None] | None]:
-        """Return the callback that records an outcome (called in the lane's thread, see Mailer.send_many).
-
-        An accepted message is marked at once and committed by the lane a moment later (the
-        function returned); retries and failures, rare, are recorded in one go.
-        """
-        def record(key: str, result: SendResult) -> Callable[[], None] | None:
+                reported: set[str]) -> Callable[[str, SendResult], None]:
+        """Return the callback that records an outcome (in the lane's recorder thread, see Mailer.send_many)."""
+        def record(key: str, result: SendResult) -> None:
             now = self.now()
             if result.outcome == "sent":
-                mine, commit = marks.start([key], self.owner, now)
-                reported.add(key)
-                if not mine:
+                if not marks.sent([key], self.owner, now):
                     log.warning("lease of %s lost before it was recorded as sent", key)
-                return commit
-            if result.outcome == "failed":
+            elif result.outcome == "failed":
                 delivery.mark_failed(self.store, key, self.owner, now, result.detail)
             else:
                 row = claimed[key]
@@ -129,7 +122,6 @@ class Daemon:
                     retry_at = min(retry_at, row.expires_at)
                 delivery.mark_retry(self.store, key, self.owner, now, result.detail, retry_at)
             reported.add(key)
-            return None
         return record
 
     def _still_mine(self, row: delivery.Claimed) -> bool:
@@ -149,27 +141,54 @@ class Daemon:
     def _dispatch(self, marks: delivery.Marks) -> int:
         done = 0
         while not self.stopping.is_set():
-            rows = delivery.claim_due(self.store, self.owner, self.now(), self.lease, self.batch)
-            if not rows:
-                break
-            by_key = {r.key: r for r in rows}
-            handed: set[str] = set()
-            reported: set[str] = set()
-            messages = ((row.key, partial(self._message, row)) for row in rows)  # made by the lanes
-
-            def ready(key: str, by_key: dict[str, delivery.Claimed] = by_key, handed: set[str] = handed) -> bool:
-                # asked right before each message goes to a lane, so a long wait (a slow server, SIGSTOP) counts
-                if self.stopping.is_set() or not self._still_mine(by_key[key]):
-                    return False
-                handed.add(key)
-                return True
-
-            self.mailer.send_many(messages, self._record(marks, by_key, reported), ready=ready)
-            for row in rows:  # stopped half-way, or the lease ran low: give the rest back at once
-                if row.key not in reported:
-                    delivery.release(self.store, row.key, self.owner)
-            done += len(handed)
+            sent, finished = self._send_due(marks)
+            done += sent
+            if finished:
+                return done
         return done
+
+    def _send_due(self, marks: delivery.Marks) -> tuple[int, bool]:
+        """Claim and send batch after batch until none is due, or a lease runs low; return (handed, finished)."""
+        claimed: dict[str, delivery.Claimed] = {}
+        handed: set[str] = set()
+        reported: set[str] = set()
+        finished = cut = False
+
+        def claim() -> list[delivery.Claimed]:
+            if self.stopping.is_set():
+                return []
+            rows = delivery.claim_due(self.store, self.owner, self.now(), self.lease, self.batch,
+                                      holding=claimed.keys())
+            claimed.update((r.key, r) for r in rows)
+            return rows
+
+        def messages() -> Iterator[tuple[str, Callable[[], WireMessage]]]:
+            nonlocal finished
+            batch = claim()
+            while batch:
+                ahead = None
+                for i, row in enumerate(batch):
+                    if i == len(batch) // 2:
+                        ahead = claim()  # the next batch, while the lanes send the second half of this one
+                    yield row.key, partial(self._message, row)  # the lanes make each message
+                batch = ahead or []
+            finished = True
+
+        def ready(key: str) -> bool:
+            # asked right before each message goes to a lane and again before its end, so a long wait
+            # (a slow server, SIGSTOP) counts
+            nonlocal cut
+            if self.stopping.is_set() or not self._still_mine(claimed[key]):
+                cut = True
+                return False
+            handed.add(key)
+            return True
+
+        self.mailer.send_many(messages(), self._record(marks, claimed, reported), ready=ready)
+        for key in claimed:  # stopped half-way, or the lease ran low: give the rest back at once
+            if key not in reported:
+                delivery.release(self.store, key, self.owner)
+        return len(handed), finished and not cut
 
     def recover(self) -> int:
         """On SQLite, rows leased by a previous (killed) daemon go back to the queue: it is the only one."""

@@ -24,7 +24,7 @@ import json
 import os
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import astuple, dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -261,13 +261,21 @@ def _supersedes(sibling: Any, row: Any, now: datetime) -> bool:
     return sibling.status == "pending" and (sibling.due_at <= now or sibling.attempts > 0)
 
 
-def claim_due(store: Store, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
+def claim_due(store: Store, owner: str, now: datetime, lease: timedelta, limit: int, *,
+              holding: Container[str] = ()) -> list[Claimed]:
     """Take up to ``limit`` due rows for ``owner`` until ``now + lease``; settle the useless ones on the way.
 
-    Claimable: ``pending`` rows due at or before ``now``, and ``leased`` rows whose lease ran out.
+    Claimable: ``pending`` rows due at or before ``now``, and ``leased`` rows whose lease ran out,
+    but those in ``holding`` (the caller has them in hand already: claiming ahead, it must not get
+    them twice).
     Of those, rows of opted-out learners become ``cancelled``, rows whose deadline day is over become
     ``expired``, and when a later offset of the same (learner, event) is due too (after downtime) the
     earlier ones become ``superseded``: only the latest reminder is sent. The oldest due go first.
+
+    PostgreSQL reads and writes in one transaction, the rows locked ``FOR UPDATE SKIP LOCKED`` (other
+    daemons take others). SQLite reads first, then writes in a short transaction of its own, each
+    update guarded by the same condition (a row that changed in between is left alone): the write
+    lock is held for the writes only, so the daemon's lanes go on recording what they send.
     """
     now = _utc(now)
     if limit <= 0:
@@ -276,47 +284,73 @@ def claim_due(store: Store, owner: str, now: datetime, lease: timedelta, limit: 
     claimable = or_(and_(deliveries.c.status == "pending", deliveries.c.due_at <= now),
                     and_(deliveries.c.status == "leased", deliveries.c.lease_until < now))
     claimed: list[Claimed] = []
-    with _tx(store, "réservation des rappels") as conn:
-        while len(claimed) < limit:
-            want = limit - len(claimed)
-            stmt = (select(*_COLUMNS).where(claimable).order_by(deliveries.c.due_at, deliveries.c.id)
-                    .limit(max(want, 100)))
-            if _is_pg(store):
-                stmt = stmt.with_for_update(skip_locked=True)
-            rows = conn.execute(stmt).all()
-            if not rows:
-                break
-            learner_ids = sorted({r.learner_id for r in rows})
-            uids = sorted({r.event_uid for r in rows})
-            opted: set[str] = set()
-            siblings: dict[tuple[str, str], list[Any]] = defaultdict(list)
-            for part in _chunks(learner_ids, CHUNK):
-                opted.update(conn.scalars(select(learners_table.c.id).where(
-                    learners_table.c.id.in_(part), learners_table.c.opt_out.is_(True))))
-                for s in conn.execute(select(*_COLUMNS).where(deliveries.c.learner_id.in_(part),
-                                                              deliveries.c.event_uid.in_(uids))):
-                    siblings[(s.learner_id, s.event_uid)].append(s)
-            settle: dict[str, list[str]] = {"cancelled": [], "expired": [], "superseded": []}
-            take: list[Any] = []
-            for r in rows:
-                if r.learner_id in opted:
-                    settle["cancelled"].append(r.key)
-                elif r.expires_at is not None and r.expires_at <= now:
-                    settle["expired"].append(r.key)
-                elif any(_supersedes(s, r, now) for s in siblings[(r.learner_id, r.event_uid)] if s.key != r.key):
-                    settle["superseded"].append(r.key)
-                elif len(take) < want:
-                    take.append(r)
-            for status, keys in settle.items():
-                _set_status(conn, keys, status, only=("pending", "leased"))
-            for part in _chunks([r.key for r in take], CHUNK):
-                conn.execute(update(deliveries).where(deliveries.c.key.in_(part)).values(
-                    status="leased", lease_owner=owner, lease_until=until, attempts=deliveries.c.attempts + 1))
-            claimed.extend(Claimed(r.key, r.learner_id, r.event_uid, r.offset_days, r.due_at, r.expires_at,
-                                   r.attempts + 1, until, _load(r.payload)) for r in take)
-            if not take and not any(settle.values()):
-                break  # nothing could change: do not spin
+    action = "réservation des rappels"
+
+    def choose(conn: Connection, want: int) -> tuple[dict[str, list[str]], list[Any]] | None:
+        stmt = (select(*_COLUMNS).where(claimable).order_by(deliveries.c.due_at, deliveries.c.id)
+                .limit(max(want, 100)))
+        if _is_pg(store):
+            stmt = stmt.with_for_update(skip_locked=True)
+        rows = conn.execute(stmt).all()
+        return _choose(conn, rows, now, want, holding) if rows else None
+
+    def write(conn: Connection, settle: dict[str, list[str]], take: list[Any]) -> None:
+        for status, keys in settle.items():
+            for part in _chunks(keys, CHUNK):
+                conn.execute(update(deliveries).where(deliveries.c.key.in_(part), claimable)
+                             .values(status=status, lease_owner=None, lease_until=None))
+        taken: set[str] = set()
+        for part in _chunks([r.key for r in take], CHUNK):
+            stmt = update(deliveries).where(deliveries.c.key.in_(part), claimable).values(
+                status="leased", lease_owner=owner, lease_until=until, attempts=deliveries.c.attempts + 1)
+            taken.update(conn.scalars(stmt.returning(deliveries.c.key)))
+        claimed.extend(Claimed(r.key, r.learner_id, r.event_uid, r.offset_days, r.due_at, r.expires_at,
+                               r.attempts + 1, until, _load(r.payload)) for r in take if r.key in taken)
+
+    if _is_pg(store):
+        with _tx(store, action) as conn:
+            while len(claimed) < limit and (chosen := choose(conn, limit - len(claimed))) is not None:
+                write(conn, *chosen)
+                if not chosen[1] and not any(chosen[0].values()):
+                    break  # nothing could change: do not spin
+        return claimed
+    while len(claimed) < limit:
+        with store._errors(action), store.engine.connect() as conn, conn.begin():  # a read: no write lock
+            chosen = choose(conn, limit - len(claimed))
+        if chosen is None or (not chosen[1] and not any(chosen[0].values())):
+            break
+        with _tx(store, action) as conn:
+            write(conn, *chosen)
     return claimed
+
+
+def _choose(conn: Connection, rows: Sequence[Any], now: datetime, want: int,
+            holding: Container[str]) -> tuple[dict[str, list[str]], list[Any]]:
+    """Sort claimable ROWS into those to settle (by new status) and up to WANT to take, oldest due first."""
+    learner_ids = sorted({r.learner_id for r in rows})
+    uids = sorted({r.event_uid for r in rows})
+    opted: set[str] = set()
+    siblings: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for part in _chunks(learner_ids, CHUNK):
+        opted.update(conn.scalars(select(learners_table.c.id).where(
+            learners_table.c.id.in_(part), learners_table.c.opt_out.is_(True))))
+        for s in conn.execute(select(*_COLUMNS).where(deliveries.c.learner_id.in_(part),
+                                                      deliveries.c.event_uid.in_(uids))):
+            siblings[(s.learner_id, s.event_uid)].append(s)
+    settle: dict[str, list[str]] = {"cancelled": [], "expired": [], "superseded": []}
+    take: list[Any] = []
+    for r in rows:
+        if r.key in holding:
+            continue
+        if r.learner_id in opted:
+            settle["cancelled"].append(r.key)
+        elif r.expires_at is not None and r.expires_at <= now:
+            settle["expired"].append(r.key)
+        elif any(_supersedes(s, r, now) for s in siblings[(r.learner_id, r.event_uid)] if s.key != r.key):
+            settle["superseded"].append(r.key)
+        elif len(take) < want:
+            take.append(r)
+    return settle, take
 
 
 # Recording the outcome (owner-checked: a daemon that lost its lease records nothing)
@@ -349,13 +383,13 @@ def _mark_sent(engine: Engine) -> Prepared:
 
 
 class Marks:
-    """Where a dispatch records accepted messages: a connection held by each lane, one short transaction a mark.
+    """Where a dispatch records accepted messages: connections kept for it, one short transaction a mark.
 
     Each lane records its accepted message before it ends its next one (``Mailer.send_many``): what
-    a crash can leave accepted but unrecorded stays within the lanes. This write is on that path
-    after every message, hence a prepared statement on connections kept for the dispatch (as many
-    as lanes record at once). One UPDATE by key each (an IN list would let SQLite pick the status index and scan
-    every leased row).
+    a crash can leave accepted but unrecorded stays within the lanes. This write follows every
+    message, hence a prepared statement on connections held for the dispatch (as many as lanes
+    record at once). One UPDATE by key each (an IN list would let SQLite pick the status index and
+    scan every leased row).
     """
 
     def __init__(self, store: Store) -> None:
@@ -366,43 +400,22 @@ class Marks:
 
     def sent(self, keys: Sequence[str], owner: str, now: datetime) -> set[str]:
         """Mark ``keys`` sent at ``now`` in one transaction; return those ``owner`` still held (the others stay)."""
-        done, commit = self.start(keys, owner, now)
-        commit()
-        return done
-
-    def start(self, keys: Sequence[str], owner: str, now: datetime) -> tuple[set[str], Callable[[], None]]:
-        """Write the marks of ``sent`` without committing; return the keys ``owner`` held and the commit.
-
-        The lane calls the commit a moment later, while the server answers its next command; until
-        then the transaction holds the store's write turn.
-        """
+        done: set[str] = set()
+        if not keys:
+            return done
         now = _utc(now)
         with self._lock:
             writer = self._idle.pop() if self._idle else Writer(self.store.engine)
-        turn = self.store.write_turn()
-        turn.__enter__()
-
-        def done_with() -> None:
-            turn.__exit__(None, None, None)
+        try:
+            with self.store._errors("enregistrement des envois"), self.store.write_turn(), \
+                    writer.transaction() as run:
+                for key in keys:
+                    if run(self._update, b_key=key, b_owner=owner, b_now=now) == 1:
+                        done.add(key)
+        finally:
             with self._lock:
                 self._idle.append(writer)
-
-        try:
-            with self.store._errors("enregistrement des envois"):
-                tx = writer.begin()
-                held = {key for key in keys if tx.run(self._update, b_key=key, b_owner=owner, b_now=now) == 1}
-        except BaseException:
-            done_with()
-            raise
-
-        def commit() -> None:
-            try:
-                with self.store._errors("enregistrement des envois"):
-                    tx.commit()
-            finally:
-                done_with()
-
-        return held, commit
+        return done
 
     def close(self) -> None:
         """Give the connections back (once the lanes are done)."""

@@ -27,6 +27,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
@@ -257,18 +258,16 @@ class Mailer:
 
     # -- one message -------------------------------------------------------------------------
 
-    def send(self, lane_index: int, message: Message, *, waiting: Callable[[str], None] | None = None,
-             before_end: Callable[[], bool] | None = None) -> SendResult:
+    def send(self, lane_index: int, message: Message, *, before_end: Callable[[], bool] | None = None,
+             after_end: Callable[[], None] | None = None) -> SendResult:
         """Send MESSAGE over lane LANE_INDEX to its To, Cc and Bcc addresses (or a WireMessage's recipients).
 
-        WAITING(stage), when given, is called once a command is on the wire, while the server
-        answers it: "MAIL", "RCPT" (the first recipient), "DATA" and "end" (the end of data, while
-        the server takes the message in); send_many does its own work there, so that it overlaps
-        the exchange. What it raises goes to the caller as it is, never mistaken for a lost
-        connection (at "end" it must not raise: the message may be accepted). BEFORE_END, when
-        given, is called right before the end of data, the point after which the server may accept
-        the message: False abandons it (the connection is closed, the server drops the message) and
-        the outcome is ``retry``.
+        BEFORE_END, when given, is called right before the end of data, the point after which the
+        server may accept the message: it may wait (send_many waits there for the lane's previous
+        outcome to be recorded); False abandons the message (the connection is closed, the server
+        drops it) and the outcome is ``retry``. AFTER_END, when given, is called once the end of
+        data is on the wire, while the server takes the message in (send_many makes the lane's next
+        message there); it must not raise.
         """
         if isinstance(message, WireMessage):
             recipients = list(message.recipients)
@@ -284,7 +283,7 @@ class Mailer:
                 reused = lane.conn is not None
                 try:
                     conn = self._connection(lane)
-                    result = self._transaction(lane, conn, sender, recipients, message, waiting, before_end)
+                    result = self._transaction(lane, conn, sender, recipients, message, before_end, after_end)
                 except _Broken as err:
                     self._discard(lane)
                     if reused:  # the server had dropped an idle connection: once more on a fresh one
@@ -297,8 +296,8 @@ class Mailer:
                 return result
 
     def _transaction(self, lane: _Lane, conn: smtplib.SMTP, sender: str, recipients: list[str], message: Message,
-                     waiting: Callable[[str], None] | None = None,
-                     before_end: Callable[[], bool] | None = None) -> SendResult:
+                     before_end: Callable[[], bool] | None = None,
+                     after_end: Callable[[], None] | None = None) -> SendResult:
         """MAIL, RCPT, DATA on an open connection; raise _Broken while resending is still safe."""
         international = not sender.isascii() or not all(r.isascii() for r in recipients)
         if international and not conn.has_extn("smtputf8"):
@@ -316,33 +315,24 @@ class Mailer:
                 data = self._serialize(message, utf8=False, eight_bit=False)
         if international:
             options.append("SMTPUTF8")
-            conn.command_encoding = "utf-8"  # what smtplib's mail() does for SMTPUTF8
 
-        def ask(stage: str, verb: str, args: str = "") -> tuple[int, bytes]:
-            """Put one command (smtplib's mail(), rcpt() and data() in two halves), WAITING, then the reply."""
-            try:
-                try:
-                    conn.putcmd(verb, args)
-                except OSError as err:
-                    raise _Broken(f"connection lost at {stage}: {err or type(err).__name__}", stage) from err
-            finally:
-                if waiting is not None:
-                    waiting(stage)
-            return self._command(conn, stage, conn.getreply)
-
-        code, reply = ask("MAIL", "mail", f"FROM:{smtplib.quoteaddr(sender)}" + "".join(" " + o for o in options))
+        code, reply = self._command(conn, "MAIL", lambda: conn.mail(sender, options))
         if code != 250:
             return self._reset(lane, conn, _classify(code, reply, "MAIL"))
         refused: list[SendResult] = []
-        for i, rcpt in enumerate(recipients):
-            code, reply = (ask("RCPT", "rcpt", f"TO:{smtplib.quoteaddr(rcpt)}") if i == 0 else
-                           self._command(conn, "RCPT", partial(conn.rcpt, rcpt)))
+        for rcpt in recipients:
+            code, reply = self._command(conn, "RCPT", partial(conn.rcpt, rcpt))
             if code not in (250, 251):
                 refused.append(_classify(code, reply, "RCPT"))
         if len(refused) == len(recipients):
             temporary = [r for r in refused if r.outcome == "retry"]
             return self._reset(lane, conn, temporary[0] if temporary else refused[0])
-        code, reply = ask("DATA", "data")
+
+        def start_data() -> tuple[int, bytes]:
+            conn.putcmd("data")
+            return conn.getreply()
+
+        code, reply = self._command(conn, "DATA", start_data)
         if code != 354:
             return self._reset(lane, conn, _classify(code, reply, "DATA"))
         body = _LEADING_DOT.sub(b"..", data)
@@ -354,8 +344,8 @@ class Mailer:
         # From here the server may accept the message: no automatic resend any more.
         try:
             conn.send(body + b".\r\n")
-            if waiting is not None:
-                waiting("end")
+            if after_end is not None:
+                after_end()
             code, reply = conn.getreply()
         except OSError as err:
             self._discard(lane)
@@ -404,7 +394,7 @@ class Mailer:
     # -- many messages -----------------------------------------------------------------------
 
     def send_many(self, messages: Iterable[tuple[str, Message | Callable[[], Message]]],
-                  record: Callable[[str, SendResult], Callable[[], None] | None], *,
+                  record: Callable[[str, SendResult], None], *,
                   ready: Callable[[str], bool] | None = None) -> Counter[str]:
         """Send (key, message) pairs over every lane; each lane records its own outcomes; return the counts.
 
@@ -412,13 +402,12 @@ class Mailer:
         the lanes: one message waiting per lane. A message may be given as a function that makes it:
         the lane calls it while the server takes in the lane's message before.
 
-        RECORD(key, result) is called once per message tried, in the thread of the lane that tried
-        it, and is complete before that lane ends another message. It may return a function that
-        finishes the record (a commit, say): the lane calls RECORD while the server answers its next
-        MAIL command, and that function while it answers the RCPT command, so the record overlaps
-        the exchange instead of adding to it; with nothing more to send, a lane records at once.
-        What the server accepted but nobody recorded thus never exceeds the lanes (a crash can
-        repeat at most that many), and no outcome waits for another lane.
+        RECORD(key, result) is called once per message tried, in a thread of the lane that tried it
+        (its recorder: the lane hands each outcome over and goes on with its next message), and is
+        complete before that lane ends another message: the record (a database commit, say) runs
+        while the lane's next MAIL, RCPT and DATA are exchanged instead of adding to them. What the
+        server accepted but nobody recorded thus never exceeds the lanes (a crash can repeat at most
+        that many), and no outcome waits for another lane.
 
         READY(key), when given, is asked before a message is handed to a lane and again (in the
         lane's thread) right before its end: False stops the sending; that message and the rest are
@@ -446,78 +435,54 @@ class Mailer:
             except BaseException as err:  # raised when its turn comes, after what is in hand is recorded
                 return task[0], err
 
-        def work(index: int) -> None:
-            held: list[tuple[str, SendResult]] = []  # this lane's last outcome, not yet recorded
-            finishing: list[Callable[[], None]] = []  # the second half of a record begun
+        def work(index: int, recorder: ThreadPoolExecutor) -> None:
+            recording: list[Future[None]] = []  # this lane's last outcome, being recorded
             upcoming: list[tuple[str, Message | BaseException] | None] = []  # taken while the server answered
 
-            def begin() -> None:
-                if held:
-                    key, result = held.pop()
-                    counts[index][result.outcome] += 1
-                    finish = record(key, result)
-                    if finish is not None:
-                        finishing.append(finish)
-
             def settle() -> None:
-                begin()
-                if finishing:
-                    finishing.pop()()
+                if recording:
+                    recording.pop().result()  # what the record raised is raised here
 
-            def waiting(stage: str) -> None:
-                if stage == "MAIL":
-                    begin()
-                elif stage == "RCPT":
-                    settle()
-                elif stage == "end" and not upcoming:  # make the next message while the server takes this one
+            def prepare() -> None:  # after an end of data: make the next message while the server takes this one
+                if not upcoming:
                     with suppress(queue.Empty):
                         upcoming.append(made(tasks.get_nowait()))
 
             try:
                 while True:
-                    if upcoming:
-                        task = upcoming.pop()
-                    else:
-                        try:
-                            task = made(tasks.get(block=not held))
-                        except queue.Empty:  # nothing to overlap the record with: record now
-                            settle()
-                            continue
+                    task = upcoming.pop() if upcoming else made(tasks.get())
                     if task is None:
                         break
                     key, message = task
                     if isinstance(message, BaseException):
                         raise message
                     if stop.is_set():
-                        settle()
                         continue  # drained, never sent
                     abandoned = False
 
                     def before_end(key: str = key) -> bool:
                         nonlocal abandoned
-                        settle()  # done at RCPT already, unless the transaction went another way
+                        settle()
                         abandoned = not wanted(key)
                         return not abandoned
 
-                    try:
-                        result = self.send(index, message, waiting=waiting, before_end=before_end)
-                    finally:
-                        settle()  # the previous outcome, when the transaction never got that far
+                    result = self.send(index, message, before_end=before_end, after_end=prepare)
+                    settle()  # the previous outcome, when the transaction never got to its end
                     if not abandoned:  # abandoned before its end: never accepted, not recorded
-                        held.append((key, result))
+                        counts[index][result.outcome] += 1
+                        recording.append(recorder.submit(record, key, result))
                 settle()
             except BaseException as err:  # a failed record or a bug: hand it to the caller's thread
                 stop.set()
                 errors.append(err)
-                try:
-                    settle()  # an accepted message in hand is still recorded, a record begun still ends
-                except Exception:  # noqa: BLE001 - the first error is the one raised
-                    pass
+                with suppress(Exception):
+                    settle()  # an outcome being recorded still ends (the first error is the one raised)
                 if None not in upcoming:
                     while tasks.get() is not None:  # let the caller's put() go on until it says stop
                         pass
 
-        workers = [threading.Thread(target=work, args=(i,), name=f"smtp-lane-{i}", daemon=True)
+        recorders = [ThreadPoolExecutor(1, thread_name_prefix=f"smtp-lane-{i}-record") for i in range(self.lanes)]
+        workers = [threading.Thread(target=work, args=(i, recorders[i]), name=f"smtp-lane-{i}", daemon=True)
                    for i in range(self.lanes)]
         for worker in workers:
             worker.start()
@@ -534,6 +499,8 @@ class Mailer:
                 tasks.put(None)
             for worker in workers:
                 worker.join()
+            for recorder in recorders:
+                recorder.shutdown()
         if errors:
             raise errors[0]
         return sum(counts, Counter())

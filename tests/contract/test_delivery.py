@@ -232,6 +232,23 @@ def test_an_expired_lease_passes_to_another_daemon_and_the_old_owner_cannot_mark
     assert claim_due(store, "old", t + timedelta(days=1), LEASE, 10) == []
 
 
+def test_a_claim_ahead_never_takes_again_what_the_daemon_holds(store):
+    # The daemon claims its next batch while it still sends the last one: a row of that one whose
+    # lease ran out meanwhile (a stall) must not come back in the new batch, or it would go twice.
+    r = reminders_for("L1", "withdrawal", date(2026, 11, 19), (1,))
+    other = reminders_for("L2", "withdrawal", date(2026, 11, 20), (1,))
+    sync_plan(store, r + other, T0)
+    first = claim_due(store, "d1", r[0].due_at, LEASE, 10)
+    assert [c.key for c in first] == [r[0].key]
+    later = other[0].due_at + timedelta(seconds=1)  # the lease of the row in hand has long run out
+    ahead = claim_due(store, "d1", later, LEASE, 10, holding={c.key for c in first})
+    assert [c.key for c in ahead] == [other[0].key]
+    assert get_delivery(store, r[0].key).attempts == 1  # left as it was
+    # without holding it back, the same claim takes it again (a restarted daemon would)
+    again = claim_due(store, "d1", later + timedelta(seconds=1), LEASE, 10)
+    assert [c.key for c in again] == [r[0].key] and again[0].attempts == 2
+
+
 def test_an_unreclaimed_lease_can_still_be_marked_by_its_owner(store):
     r = reminders_for("L1", "withdrawal", date(2026, 11, 20), (1,))
     sync_plan(store, r, T0)
