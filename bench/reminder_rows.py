@@ -96,6 +96,7 @@ def seed(store: Store, learners: list[Learner], plan: list[Reminder], now: datet
     report = sync_plan(store, plan, now)
     if report.created != len(plan):
         raise SystemExit(f"seeding wrote {report.created} rows of {len(plan)}: wrong result ({report})")
+    store.checkpoint()  # as the daemon's planner does after writing the plan
 
 
 @contextmanager

@@ -98,6 +98,7 @@ class Daemon:
             for learner_ids, reminders in plan_slices(self.store, self.centres, year, self.plan_slice):
                 # complete for these learners: their stale rows of the year are cancelled, nobody else's
                 report += delivery.sync_plan(self.store, reminders, now, years=[year], learners=learner_ids)
+            self.store.checkpoint()  # the plan's pages into the database now, not in the first mark's commit
             log.info("plan %s: %s", year, report)
             return report
 
@@ -160,6 +161,7 @@ class Daemon:
             rows = delivery.claim_due(self.store, self.owner, self.now(), self.lease, self.batch,
                                       holding=claimed.keys())
             claimed.update((r.key, r) for r in rows)
+            self.store.checkpoint()  # here rather than in a lane's commit
             return rows
 
         def messages() -> Iterator[tuple[str, Callable[[], WireMessage]]]:
