@@ -32,7 +32,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, text, update
+from sqlalchemy import Connection, Engine, Select, and_, bindparam, exists, func, or_, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from .errors import StoreError
@@ -46,8 +46,6 @@ CHUNK = 500  # ids or keys per IN (…)
 WRITE_CHUNK = 2000
 _MAX_ERROR = 2000  # characters of a server reply kept
 
-_SIBLING_COLUMNS = (deliveries.c.key, deliveries.c.learner_id, deliveries.c.event_uid, deliveries.c.status,
-                    deliveries.c.due_at, deliveries.c.offset_days, deliveries.c.attempts)  # what _supersedes reads
 _COLUMNS = (deliveries.c.key, deliveries.c.learner_id, deliveries.c.event_uid, deliveries.c.status,
             deliveries.c.due_at, deliveries.c.expires_at, deliveries.c.offset_days, deliveries.c.attempts,
             deliveries.c.payload)
@@ -259,15 +257,6 @@ def _set_status(conn: Connection, keys: Sequence[str], status: str, *, only: Seq
 # Claiming
 
 
-def _supersedes(sibling: Any, row: Any, now: datetime) -> bool:
-    """Tell whether ``sibling`` (same learner and event, a later offset) makes ``row`` pointless."""
-    if sibling.offset_days is None or row.offset_days is None or sibling.offset_days >= row.offset_days:
-        return False
-    if sibling.status in ("sent", "leased"):
-        return True
-    return sibling.status == "pending" and (sibling.due_at <= now or sibling.attempts > 0)
-
-
 def claim_due(store: Store, owner: str, now: datetime, lease: timedelta, limit: int, *,
               holding: Container[str] = ()) -> list[Claimed]:
     """Take up to ``limit`` due rows for ``owner`` until ``now + lease``; settle the useless ones on the way.
@@ -297,13 +286,13 @@ def claim_due(store: Store, owner: str, now: datetime, lease: timedelta, limit: 
         # the oldest due of each kind, each read in the order of the (status, due_at) index: one query
         # with OR would gather every due row and sort them all (a burst of 10,000, at every claim)
         n = max(want, 100)
-        oldest = select(*_COLUMNS).order_by(deliveries.c.due_at, deliveries.c.id).limit(n)
+        oldest = _candidates(now).order_by(deliveries.c.due_at, deliveries.c.id).limit(n)
         kinds = [oldest.where(deliveries.c.status == "pending", deliveries.c.due_at <= now),
                  oldest.where(deliveries.c.status == "leased", deliveries.c.lease_until < now)]
         if _is_pg(store):
-            kinds = [kind.with_for_update(skip_locked=True) for kind in kinds]
+            kinds = [kind.with_for_update(skip_locked=True, of=deliveries) for kind in kinds]
         rows = sorted((r for kind in kinds for r in conn.execute(kind)), key=lambda r: (r.due_at, r.key))[:n]
-        return _choose(conn, rows, now, want, holding) if rows else None
+        return _choose(rows, now, want, holding) if rows else None
 
     def write(conn: Connection, settle: dict[str, list[str]], take: list[Any]) -> None:
         for status, keys in settle.items():
@@ -335,29 +324,36 @@ def claim_due(store: Store, owner: str, now: datetime, lease: timedelta, limit: 
     return claimed
 
 
-def _choose(conn: Connection, rows: Sequence[Any], now: datetime, want: int,
+def _candidates(now: datetime) -> Select[Any]:
+    """Select rows with what deciding their fate needs: is their learner opted out, is a later offset due too.
+
+    A row is superseded by a sibling (same learner and event) of a later offset (fewer days before
+    the date) that was sent or is being sent, or is pending and due (or was tried already).
+    """
+    sibling = deliveries.alias("sibling")
+    later_due = exists().where(
+        sibling.c.learner_id == deliveries.c.learner_id, sibling.c.event_uid == deliveries.c.event_uid,
+        sibling.c.offset_days < deliveries.c.offset_days,
+        or_(sibling.c.status.in_(("sent", "leased")),
+            and_(sibling.c.status == "pending", or_(sibling.c.due_at <= now, sibling.c.attempts > 0))))
+    opted = (select(learners_table.c.opt_out).where(learners_table.c.id == deliveries.c.learner_id)
+             .scalar_subquery())
+    return select(*_COLUMNS, later_due.label("superseded"), opted.label("opted_out"))
+
+
+def _choose(rows: Sequence[Any], now: datetime, want: int,
             holding: Container[str]) -> tuple[dict[str, list[str]], list[Any]]:
     """Sort claimable ROWS into those to settle (by new status) and up to WANT to take, oldest due first."""
-    learner_ids = sorted({r.learner_id for r in rows})
-    uids = sorted({r.event_uid for r in rows})
-    opted: set[str] = set()
-    siblings: dict[tuple[str, str], list[Any]] = defaultdict(list)
-    for part in _chunks(learner_ids, CHUNK):
-        opted.update(conn.scalars(select(learners_table.c.id).where(
-            learners_table.c.id.in_(part), learners_table.c.opt_out.is_(True))))
-        for s in conn.execute(select(*_SIBLING_COLUMNS).where(deliveries.c.learner_id.in_(part),
-                                                              deliveries.c.event_uid.in_(uids))):
-            siblings[(s.learner_id, s.event_uid)].append(s)
     settle: dict[str, list[str]] = {"cancelled": [], "expired": [], "superseded": []}
     take: list[Any] = []
     for r in rows:
         if r.key in holding:
             continue
-        if r.learner_id in opted:
+        if r.opted_out:
             settle["cancelled"].append(r.key)
         elif r.expires_at is not None and r.expires_at <= now:
             settle["expired"].append(r.key)
-        elif any(_supersedes(s, r, now) for s in siblings[(r.learner_id, r.event_uid)] if s.key != r.key):
+        elif r.superseded:
             settle["superseded"].append(r.key)
         elif len(take) < want:
             take.append(r)
