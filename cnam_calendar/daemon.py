@@ -200,6 +200,8 @@ class Daemon:
         """Run until SIGTERM/SIGINT: APScheduler drives dispatch, the nightly plan and housekeeping."""
         from apscheduler.schedulers.blocking import BlockingScheduler
 
+        self.store.end_idle_transactions_after(self.lease.total_seconds())
+
         scheduler = BlockingScheduler(timezone=timezone.utc, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
         start = datetime.now(timezone.utc)
@@ -209,8 +211,12 @@ class Daemon:
         scheduler.add_job(self.housekeeping, "interval", minutes=15, id="housekeeping")
 
         def stop(signum: int, frame: object) -> None:
-            self.stopping.set()
-            scheduler.shutdown(wait=False)
+            # The handler runs in the scheduler's own thread, maybe in the middle of its loop: shutting
+            # down from here would empty the job store under that loop (JobLookupError). Another
+            # thread waits for the loop to let go of its lock, then stops it.
+            if not self.stopping.is_set():
+                self.stopping.set()
+                threading.Thread(target=scheduler.shutdown, kwargs={"wait": False}, name="stop").start()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)

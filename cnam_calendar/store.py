@@ -242,6 +242,27 @@ class Store:
                              where=self.url, hint="vérifiez que la base est accessible (--db, CNAM_CALENDAR_DB)"
                              ) from None
 
+    def end_idle_transactions_after(self, seconds: float) -> None:
+        """On PostgreSQL, have the server end any transaction of this store left idle over SECONDS.
+
+        A daemon frozen (SIGSTOP, a suspended VM) in the middle of a claim holds the rows it locked
+        ``FOR UPDATE``, which the other daemons then skip: with this, the server ends that session
+        after SECONDS (the lease), the locks go with it and the others take the rows. The frozen
+        daemon, if it wakes up, finds its connection closed and opens another.
+        """
+        if self.engine.dialect.name != "postgresql":
+            return
+        timeout_ms = max(1, int(seconds * 1000))
+
+        @event.listens_for(self.engine, "connect")
+        def _limit(dbapi_conn: Any, record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute(f"SET idle_in_transaction_session_timeout = {timeout_ms}")
+            cursor.close()
+            dbapi_conn.commit()
+
+        self.engine.dispose()  # the connections already open are replaced by ones that have it
+
     def checkpoint(self) -> None:
         """On SQLite, copy the write-ahead log into the database now (PASSIVE: writers go on meanwhile).
 

@@ -320,3 +320,14 @@ def test_reminder_delivery_keys_are_unique_and_times_come_back_aware(store):
     assert (got.status, got.attempts, got.lease_owner, got.sent_at) == ("pending", 0, None, None)
     with pytest.raises(IntegrityError), store.engine.begin() as conn:
         conn.execute(insert(reminder_deliveries_table), row)
+
+
+def test_a_daemon_store_has_its_idle_transactions_ended_by_the_server(store):
+    # What lets another daemon take the rows a frozen one locked (tests/e2e/test_daemon_crash.py);
+    # on SQLite (one daemon per file) it changes nothing.
+    store.end_idle_transactions_after(2.5)
+    if store.engine.dialect.name == "postgresql":
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW idle_in_transaction_session_timeout").scalar() == "2500ms"
+    store.import_learners([learner(1)])
+    assert store.count_learners() == 1  # the store still works, on connections opened since
