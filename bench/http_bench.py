@@ -34,7 +34,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import hashlib
 import http.client
+import importlib.util
 import os
 import platform
 import pstats
@@ -310,6 +312,52 @@ def profile_304(calendars: Path, out: Path, db: str, token: str, requests: int) 
         print(f"    {tottime / requests * 1e3:7.3f} ms/request  {Path(filename).name}:{line}({func})")
 
 
+CEILING_APP = """\
+# The least a Python request handler can do for this URL: compare If-None-Match, answer 304 or the bytes.
+from pathlib import Path
+
+BODY = Path(__file__).with_name("feed.ics").read_bytes()
+ETAG = Path(__file__).with_name("feed.etag").read_text()
+HEADERS = [("etag", ETAG), ("cache-control", "private, max-age=3600"), ("vary", "Accept-Encoding"),
+           ("last-modified", "Mon, 23 Nov 2026 09:00:00 GMT")]
+FULL = HEADERS + [("content-type", "text/calendar; charset=utf-8")]
+
+
+async def app(scope, proto):
+    if scope.headers.get("if-none-match") == ETAG:
+        proto.response_empty(304, HEADERS)
+    else:
+        proto.response_bytes(200, FULL, BODY)
+"""
+
+
+def python_ceiling(tmp: Path, env: dict[str, str], path: str, body: bytes, nginx: dict[str, Run],
+                   args: argparse.Namespace, procs: list[subprocess.Popen]) -> None:
+    """Measure a Python handler that does nothing (granian, a Rust HTTP server, RSGI): what any Python app can reach."""
+    try:
+        import granian  # noqa: F401  (not a dependency of the project: only this measurement uses it)
+    except ImportError:
+        print("python ceiling: not measured (pip install granian to measure the fastest Python HTTP server here)")
+        return
+    (tmp / "ceiling_app.py").write_text(CEILING_APP)
+    (tmp / "feed.ics").write_bytes(body)
+    (tmp / "feed.etag").write_text('"' + hashlib.sha256(body).hexdigest()[:40] + '"')
+    port = free_port()
+    loop = ["--loop", "uvloop"] if importlib.util.find_spec("uvloop") else []
+    cmd = [sys.executable, "-m", "granian", "--interface", "rsgi", "--host", "127.0.0.1", "--port", str(port),
+           "--workers", "1", "--no-ws", "--http", "1", *loop, "ceiling_app:app"]
+    proc = start(cmd, tmp, env, tmp / "granian.log")
+    procs.append(proc)
+    try:
+        wait_ready(port, path, proc)
+        runs = measure("empty Python handler", port, path, body, args)
+    finally:
+        stop(proc)
+    print(f"python ceiling: a handler that only compares the ETag, under granian (RSGI{', uvloop' if loop else ''}), "
+          f"answers 304 at {runs['304'].rps / nginx['304'].rps:.1%} of nginx's requests/s "
+          f"(200 at {runs['200'].rps / nginx['200'].rps:.1%}): the most any Python server reaches here")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10)")
@@ -318,6 +366,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="3 s per run, fewer profiled requests")
     parser.add_argument("--no-workers2", action="store_true", help="skip `serve --workers 2`")
     parser.add_argument("--no-profile", action="store_true", help="skip the in-process profile")
+    parser.add_argument("--no-python-ceiling", action="store_true",
+                        help="skip the empty Python handler under granian (measured when granian is importable)")
     args = parser.parse_args()
     if args.quick:
         args.duration = 3
@@ -386,6 +436,8 @@ def main() -> int:
             print(f"ceiling: /healthz {stack.rps / theirs['304'].rps:.1%} of nginx's 304 requests/s; our 304 is "
                   f"{ours['304'].rps / stack.rps:.0%} of /healthz")
             miss = ours["304"].rps / theirs["304"].rps < TARGET_304
+            if not args.no_python_ceiling:
+                python_ceiling(tmp, env, path, body, theirs, args, procs)
 
             if not args.no_workers2:
                 print("\nworkers: 2 (serve --workers 2) vs nginx worker_processes 2")
