@@ -394,15 +394,17 @@ class Marks:
 
     Each lane records its accepted message before it ends its next one (``Mailer.send_many``): what
     a crash can leave accepted but unrecorded stays within the lanes. This write follows every
-    message, hence a prepared statement on connections held for the dispatch (as many as lanes
-    record at once). One UPDATE by key each (an IN list would let SQLite pick the status index and
+    message, hence a prepared statement on connections held for the dispatch (CONNECTIONS at most,
+    however many lanes; one on SQLite). One UPDATE by key each (an IN list would let SQLite pick the status index and
     scan every leased row).
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, connections: int = 4) -> None:
         self.store = store
         self._update = _mark_sent(store.engine)
-        self._idle: list[Writer] = []  # one per lane at most: a lane takes one for each mark
+        # SQLite admits one writer at a time (the store's write turn): one connection is enough there
+        self._free = threading.BoundedSemaphore(1 if store.engine.dialect.name == "sqlite" else connections)
+        self._idle: list[Writer] = []
         self._lock = threading.Lock()
 
     def sent(self, keys: Sequence[str], owner: str, now: datetime) -> set[str]:
@@ -411,17 +413,18 @@ class Marks:
         if not keys:
             return done
         now = _utc(now)
-        with self._lock:
-            writer = self._idle.pop() if self._idle else Writer(self.store.engine)
-        try:
-            with self.store._errors("enregistrement des envois"), self.store.write_turn(), \
-                    writer.transaction() as run:
-                for key in keys:
-                    if run(self._update, b_key=key, b_owner=owner, b_now=now) == 1:
-                        done.add(key)
-        finally:
+        with self._free:  # as many marks at once as connections kept, whatever the lanes
             with self._lock:
-                self._idle.append(writer)
+                writer = self._idle.pop() if self._idle else Writer(self.store.engine)
+            try:
+                with self.store._errors("enregistrement des envois"), self.store.write_turn(), \
+                        writer.transaction() as run:
+                    for key in keys:
+                        if run(self._update, b_key=key, b_owner=owner, b_now=now) == 1:
+                            done.add(key)
+            finally:
+                with self._lock:
+                    self._idle.append(writer)
         return done
 
     def close(self) -> None:

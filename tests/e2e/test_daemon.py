@@ -26,6 +26,7 @@ from cnam_calendar.roster import Learner, generate_learners
 from cnam_calendar.smtp import Mailer
 from cnam_calendar.store import Store, open_store
 from tests.conftest import CALENDARS
+from tests.contract.test_store import db_url  # noqa: F401  (fixture: SQLite file or PostgreSQL schema)
 from tests.support.daemons import template_payload
 from tests.support.smtp_sink import SmtpSink, running_sink
 
@@ -305,3 +306,21 @@ def test_a_daemon_whose_lease_runs_low_mid_batch_stops_sending_it_and_gives_the_
     assert {d.status for d in rows} == {"sent"}
     assert {d.attempts for d in rows} == {1}  # rows given back unsent do not count as an attempt
     assert received_ids(sink) == Counter({message_id(r.key): 1 for r in plan})
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+def test_more_lanes_than_the_store_has_connections_send_everything_once(db_url, sink, centres):  # noqa: F811
+    # 24 lanes record their outcomes at once; the store's pool holds 15 connections: the marks
+    # share a few of them instead of running the pool dry.
+    store = open_store(db_url)
+    try:
+        plan = [r for i in range(120) for r in hand_made(f"W{i:03d}", f"wide-{i}", date(2026, 12, 10), (1,))]
+        enrol(store, *{r.learner_id for r in plan})
+        sync_plan(store, plan, datetime(2026, 12, 1, tzinfo=UTC))
+        daemon = make_daemon(store, sink, centres, Travel(plan[0].due_at + timedelta(minutes=1)), lanes=24)
+        assert daemon.dispatch() == len(plan)
+        daemon.mailer.close()
+        assert status_counts(store)["sent"] == len(plan)
+        assert received_ids(sink) == Counter({message_id(r.key): 1 for r in plan})
+    finally:
+        store.close()
