@@ -164,9 +164,8 @@ class Daemon:
             self.store.checkpoint()  # here rather than in a lane's commit
             return rows
 
-        def messages() -> Iterator[tuple[str, Callable[[], WireMessage]]]:
+        def messages(batch: list[delivery.Claimed]) -> Iterator[tuple[str, Callable[[], WireMessage]]]:
             nonlocal finished
-            batch = claim()
             while batch:
                 ahead = None
                 for i, row in enumerate(batch):
@@ -186,7 +185,10 @@ class Daemon:
             handed.add(key)
             return True
 
-        self.mailer.send_many(messages(), self._record(marks, claimed, reported), ready=ready)
+        first = claim()
+        if not first:
+            return 0, True  # nothing due: no lane started
+        self.mailer.send_many(messages(first), self._record(marks, claimed, reported), ready=ready)
         for key in claimed:  # stopped half-way, or the lease ran low: give the rest back at once
             if key not in reported:
                 delivery.release(self.store, key, self.owner)
