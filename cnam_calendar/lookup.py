@@ -9,7 +9,7 @@ several times cheaper. Values still go through the columns' own types, both ways
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -90,25 +90,40 @@ class Writer:
         self._begin = "BEGIN IMMEDIATE" if engine.dialect.name == "sqlite" else None
         self._raw: Any = None
 
-    def begin(self) -> Transaction:
-        """Start a transaction; ``commit()`` or ``rollback()`` it before the next one."""
+    @contextmanager
+    def transaction(self) -> Iterator[Callable[..., int]]:
+        """Yield ``run(prepared, **params) -> rowcount`` inside one transaction, committed at the end.
+
+        On a database error the transaction is rolled back, the connection given up (the pool
+        checks it) and SQLAlchemy's error raised, so that the store's messages apply.
+        """
         if self._raw is None:
             self._raw = self.engine.raw_connection()
-        tx = Transaction(self, self._raw)
-        if self._begin is not None:
-            tx.execute(None, self._begin, ())
-        return tx
+        raw, cursor, dbapi_error = self._raw, self._raw.cursor(), self.engine.dialect.loaded_dbapi.Error
 
-    @contextmanager
-    def transaction(self) -> Iterator[Any]:
-        """Yield ``run(prepared, **params) -> rowcount`` inside one transaction, committed at the end."""
-        tx = self.begin()
+        def execute(sql: str, args: Any, prepared: Prepared | None = None) -> int:
+            try:
+                cursor.execute(sql, args)
+                return cursor.rowcount or 0
+            except dbapi_error as exc:
+                error = (prepared.fail(raw, cursor, args, exc) if prepared is not None
+                         else DBAPIError.instance(sql, args, exc, dbapi_error))
+                self._abandon(cursor)
+                raise error from exc
+
+        if self._begin is not None:
+            execute(self._begin, ())
         try:
-            yield tx.run
+            yield lambda prepared, **params: execute(prepared.sql, prepared.args(params), prepared)
         except BaseException:
-            tx.rollback()
+            self._abandon(cursor)
             raise
-        tx.commit()
+        try:
+            raw.commit()
+        except dbapi_error as exc:
+            self._abandon(cursor)
+            raise DBAPIError.instance("COMMIT", None, exc, dbapi_error) from exc
+        cursor.close()
 
     def _abandon(self, cursor: Any) -> None:
         """Roll back what a failed transaction did and give the connection back (the pool checks it)."""
@@ -135,41 +150,3 @@ class Writer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class Transaction:
-    """One write transaction of a ``Writer``: run prepared statements, then commit (or roll back)."""
-
-    def __init__(self, writer: Writer, raw: Any) -> None:
-        self.writer, self.raw = writer, raw
-        self.cursor = raw.cursor()
-
-    def execute(self, prepared: Prepared | None, sql: str, args: Any) -> int:
-        """Run SQL; on a database error roll back, give the connection up and raise SQLAlchemy's error."""
-        dbapi_error = self.writer.engine.dialect.loaded_dbapi.Error
-        try:
-            self.cursor.execute(sql, args)
-            return self.cursor.rowcount or 0
-        except dbapi_error as exc:
-            error = (prepared.fail(self.raw, self.cursor, args, exc) if prepared is not None
-                     else DBAPIError.instance(sql, args, exc, dbapi_error))
-            self.writer._abandon(self.cursor)
-            raise error from exc
-
-    def run(self, prepared: Prepared, **params: Any) -> int:
-        """Run one prepared statement with ``params``; return the rows it changed."""
-        return self.execute(prepared, prepared.sql, prepared.args(params))
-
-    def commit(self) -> None:
-        """Make the transaction durable."""
-        dbapi_error = self.writer.engine.dialect.loaded_dbapi.Error
-        try:
-            self.raw.commit()
-        except dbapi_error as exc:
-            self.writer._abandon(self.cursor)
-            raise DBAPIError.instance("COMMIT", None, exc, dbapi_error) from exc
-        self.cursor.close()
-
-    def rollback(self) -> None:
-        """Undo the transaction (the connection is given up, the pool checks it)."""
-        self.writer._abandon(self.cursor)
