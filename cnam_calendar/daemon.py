@@ -160,8 +160,9 @@ class Daemon:
                 return []
             rows = delivery.claim_due(self.store, self.owner, self.now(), self.lease, self.batch,
                                       holding=claimed.keys())
-            claimed.update((r.key, r) for r in rows)
-            self.store.checkpoint()  # here rather than in a lane's commit
+            if rows:
+                claimed.update((r.key, r) for r in rows)
+                self.store.checkpoint()  # the last batch's marks into the database here, not in a lane's commit
             return rows
 
         def messages(batch: list[delivery.Claimed]) -> Iterator[tuple[str, Callable[[], WireMessage]]]:
