@@ -277,8 +277,9 @@ def claim_due(store: Store, owner: str, now: datetime, lease: timedelta, limit: 
     if limit <= 0:
         return []
     until = now + lease
-    claimable = or_(and_(deliveries.c.status == "pending", deliveries.c.due_at <= now),
-                    and_(deliveries.c.status == "leased", deliveries.c.lease_until < now))
+    kinds = (and_(deliveries.c.status == "pending", deliveries.c.due_at <= now),
+             and_(deliveries.c.status == "leased", deliveries.c.lease_until < now))
+    claimable = or_(*kinds)
     claimed: list[Claimed] = []
     action = "réservation des rappels"
 
@@ -287,11 +288,10 @@ def claim_due(store: Store, owner: str, now: datetime, lease: timedelta, limit: 
         # with OR would gather every due row and sort them all (a burst of 10,000, at every claim)
         n = max(want, 100)
         oldest = _candidates(now).order_by(deliveries.c.due_at, deliveries.c.id).limit(n)
-        kinds = [oldest.where(deliveries.c.status == "pending", deliveries.c.due_at <= now),
-                 oldest.where(deliveries.c.status == "leased", deliveries.c.lease_until < now)]
+        queries = [oldest.where(kind) for kind in kinds]
         if _is_pg(store):
-            kinds = [kind.with_for_update(skip_locked=True, of=deliveries) for kind in kinds]
-        rows = sorted((r for kind in kinds for r in conn.execute(kind)), key=lambda r: (r.due_at, r.key))[:n]
+            queries = [query.with_for_update(skip_locked=True, of=deliveries) for query in queries]
+        rows = sorted((r for query in queries for r in conn.execute(query)), key=lambda r: (r.due_at, r.key))[:n]
         return _choose(rows, now, want, holding) if rows else None
 
     def write(conn: Connection, settle: dict[str, list[str]], take: list[Any]) -> None:
@@ -311,17 +311,23 @@ def claim_due(store: Store, owner: str, now: datetime, lease: timedelta, limit: 
         with _tx(store, action) as conn:
             while len(claimed) < limit and (chosen := choose(conn, limit - len(claimed))) is not None:
                 write(conn, *chosen)
-                if not chosen[1] and not any(chosen[0].values()):
-                    break  # nothing could change: do not spin
+                if _changes_nothing(chosen):
+                    break  # do not spin
         return claimed
     while len(claimed) < limit:
         with store._errors(action), store.engine.connect() as conn, conn.begin():  # a read: no write lock
             chosen = choose(conn, limit - len(claimed))
-        if chosen is None or (not chosen[1] and not any(chosen[0].values())):
+        if chosen is None or _changes_nothing(chosen):
             break
         with _tx(store, action) as conn:
             write(conn, *chosen)
     return claimed
+
+
+def _changes_nothing(chosen: tuple[dict[str, list[str]], list[Any]]) -> bool:
+    """Tell whether a claim round found nothing to take and nothing to settle."""
+    settle, take = chosen
+    return not take and not any(settle.values())
 
 
 def _candidates(now: datetime) -> Select[Any]:
@@ -395,8 +401,8 @@ class Marks:
     Each lane records its accepted message before it ends its next one (``Mailer.send_many``): what
     a crash can leave accepted but unrecorded stays within the lanes. This write follows every
     message, hence a prepared statement on connections held for the dispatch (CONNECTIONS at most,
-    however many lanes; one on SQLite). One UPDATE by key each (an IN list would let SQLite pick the status index and
-    scan every leased row).
+    however many lanes; one on SQLite). One UPDATE by key each (an IN list would let SQLite pick
+    the status index and scan every leased row).
     """
 
     def __init__(self, store: Store, connections: int = 4) -> None:

@@ -267,8 +267,9 @@ class Store:
         """On SQLite, copy the write-ahead log into the database now (PASSIVE: writers go on meanwhile).
 
         SQLite otherwise does it in whichever commit finds the log past 1,000 pages, and that commit
-        (and the writers waiting for their turn) waits for it: the daemon calls this between batches,
-        off its lanes' way, so that the log stays short and no mark waits for a checkpoint.
+        (and the writers waiting for their turn) waits for it: the daemon calls this between batches
+        and after planning, off its lanes' way, so that the log stays short and a lane's mark seldom
+        finds one to do.
         """
         if self.engine.dialect.name != "sqlite" or self.engine.url.database in (None, "", ":memory:"):
             return
