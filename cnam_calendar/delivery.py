@@ -24,7 +24,7 @@ import json
 import os
 import threading
 from collections import defaultdict
-from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import astuple, dataclass
 from datetime import datetime, timedelta, timezone
@@ -32,13 +32,30 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, Engine, Select, and_, bindparam, exists, func, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
 
 from .errors import StoreError
-from .lookup import Prepared, Writer
+from .lookup import Lookup, Prepared, Run, Writer
 from .reminders import Reminder, uid_year
-from .store import Store, learners_table
+from .store import Store, UtcDateTime, learners_table
 from .store import reminder_deliveries_table as deliveries
 
 STATUSES = ("pending", "leased", "sent", "failed", "expired", "superseded", "cancelled")
@@ -257,6 +274,49 @@ def _set_status(conn: Connection, keys: Sequence[str], status: str, *, only: Seq
 # Claiming
 
 
+CLAIM_KEYS = 100  # keys per claim write: an IN list of fixed length (padded with NULL), compiled once
+
+
+class _ClaimSql:
+    """The statements of a claim, compiled once per engine (`lookup`): a claim runs every batch."""
+
+    def __init__(self, engine: Engine) -> None:
+        now = bindparam("b_now", type_=UtcDateTime())
+        # claimable: pending and due, or leased by a lease that ran out
+        kinds = (and_(deliveries.c.status == "pending", deliveries.c.due_at <= now),
+                 and_(deliveries.c.status == "leased", deliveries.c.lease_until < now))
+        # the writes' guard, as a CASE that no index can serve: given an OR of the kinds, SQLite's
+        # planner reads every due row through the status index instead of looking up the listed keys
+        still_claimable = case((deliveries.c.status == "pending", deliveries.c.due_at <= now),
+                               (deliveries.c.status == "leased", deliveries.c.lease_until < now), else_=false())
+        # the oldest due of each kind, each read in the order of the (status, due_at) index: one query
+        # with OR would gather every due row and sort them all (a burst of 10,000, at every claim)
+        oldest = _candidates(now).order_by(deliveries.c.due_at, deliveries.c.id).limit(
+            bindparam("b_limit", type_=Integer()))
+        queries = [oldest.where(kind) for kind in kinds]
+        if engine.dialect.name == "postgresql":
+            queries = [query.with_for_update(skip_locked=True, of=deliveries) for query in queries]
+        self.oldest = [Lookup(engine, query) for query in queries]
+        self.key_names = [f"b_k{i}" for i in range(CLAIM_KEYS)]
+        listed = deliveries.c.key.in_([bindparam(name, type_=String()) for name in self.key_names])
+        # one statement a list: SQLite runs it whole without holding the interpreter (a lane goes on)
+        self.settle = Prepared(engine, update(deliveries).where(listed, still_claimable).values(
+            status=bindparam("b_status", type_=String()), lease_owner=None, lease_until=None))
+        self.take = Lookup(engine, update(deliveries).where(listed, still_claimable).values(
+            status="leased", lease_owner=bindparam("b_owner", type_=String()),
+            lease_until=bindparam("b_until", type_=UtcDateTime()), attempts=deliveries.c.attempts + 1,
+        ).returning(deliveries.c.key))
+
+    def keys(self, part: Sequence[str]) -> dict[str, str | None]:
+        """Return the key parameters for PART (at most CLAIM_KEYS keys; the rest NULL, which matches nothing)."""
+        return dict(zip(self.key_names, [*part, *[None] * (CLAIM_KEYS - len(part))], strict=True))
+
+
+@lru_cache(maxsize=8)
+def _claim_sql(engine: Engine) -> _ClaimSql:
+    return _ClaimSql(engine)
+
+
 def claim_due(store: Store, owner: str, now: datetime, lease: timedelta, limit: int, *,
               holding: Container[str] = ()) -> list[Claimed]:
     """Take up to ``limit`` due rows for ``owner`` until ``now + lease``; settle the useless ones on the way.
@@ -272,55 +332,47 @@ def claim_due(store: Store, owner: str, now: datetime, lease: timedelta, limit: 
     daemons take others). SQLite reads first, then writes in a short transaction of its own, each
     update guarded by the same condition (a row that changed in between is left alone): the write
     lock is held for the writes only, so the daemon's lanes go on recording what they send.
+    The statements are compiled once and run on DBAPI connections (`lookup`): the daemon claims
+    while its lanes send, and SQLAlchemy's per-statement and per-row work would hold them up.
     """
     now = _utc(now)
     if limit <= 0:
         return []
+    sql = _claim_sql(store.engine)
     until = now + lease
-    kinds = (and_(deliveries.c.status == "pending", deliveries.c.due_at <= now),
-             and_(deliveries.c.status == "leased", deliveries.c.lease_until < now))
-    claimable = or_(*kinds)
     claimed: list[Claimed] = []
-    action = "réservation des rappels"
 
-    def choose(conn: Connection, want: int) -> tuple[dict[str, list[str]], list[Any]] | None:
-        # the oldest due of each kind, each read in the order of the (status, due_at) index: one query
-        # with OR would gather every due row and sort them all (a burst of 10,000, at every claim)
+    def choose(read: Callable[..., list[Any]], want: int) -> tuple[dict[str, list[str]], list[Any]] | None:
         n = max(want, 100)
-        oldest = _candidates(now).order_by(deliveries.c.due_at, deliveries.c.id).limit(n)
-        queries = [oldest.where(kind) for kind in kinds]
-        if _is_pg(store):
-            queries = [query.with_for_update(skip_locked=True, of=deliveries) for query in queries]
-        rows = sorted((r for query in queries for r in conn.execute(query)), key=lambda r: (r.due_at, r.key))[:n]
+        rows = sorted((r for query in sql.oldest for r in read(query, b_now=now, b_limit=n)),
+                      key=lambda r: (r.due_at, r.key))[:n]
         return _choose(rows, now, want, holding) if rows else None
 
-    def write(conn: Connection, settle: dict[str, list[str]], take: list[Any]) -> None:
+    def write(run: Run, settle: dict[str, list[str]], take: list[Any]) -> None:
         for status, keys in settle.items():
-            for part in _chunks(keys, CHUNK):
-                conn.execute(update(deliveries).where(deliveries.c.key.in_(part), claimable)
-                             .values(status=status, lease_owner=None, lease_until=None))
+            for part in _chunks(keys, CLAIM_KEYS):
+                run(sql.settle, b_now=now, b_status=status, **sql.keys(part))
         taken: set[str] = set()
-        for part in _chunks([r.key for r in take], CHUNK):
-            stmt = update(deliveries).where(deliveries.c.key.in_(part), claimable).values(
-                status="leased", lease_owner=owner, lease_until=until, attempts=deliveries.c.attempts + 1)
-            taken.update(conn.scalars(stmt.returning(deliveries.c.key)))
+        for part in _chunks([r.key for r in take], CLAIM_KEYS):
+            taken.update(row.key for row in run.rows(sql.take, b_now=now, b_owner=owner, b_until=until,
+                                                     **sql.keys(part)))
         claimed.extend(Claimed(r.key, r.learner_id, r.event_uid, r.offset_days, r.due_at, r.expires_at,
                                r.attempts + 1, until, r.payload) for r in take if r.key in taken)
 
-    if _is_pg(store):
-        with _tx(store, action) as conn:
-            while len(claimed) < limit and (chosen := choose(conn, limit - len(claimed))) is not None:
-                write(conn, *chosen)
-                if _changes_nothing(chosen):
-                    break  # do not spin
-        return claimed
-    while len(claimed) < limit:
-        with store._errors(action), store.engine.connect() as conn, conn.begin():  # a read: no write lock
-            chosen = choose(conn, limit - len(claimed))
-        if chosen is None or _changes_nothing(chosen):
-            break
-        with _tx(store, action) as conn:
-            write(conn, *chosen)
+    with store._errors("réservation des rappels"), Writer(store.engine) as writer:
+        if _is_pg(store):
+            with writer.transaction() as run:
+                while len(claimed) < limit and (chosen := choose(run.rows, limit - len(claimed))) is not None:
+                    write(run, *chosen)
+                    if _changes_nothing(chosen):
+                        break  # do not spin
+            return claimed
+        while len(claimed) < limit:
+            chosen = choose(lambda query, **params: query.all(**params), limit - len(claimed))  # no write lock
+            if chosen is None or _changes_nothing(chosen):
+                break
+            with store.write_turn(), writer.transaction() as run:
+                write(run, *chosen)
     return claimed
 
 
@@ -330,7 +382,7 @@ def _changes_nothing(chosen: tuple[dict[str, list[str]], list[Any]]) -> bool:
     return not take and not any(settle.values())
 
 
-def _candidates(now: datetime) -> Select[Any]:
+def _candidates(now: ColumnElement[datetime]) -> Select[Any]:
     """Select rows with what deciding their fate needs: is their learner opted out, is a later offset due too.
 
     A row is superseded by a sibling (same learner and event) of a later offset (fewer days before
@@ -340,7 +392,7 @@ def _candidates(now: datetime) -> Select[Any]:
     later_due = exists().where(
         sibling.c.learner_id == deliveries.c.learner_id, sibling.c.event_uid == deliveries.c.event_uid,
         sibling.c.offset_days < deliveries.c.offset_days,
-        or_(sibling.c.status.in_(("sent", "leased")),
+        or_(sibling.c.status == "sent", sibling.c.status == "leased",
             and_(sibling.c.status == "pending", or_(sibling.c.due_at <= now, sibling.c.attempts > 0))))
     opted = (select(learners_table.c.opt_out).where(learners_table.c.id == deliveries.c.learner_id)
              .scalar_subquery())

@@ -9,7 +9,7 @@ several times cheaper. Values still go through the columns' own types, both ways
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,6 +25,8 @@ class Prepared:
         dialect = engine.dialect
         compiled: Compiled = stmt.compile(dialect=dialect)  # type: ignore[attr-defined]
         self.engine, self.sql = engine, compiled.string
+        if "POSTCOMPILE" in self.sql:  # an IN list of values rendered at each run: not a fixed statement
+            raise ValueError(f"statement cannot be prepared once (expanding IN): {self.sql}")
         self.order = list(compiled.positiontup or ()) if compiled.positional else None  # type: ignore[attr-defined]
         binds = compiled.binds  # type: ignore[attr-defined]
         self.convert = {name: f for name, bind in binds.items()
@@ -49,33 +51,59 @@ class Prepared:
 
 
 class Lookup(Prepared):
-    """One SELECT by key run on a pooled DBAPI connection, its columns converted by their own types."""
+    """One SELECT run on a DBAPI connection, its columns converted by their own types."""
 
     def __init__(self, engine: Engine, stmt: Any) -> None:
         super().__init__(engine, stmt)
         dialect = engine.dialect
-        columns = list(stmt.selected_columns)
+        columns = list(stmt.exported_columns)  # a SELECT's columns, or what a write RETURNs
         self.row = namedtuple("Row", [c.key for c in columns])  # type: ignore[misc]
         self.result = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
 
+    def rows(self, values: Iterable[Sequence[Any]]) -> list[Any]:
+        """Return the DBAPI rows VALUES converted (attributes named after the columns)."""
+        make, result = self.row, self.result
+        return [make(*(f(v) if f else v for f, v in zip(result, row, strict=True))) for row in values]
+
     def first(self, **params: Any) -> Any:
-        """Return the first row (attributes named after the columns), or None."""
+        """Return the first row on a pooled connection, or None."""
+        found = self._run(params, many=False)
+        return found[0] if found else None
+
+    def all(self, **params: Any) -> list[Any]:
+        """Return every row on a pooled connection (outside any transaction of ours)."""
+        return self._run(params, many=True)
+
+    def _run(self, params: dict[str, Any], *, many: bool) -> list[Any]:
         args = self.args(params)
         raw = self.engine.raw_connection()
         cursor = None
         try:
             cursor = raw.cursor()
             cursor.execute(self.sql, args)
-            values = cursor.fetchone()
+            values = cursor.fetchall() if many else [v for v in [cursor.fetchone()] if v is not None]
         except self.engine.dialect.loaded_dbapi.Error as exc:
             raise self.fail(raw, cursor, args, exc) from exc
         finally:
             if cursor is not None:
                 cursor.close()
             raw.close()
-        if values is None:
-            return None
-        return self.row(*(f(v) if f else v for f, v in zip(self.result, values, strict=True)))
+        return self.rows(values)
+
+
+class Run:
+    """What ``Writer.transaction`` yields: run prepared statements inside that transaction."""
+
+    def __init__(self, execute: Callable[[Prepared, dict[str, Any], bool], Any]) -> None:
+        self._execute = execute
+
+    def __call__(self, prepared: Prepared, **params: Any) -> int:
+        """Run PREPARED with PARAMS; return the rows it changed."""
+        return int(self._execute(prepared, params, False))
+
+    def rows(self, lookup: Lookup, **params: Any) -> list[Any]:
+        """Run LOOKUP (a SELECT, or a write with RETURNING) with PARAMS; return its rows, converted."""
+        return lookup.rows(self._execute(lookup, params, True))
 
 
 class Writer:
@@ -91,8 +119,9 @@ class Writer:
         self._raw: Any = None
 
     @contextmanager
-    def transaction(self) -> Iterator[Callable[..., int]]:
-        """Yield ``run(prepared, **params) -> rowcount`` inside one transaction, committed at the end.
+    def transaction(self) -> Iterator[Run]:
+        """Yield a `Run` (``run(prepared, **params) -> rowcount``, ``run.rows(lookup, **params)``) inside
+        one transaction, committed at the end.
 
         On a database error the transaction is rolled back, the connection given up (the pool
         checks it) and SQLAlchemy's error raised, so that the store's messages apply.
@@ -101,10 +130,10 @@ class Writer:
             self._raw = self.engine.raw_connection()
         raw, cursor, dbapi_error = self._raw, self._raw.cursor(), self.engine.dialect.loaded_dbapi.Error
 
-        def execute(sql: str, args: Any, prepared: Prepared | None = None) -> int:
+        def execute(sql: str, args: Any, prepared: Prepared | None = None, fetch: bool = False) -> Any:
             try:
                 cursor.execute(sql, args)
-                return cursor.rowcount or 0
+                return cursor.fetchall() if fetch else cursor.rowcount or 0
             except dbapi_error as exc:
                 error = (prepared.fail(raw, cursor, args, exc) if prepared is not None
                          else DBAPIError.instance(sql, args, exc, dbapi_error))
@@ -114,7 +143,7 @@ class Writer:
         if self._begin is not None:
             execute(self._begin, ())
         try:
-            yield lambda prepared, **params: execute(prepared.sql, prepared.args(params), prepared)
+            yield Run(lambda prepared, params, fetch: execute(prepared.sql, prepared.args(params), prepared, fetch))
         except BaseException:
             self._abandon(cursor)
             raise
