@@ -15,8 +15,10 @@ import pytest
 from sqlalchemy import update
 
 from cnam_calendar.delivery import (
+    CLAIM_KEYS,
     STATUSES,
     SyncReport,
+    _claim_sql,
     acquire_sqlite_daemon_lock,
     claim_due,
     get_delivery,
@@ -247,6 +249,44 @@ def test_a_claim_ahead_never_takes_again_what_the_daemon_holds(store):
     # without holding it back, the same claim takes it again (a restarted daemon would)
     again = claim_due(store, "d1", later + timedelta(seconds=1), LEASE, 10)
     assert [c.key for c in again] == [r[0].key] and again[0].attempts == 2
+
+
+def test_claims_larger_than_one_write_statement_take_and_settle_every_row_once(store):
+    # A claim writes CLAIM_KEYS keys per statement (the last one padded with NULL): more rows than
+    # that, to take and to settle, all go, none twice, none left behind.
+    target = date(2026, 11, 20)
+    n = 2 * CLAIM_KEYS + 7
+    take = [r for i in range(n) for r in reminders_for(f"L{i % 5 + 1}", f"go-{i}", target, (1,))]
+    gone = [r for i in range(CLAIM_KEYS + 3) for r in reminders_for(f"L{i % 5 + 1}", f"late-{i}",
+                                                                      date(2026, 11, 18), (1,))]
+    sync_plan(store, take + gone, T0)
+    now = take[0].due_at
+    first = claim_due(store, "d1", now, LEASE, n - 5)
+    rest = claim_due(store, "d1", now, LEASE, n, holding={c.key for c in first})
+    assert len(first) == n - 5 and len(rest) == 5
+    assert sorted(c.key for c in first + rest) == sorted(r.key for r in take)
+    got = statuses(store)
+    assert all(got[r.key] == "leased" for r in take) and all(got[r.key] == "expired" for r in gone)
+    assert claim_due(store, "d1", now, LEASE, n, holding={c.key for c in first + rest}) == []
+
+
+def test_a_claim_write_looks_its_keys_up_on_sqlite(tmp_path):
+    # Given the kinds of claimable rows as an OR, SQLite's planner read every due row through the
+    # status index for each write; the guard is written so that only the key index applies.
+    s = open_store(f"sqlite:///{tmp_path / 'plan.db'}")
+    try:
+        sql = _claim_sql(s.engine)
+        raw = s.engine.raw_connection()
+        try:
+            for stmt, params in ((sql.take, {"b_owner": "d1", "b_until": T0}), (sql.settle, {"b_status": "expired"})):
+                args = stmt.args({"b_now": T0, **params, **sql.keys(["k1", "k2"])})
+                plan = [row[-1] for row in raw.execute("EXPLAIN QUERY PLAN " + stmt.sql, args).fetchall()]
+                assert plan == ["SEARCH reminder_deliveries USING INDEX sqlite_autoindex_reminder_deliveries_1 "
+                                "(key=?)"], plan
+        finally:
+            raw.close()
+    finally:
+        s.close()
 
 
 def test_an_unreclaimed_lease_can_still_be_marked_by_its_owner(store):
