@@ -476,7 +476,7 @@ class Marks:
                 writer = self._idle.pop() if self._idle else Writer(self.store.engine)
             try:
                 with self.store._errors("enregistrement des envois"), self.store.write_turn(), \
-                        writer.transaction() as run:
+                        writer.transaction(single=len(keys) == 1) as run:
                     for key in keys:
                         if run(self._update, b_key=key, b_owner=owner, b_now=now) == 1:
                             done.add(key)

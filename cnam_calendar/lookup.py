@@ -117,17 +117,22 @@ class Writer:
         self.engine = engine
         self._begin = "BEGIN IMMEDIATE" if engine.dialect.name == "sqlite" else None
         self._raw: Any = None
+        self._autocommit = False  # the connection's mode now (a server's, for single statements)
 
     @contextmanager
-    def transaction(self) -> Iterator[Run]:
+    def transaction(self, *, single: bool = False) -> Iterator[Run]:
         """Yield a `Run` (``run(prepared, **params) -> rowcount``, ``run.rows(lookup, **params)``) inside
         one transaction, committed at the end.
 
-        On a database error the transaction is rolled back, the connection given up (the pool
-        checks it) and SQLAlchemy's error raised, so that the store's messages apply.
+        SINGLE says the block runs one statement: on a server it then runs in the driver's
+        autocommit mode, one round trip where BEGIN, the statement and COMMIT take three (on
+        PostgreSQL a mark takes 0.3 ms instead of 0.7-0.8). On a database error the transaction is
+        rolled back, the connection given up (the pool checks it) and SQLAlchemy's error raised,
+        so that the store's messages apply.
         """
         if self._raw is None:
             self._raw = self.engine.raw_connection()
+        self._set_autocommit(single and self._begin is None)
         raw, cursor, dbapi_error = self._raw, self._raw.cursor(), self.engine.dialect.loaded_dbapi.Error
 
         def execute(sql: str, args: Any, prepared: Prepared | None = None, fetch: bool = False) -> Any:
@@ -154,25 +159,41 @@ class Writer:
             raise DBAPIError.instance("COMMIT", None, exc, dbapi_error) from exc
         cursor.close()
 
+    def _set_autocommit(self, on: bool) -> None:
+        if on != self._autocommit:
+            dialect = self.engine.dialect
+            if on:
+                dialect.set_isolation_level(self._raw.dbapi_connection, "AUTOCOMMIT")
+            else:
+                dialect.reset_isolation_level(self._raw.dbapi_connection)
+            self._autocommit = on
+
     def _abandon(self, cursor: Any) -> None:
         """Roll back what a failed transaction did and give the connection back (the pool checks it)."""
-        raw, self._raw = self._raw, None
-        if raw is None:
+        if self._raw is None:
             return
         try:
-            if raw.is_valid:
+            if self._raw.is_valid:
                 cursor.close()
-                raw.rollback()
+                self._raw.rollback()
+                self._set_autocommit(False)
         except self.engine.dialect.loaded_dbapi.Error as exc:
-            raw.invalidate(exc)
+            self._raw.invalidate(exc)
         finally:
-            raw.close()
+            self._give_back()
 
     def close(self) -> None:
-        """Give the connection back to the pool."""
-        raw, self._raw = self._raw, None
-        if raw is not None:
-            raw.close()
+        """Give the connection back to the pool (in the mode the pool lent it)."""
+        if self._raw is not None:
+            try:
+                if self._raw.is_valid:
+                    self._set_autocommit(False)
+            finally:
+                self._give_back()
+
+    def _give_back(self) -> None:
+        raw, self._raw, self._autocommit = self._raw, None, False
+        raw.close()
 
     def __enter__(self) -> Writer:
         return self

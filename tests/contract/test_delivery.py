@@ -17,6 +17,7 @@ from sqlalchemy import update
 from cnam_calendar.delivery import (
     CLAIM_KEYS,
     STATUSES,
+    Marks,
     SyncReport,
     _claim_sql,
     acquire_sqlite_daemon_lock,
@@ -287,6 +288,24 @@ def test_a_claim_write_looks_its_keys_up_on_sqlite(tmp_path):
             raw.close()
     finally:
         s.close()
+
+
+def test_a_single_mark_commits_on_its_own_and_its_connection_goes_back_as_lent(store):
+    # One key: on PostgreSQL the UPDATE runs in autocommit mode (one round trip, not three); the
+    # row is sent for everyone at once, and the pool gets its connection back in transaction mode.
+    r = [x for n in (1, 2, 3) for x in reminders_for(f"L{n}", "withdrawal", date(2026, 11, 20), (1,))]
+    sync_plan(store, r, T0)
+    now = r[0].due_at
+    claim_due(store, "d1", now, LEASE, 10)
+    with Marks(store) as marks:
+        assert marks.sent([r[1].key, r[2].key], "d1", now) == {r[1].key, r[2].key}  # two: one transaction
+        assert marks.sent([r[0].key], "someone-else", now) == set()
+        assert marks.sent([r[0].key], "d1", now) == {r[0].key}
+        assert get_delivery(store, r[0].key).status == "sent"  # read on another connection
+        (writer,) = marks._idle
+        dbapi = writer._raw.dbapi_connection
+    assert not getattr(dbapi, "autocommit", False)  # given back in the mode it was lent
+    assert statuses(store) == {r[0].key: "sent", r[1].key: "sent", r[2].key: "sent"}
 
 
 def test_an_unreclaimed_lease_can_still_be_marked_by_its_owner(store):
