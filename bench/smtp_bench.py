@@ -5,6 +5,7 @@ Run from the project root:
     python bench/smtp_bench.py                      # 1,000 reminders per measurement, 10 rounds, SQLite
     python bench/smtp_bench.py --quick              # 500 reminders, 1 round
     python bench/smtp_bench.py --db postgresql+psycopg://postgres@127.0.0.1:5432/test   # a fresh schema each time
+    python bench/smtp_bench.py --db URL --server-cpu   # the PostgreSQL server on the client's CPU, off the sink's
     python bench/smtp_bench.py --profile            # also cProfile one table-on dispatch (1 lane)
 
 The reminders are the real planner's (bench/reminder_rows.py: generated learners, `plan_all`, one
@@ -31,7 +32,9 @@ method once; the ratio quoted is the median over the rounds, with a 95 % bootstr
 that median and how many rounds meet the target on their own. On 2 CPUs or more the client runs on
 one and the sink on another (--no-pin to leave them to the scheduler), and the sink writes its
 record in /dev/shm when there is one: that is the load generator's bookkeeping, which must not
-share a disk journal with the store under test (a real mail server is another machine).
+share a disk journal with the store under test (a real mail server is another machine). With a
+PostgreSQL server on this machine, that server runs wherever the system puts it, the sink's CPU
+included; --server-cpu keeps it on the client's side, as a database on another machine would be.
 After every run the sink's record must hold
 exactly the N Message-IDs, each once, and after a table-on run the table must say N sent and
 nothing else (a mismatch raises): speed is never bought with a lost or doubled message.
@@ -53,6 +56,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -155,6 +160,32 @@ def measure(name: str, kind: str, lanes: int, w: Workload, round_: int,
     return n / elapsed
 
 
+@contextmanager
+def server_beside_client(cpus: set[int]) -> Iterator[int]:
+    """Move this machine's PostgreSQL processes to CPUS for the block, then give each its CPUs back; yield how many.
+
+    The postmaster moves too, so the backends it forks for the run start there.
+    """
+    saved: dict[int, set[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() == "postgres":
+                pid = int(entry.name)
+                mask = os.sched_getaffinity(pid)
+                os.sched_setaffinity(pid, cpus)
+                saved[pid] = mask
+        except OSError:  # gone meanwhile, or not ours to move
+            continue
+    try:
+        yield len(saved)
+    finally:
+        for pid, mask in saved.items():
+            with suppress(OSError):
+                os.sched_setaffinity(pid, mask)
+
+
 def median_interval(values: list[float], resamples: int = 2000) -> tuple[float, float]:
     """Return a 95 % bootstrap interval of the median of VALUES (fixed seed: the same figures every time)."""
     rng = random.Random(0)
@@ -173,7 +204,12 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="cProfile one more table-on run, 1 lane")
     parser.add_argument("--profile-lanes", type=int, default=1, help="lanes of the profiled run (default 1)")
     parser.add_argument("--no-pin", action="store_true", help="leave both processes where the system puts them")
+    parser.add_argument("--server-cpu", action="store_true",
+                        help="with --db, a server on this machine: run its processes on the client's CPU, off "
+                        "the sink's, for the run (their CPUs are given back after)")
     args = parser.parse_args()
+    if args.server_cpu and (not args.db or args.no_pin):
+        parser.error("--server-cpu needs --db (PostgreSQL on this machine) and pinning (no --no-pin)")
     n = args.n or (500 if args.quick else 1000)
     global SINK_CPUS
     cpus = sorted(os.sched_getaffinity(0))
@@ -182,6 +218,15 @@ def main() -> int:
         os.sched_setaffinity(0, set(cpus[:-1]))
     rounds = args.rounds or (1 if args.quick else 10)
 
+    with ExitStack() as stack:
+        if args.server_cpu and SINK_CPUS:
+            moved = stack.enter_context(server_beside_client(set(cpus[:-1])))
+            print(f"{moved} PostgreSQL processes moved to the client's CPU {sorted(set(cpus[:-1]))} for the run")
+        return run(args, n, rounds)
+
+
+def run(args: argparse.Namespace, n: int, rounds: int) -> int:
+    """Measure every method ROUNDS times, N messages each, and print the figures."""
     with tempfile.TemporaryDirectory(prefix="smtp-bench-") as tmp:
         w = Workload(n, args.db, Path(tmp))
         backend = "SQLite file" if not args.db or args.db.startswith("sqlite") else "PostgreSQL (fresh schema)"
