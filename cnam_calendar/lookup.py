@@ -161,39 +161,37 @@ class Writer:
 
     def _set_autocommit(self, on: bool) -> None:
         if on != self._autocommit:
-            dialect = self.engine.dialect
+            dialect, dbapi_connection = self.engine.dialect, self._raw.dbapi_connection
             if on:
-                dialect.set_isolation_level(self._raw.dbapi_connection, "AUTOCOMMIT")
+                dialect.set_isolation_level(dbapi_connection, "AUTOCOMMIT")
             else:
-                dialect.reset_isolation_level(self._raw.dbapi_connection)
+                dialect.reset_isolation_level(dbapi_connection)
             self._autocommit = on
 
     def _abandon(self, cursor: Any) -> None:
         """Roll back what a failed transaction did and give the connection back (the pool checks it)."""
+        self._give_back(cursor, rollback=True)
+
+    def close(self) -> None:
+        """Give the connection back to the pool (in the mode the pool lent it)."""
+        self._give_back()
+
+    def _give_back(self, cursor: Any = None, *, rollback: bool = False) -> None:
+        """Return the connection to the pool as it was lent; one that fails on the way is invalidated (replaced)."""
         if self._raw is None:
             return
         try:
             if self._raw.is_valid:
-                cursor.close()
-                self._raw.rollback()
+                if cursor is not None:
+                    cursor.close()
+                if rollback:
+                    self._raw.rollback()
                 self._set_autocommit(False)
         except self.engine.dialect.loaded_dbapi.Error as exc:
             self._raw.invalidate(exc)
         finally:
-            self._give_back()
-
-    def close(self) -> None:
-        """Give the connection back to the pool (in the mode the pool lent it)."""
-        if self._raw is not None:
-            try:
-                if self._raw.is_valid:
-                    self._set_autocommit(False)
-            finally:
-                self._give_back()
-
-    def _give_back(self) -> None:
-        raw, self._raw, self._autocommit = self._raw, None, False
-        raw.close()
+            raw, self._raw, self._autocommit = self._raw, None, False
+            raw.close()
 
     def __enter__(self) -> Writer:
         return self
