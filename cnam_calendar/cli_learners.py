@@ -67,7 +67,7 @@ def _centres(ctx: click.Context) -> list[Centre]:
 
 
 def _show_progress(quiet: bool) -> bool:
-    return not quiet and click.get_text_stream("stderr").isatty()
+    return not quiet and sys.stderr.isatty()  # (click.get_text_stream is deprecated from Click 8.5)
 
 
 @click.group(name="learners")
