@@ -100,7 +100,7 @@ def import_cmd(ctx: click.Context, file: Path, dry_run: bool, quiet: bool) -> No
     store = _store(ctx)
     if _show_progress(quiet):
         with click.progressbar(length=len(roster.learners), label="Import des apprenants",
-                               file=click.get_text_stream("stderr")) as bar:
+                               file=sys.stderr) as bar:
             report = store.import_learners(roster.learners, dry_run=dry_run, progress=bar.update)
     else:
         report = store.import_learners(roster.learners, dry_run=dry_run)
@@ -170,7 +170,7 @@ def issue_token(ctx: click.Context, learner_id: str | None, all_: bool, output: 
     assert output is not None
     if _show_progress(quiet):
         with click.progressbar(length=store.count_learners(), label="Création des liens",
-                               file=click.get_text_stream("stderr")) as bar:
+                               file=sys.stderr) as bar:
             pairs = store.issue_tokens(progress=bar.update)
     else:
         pairs = store.issue_tokens()
@@ -225,7 +225,7 @@ def feeds(ctx: click.Context, out: Path, year: int, no_alarms: bool, quiet: bool
     out.mkdir(parents=True, exist_ok=True)
     if _show_progress(quiet):
         with click.progressbar(length=len(everyone), label="Flux personnels",
-                               file=click.get_text_stream("stderr")) as bar:
+                               file=sys.stderr) as bar:
             count = write_all(bar.update)
     else:
         count = write_all(None)
