@@ -121,10 +121,13 @@ def check_sink(name: str, w: Workload, record: Path) -> None:
                          f"of {len(w.expected)}: wrong result")
 
 
-def measure(name: str, kind: str, lanes: int, w: Workload, round_: int,
+def measure(name: str, kind: str, lanes: int, w: Workload, number: int,
             profiler: cProfile.Profile | None = None) -> float:
-    """Return messages per second for one fresh sink (and store); raise on any lost or doubled message."""
-    tag = f"{kind}-{lanes}-{round_}"
+    """Return messages per second for one fresh sink (and store); raise on any lost or doubled message.
+
+    NUMBER, unique to the measurement, names its sink record and its store.
+    """
+    tag = f"{kind}-{lanes}-{number}"
     record = RECORDS / f"smtp-bench-{os.getpid()}-{tag}.tsv" if RECORDS else w.workdir / f"{tag}.tsv"
     n = len(w.plan)
     if kind != "table":

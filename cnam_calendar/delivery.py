@@ -282,18 +282,17 @@ class _ClaimSql:
 
     def __init__(self, engine: Engine) -> None:
         now = bindparam("b_now", type_=UtcDateTime())
-        # claimable: pending and due, or leased by a lease that ran out
-        kinds = (and_(deliveries.c.status == "pending", deliveries.c.due_at <= now),
-                 and_(deliveries.c.status == "leased", deliveries.c.lease_until < now))
+        # claimable: pending and due, or leased by a lease that ran out (status, then the time condition)
+        kinds = ((deliveries.c.status == "pending", deliveries.c.due_at <= now),
+                 (deliveries.c.status == "leased", deliveries.c.lease_until < now))
         # the writes' guard, as a CASE that no index can serve: given an OR of the kinds, SQLite's
         # planner reads every due row through the status index instead of looking up the listed keys
-        still_claimable = case((deliveries.c.status == "pending", deliveries.c.due_at <= now),
-                               (deliveries.c.status == "leased", deliveries.c.lease_until < now), else_=false())
+        still_claimable = case(*kinds, else_=false())
         # the oldest due of each kind, each read in the order of the (status, due_at) index: one query
         # with OR would gather every due row and sort them all (a burst of 10,000, at every claim)
         oldest = _candidates(now).order_by(deliveries.c.due_at, deliveries.c.id).limit(
             bindparam("b_limit", type_=Integer()))
-        queries = [oldest.where(kind) for kind in kinds]
+        queries = [oldest.where(and_(*kind)) for kind in kinds]
         if engine.dialect.name == "postgresql":
             queries = [query.with_for_update(skip_locked=True, of=deliveries) for query in queries]
         self.oldest = [Lookup(engine, query) for query in queries]

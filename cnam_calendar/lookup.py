@@ -51,7 +51,7 @@ class Prepared:
 
 
 class Lookup(Prepared):
-    """One SELECT run on a DBAPI connection, its columns converted by their own types."""
+    """One SELECT (or a write with RETURNING) run on a DBAPI connection, its columns converted by their own types."""
 
     def __init__(self, engine: Engine, stmt: Any) -> None:
         super().__init__(engine, stmt)
@@ -81,7 +81,7 @@ class Lookup(Prepared):
         try:
             cursor = raw.cursor()
             cursor.execute(self.sql, args)
-            values = cursor.fetchall() if many else [v for v in [cursor.fetchone()] if v is not None]
+            values = cursor.fetchall() if many else cursor.fetchmany(1)
         except self.engine.dialect.loaded_dbapi.Error as exc:
             raise self.fail(raw, cursor, args, exc) from exc
         finally:
