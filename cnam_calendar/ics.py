@@ -213,13 +213,18 @@ def calendar_bytes(
     *,
     name: str,
     tzid: str,
-    cal_uid: str,
     description: str = "",
     tz_range: tuple[date, date] | None = None,
 ) -> bytes:
-    """Wrap stamped events in a VCALENDAR with the feed properties and one bounded VTIMEZONE."""
-    cal = icalendar.Calendar.new(prodid=PRODID, calscale="GREGORIAN", method="PUBLISH", name=name,
-                                 uid=cal_uid, description=description or None)
+    """Wrap stamped events in a VCALENDAR with the feed properties and one bounded VTIMEZONE.
+
+    No METHOD: a subscription feed is not an iTIP message (RFC 5546 would then require an
+    ORGANIZER in every VEVENT), and no calendar-level UID: vdirsyncer copies the VCALENDAR's
+    properties into each item it splits off and takes the first UID line as the item's, so every
+    event of the feed would collide into one.
+    """
+    cal = icalendar.Calendar.new(prodid=PRODID, calscale="GREGORIAN", name=name, description=description or None)
+    del cal["UID"]  # Calendar.new adds a random one
     cal.add("X-WR-TIMEZONE", tzid)
     cal.add("REFRESH-INTERVAL", REFRESH, parameters={"VALUE": "DURATION"})
     cal.add("X-PUBLISHED-TTL", icalendar.vDuration(REFRESH))
