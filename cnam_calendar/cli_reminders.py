@@ -101,7 +101,8 @@ def preview(ctx: click.Context, key: str, sender: str | None) -> None:
     if not row.payload:
         raise StoreError(f"le rappel « {key} » n'a pas de contenu", where=store.url,
                          hint="recalculez-le : cnam-calendar reminders plan")
-    msg = compose(row.payload, row.key, sender=sender, date=_clock(ctx))
+    # as it will be sent: at its due time, or now if that is past (the text states the time left then)
+    msg = compose(row.payload, row.key, sender=sender, date=max(_clock(ctx), row.due_at))
     for name, value in msg.items():
         if name.lower() not in ("content-type", "mime-version"):
             click.echo(f"{name}: {value}")

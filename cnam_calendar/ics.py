@@ -230,8 +230,10 @@ def calendar_bytes(
     cal.add("X-PUBLISHED-TTL", icalendar.vDuration(REFRESH))
     if tz_range is not None:
         first, last = tz_range
-        cal.add_component(icalendar.Timezone.from_tzid(tzid, first_date=first - timedelta(days=1),
-                                                       last_date=last + timedelta(days=2)))
+        vtimezone = icalendar.Timezone.from_tzid(tzid, first_date=first - timedelta(days=1),
+                                                 last_date=last + timedelta(days=2))
+        vtimezone.pop("COMMENT", None)  # icalendar notes the range there; RFC 5545 allows no COMMENT in VTIMEZONE
+        cal.add_component(vtimezone)
     body = b"".join(e.data for e in sorted(events, key=lambda e: e.sort_key))
     return cal.to_ical().removesuffix(END) + body + END
 
