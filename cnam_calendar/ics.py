@@ -224,7 +224,7 @@ def calendar_bytes(
     event of the feed would collide into one.
     """
     cal = icalendar.Calendar.new(prodid=PRODID, calscale="GREGORIAN", name=name, description=description or None)
-    del cal["UID"]  # Calendar.new adds a random one
+    cal.pop("UID", None)  # Calendar.new adds a random one
     cal.add("X-WR-TIMEZONE", tzid)
     cal.add("REFRESH-INTERVAL", REFRESH, parameters={"VALUE": "DURATION"})
     cal.add("X-PUBLISHED-TTL", icalendar.vDuration(REFRESH))

@@ -66,10 +66,12 @@ def main(files):
             zone = start.get_timezone()
             occurrences = []
             if ev.get_first_property(I.PropertyKind.RRULE_PROPERTY) is not None:
-                def collect(comp, span, data, zone=zone, is_date=start.is_date()):
-                    occurrences.append([span_time(span.get_start(), zone, is_date),
-                                        span_time(span.get_end(), zone, is_date)])
-                ev.foreach_recurrence(I.Time.new_from_string(SPAN[0]), I.Time.new_from_string(SPAN[1]), collect, None)
+                spans = []
+                ev.foreach_recurrence(I.Time.new_from_string(SPAN[0]), I.Time.new_from_string(SPAN[1]),
+                                      lambda comp, span, data, spans=spans: spans.append((span.get_start(),
+                                                                                          span.get_end())), None)
+                occurrences = [[span_time(a, zone, start.is_date()), span_time(b, zone, start.is_date())]
+                               for a, b in spans]
             else:
                 occurrences.append([when(start, zone), when(end, zone)])
             alarms = []
