@@ -25,17 +25,12 @@ from cnam_calendar.roster import Learner
 from cnam_calendar.smtp import Mailer
 from cnam_calendar.store import Store, open_store
 from tests.conftest import CALENDARS
-from tests.support.smtp_sink import SmtpSink, running_sink
+from tests.e2e.test_daemon import sink  # noqa: F401, F811  (fixture: a running aiosmtpd server)
+from tests.support.smtp_sink import SmtpSink
 
 PARIS = ZoneInfo("Europe/Paris")
 DEADLINE = date(2026, 12, 3)
 PLANNED = datetime(2026, 11, 24, 8, 0, tzinfo=PARIS)  # the daemon's last plan before it went down
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    with running_sink() as server:
-        yield server
 
 
 @pytest.fixture
@@ -47,10 +42,10 @@ def store(tmp_path: Path) -> Iterator[Store]:
     s.close()
 
 
-def run_once_at(store: Store, sink: SmtpSink, moment: datetime, *, send: bool = True) -> list:
+def run_once_at(store: Store, server: SmtpSink, moment: datetime, *, send: bool = True) -> list:
     """Start a daemon whose clock says ``moment``: plan, one dispatch; return the withdrawal e-mails received."""
     centres = load_centres(CALENDARS)
-    mailer = Mailer("127.0.0.1", sink.port, lanes=1, local_hostname="late.test", timeout=10)
+    mailer = Mailer("127.0.0.1", server.port, lanes=1, local_hostname="late.test", timeout=10)
     daemon = Daemon(store, mailer, centres, lambda: moment, "rappels@cnam.test", owner="late-daemon")
     try:
         daemon.plan()
@@ -58,7 +53,7 @@ def run_once_at(store: Store, sink: SmtpSink, moment: datetime, *, send: bool = 
             daemon.dispatch()
     finally:
         mailer.close()
-    messages = [message_from_bytes(m.data, policy=default_policy) for m in sink.messages]
+    messages = [message_from_bytes(m.data, policy=default_policy) for m in server.messages]
     return [m for m in messages if "rétractation" in m["Subject"]]
 
 
@@ -73,7 +68,7 @@ def planned_key(store: Store, offset: int) -> str:
     pytest.param(datetime(2026, 11, 30, 23, 30, tzinfo=PARIS), 7, "dans 3 jours", id="three-days-left"),
     pytest.param(datetime(2026, 12, 3, 8, 0, tzinfo=PARIS), 1, "aujourd'hui", id="same-day-j1-says-today"),
 ])
-def test_a_late_reminder_states_the_time_really_left(store, sink, moment, offset, left_fr):
+def test_a_late_reminder_states_the_time_really_left(store, sink, moment, offset, left_fr):  # noqa: F811
     assert run_once_at(store, sink, PLANNED, send=False) == []  # planned while it ran, then it went down
     (msg,) = run_once_at(store, sink, moment)
     # the delivery key keeps the planned offset: the row sent is J-offset, once
@@ -89,7 +84,7 @@ def test_a_late_reminder_states_the_time_really_left(store, sink, moment, offset
     assert rows[planned_key(store, offset)] == "sent"
 
 
-def test_after_the_deadline_nothing_is_sent_and_the_rows_expire(store, sink):
+def test_after_the_deadline_nothing_is_sent_and_the_rows_expire(store, sink):  # noqa: F811
     run_once_at(store, sink, PLANNED, send=False)
     pending = {d.key: d.status for d in list_deliveries(store) if "withdrawal" in d.key}
     assert pending == {planned_key(store, 7): "pending", planned_key(store, 1): "pending"}
