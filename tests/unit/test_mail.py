@@ -262,3 +262,21 @@ def test_any_name_or_title_round_trips_and_injects_nothing(payloads, first, last
                "event": {**r.payload["event"], "title": title, "title_en": title,
                          "explanation": [step, *r.payload["event"]["explanation"]]}}
     check_wire(render(payload, r.key, sender=SENDER, lang=lang).data, payload, lang)
+
+
+@pytest.mark.parametrize(("moment", "fr", "en"), [
+    pytest.param(datetime(2026, 11, 5, 8, 0, tzinfo=timezone.utc), "dans 7 jours", "in 7 days", id="on-time-j7"),
+    pytest.param(datetime(2026, 11, 9, 22, 59, tzinfo=timezone.utc), "dans 3 jours", "in 3 days", id="late"),
+    # 23:30 UTC on the 10th is already the 11th in Paris: the day before the deadline there
+    pytest.param(datetime(2026, 11, 10, 23, 30, tzinfo=timezone.utc), "demain", "tomorrow", id="paris-midnight"),
+    pytest.param(datetime(2026, 11, 12, 7, 0, tzinfo=timezone.utc), "aujourd'hui", "today", id="same-day"),
+])
+def test_the_time_left_is_counted_from_the_moment_of_sending_in_the_centre_s_zone(payloads, moment, fr, en):
+    """A J-7 reminder (withdrawal window ending Thursday 12 November) sent at various moments."""
+    for learner, lang, left in (("L1", "fr", fr), ("L2", "en", en)):
+        r = payloads[(learner, "withdrawal", 7)]
+        msg = roundtrip(compose(r.payload, r.key, sender=SENDER, date=moment))
+        assert msg["Subject"].strip().endswith(f"12 {'November' if lang == 'en' else 'novembre'} 2026 ({left})")
+        assert f"2026 ({left})." in text_part(msg)
+        assert f"2026 ({left})".replace("'", "&#x27;") in msg.get_body(("html",)).get_content()
+        assert msg["Message-ID"] == message_id(r.key)  # the same row, whatever the moment
