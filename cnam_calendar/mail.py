@@ -2,9 +2,11 @@
 
 French by default, English when the learner's ``lang`` is en. Each message has a plain-text and an
 HTML part (everything escaped), the event as a small ``.ics`` (no METHOD, as in the feeds: a copy of
-the event, not an iTIP request), what to do and whom to contact, the FAQ source, a Message-ID derived
-from the delivery key (a resend is the same message), ``Auto-Submitted: auto-generated`` and an opt-out. Every text that reaches a header is
-stripped of control characters first, so a name or a title cannot add a header.
+the event, not an iTIP request), what to do and whom to contact, the FAQ source, a Message-ID
+derived from the delivery key (a resend is the same message), ``Auto-Submitted: auto-generated``
+and an opt-out. The sender, the opt-out mailbox and the contact are the learner's centre's. The
+time left is counted from the moment of sending. Every text that reaches a header is stripped of
+control characters first, so a name or a title cannot add a header.
 
 `render` writes the MIME bytes directly (the daemon's hot path: about a tenth of a millisecond
 where building an ``EmailMessage`` and serialising it took over ten); `compose` parses those same
