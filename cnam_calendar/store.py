@@ -551,9 +551,15 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         raise StoreError(f"schéma de base inconnu ({exc})", where=shown,
                          hint="la base vient sans doute d'une version plus récente de cnam-calendar ; mettez-le à jour"
                          ) from None
-    except SQLAlchemyError as exc:
-        raise StoreError(f"base inaccessible : {_first_line(exc)}", where=shown,
-                         hint="vérifiez l'adresse (--db, CNAM_CALENDAR_DB) et que le serveur répond") from None
+    except (SQLAlchemyError, sqlite3.Error) as exc:
+        path = Path(engine.url.database or "") if engine.dialect.name == "sqlite" else None
+        what = ("c'est un dossier" if path and path.is_dir() else
+                "ce fichier n'est pas une base SQLite" if isinstance(exc, sqlite3.DatabaseError) and path and
+                path.is_file() else f"base inaccessible : {_first_line(exc)}")
+        raise StoreError(what, where=shown,
+                         hint="attendu : un fichier SQLite (créé s'il n'existe pas) ou une URL, ex. "
+                         "postgresql+psycopg://hôte/base ; vérifiez l'adresse (--db, CNAM_CALENDAR_DB) "
+                         "et que le serveur répond") from None
 
 
 def open_store(url: str, *, clock: Callable[[], datetime] = _utc_now, migrate: bool = True) -> Store:
