@@ -175,14 +175,17 @@ def _deadline_json(d: Deadline) -> dict[str, Any]:
 
 
 @main.command(name="deadline")
-@click.argument("rule", type=click.Choice(PERSONAL_RULES))
+@click.argument("rule", type=click.Choice(PERSONAL_RULES), metavar="RÈGLE")
 @click.option("--from", "origin", required=True, type=ISO_DATE,
               help="Date de départ : validation CPF, réception du dossier ou début de formation.")
 @click.option("--centre", metavar="ID", help="Centre dont on applique les réglages (défaut : règles nationales).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_context
 def deadline_cmd(ctx: click.Context, rule: str, origin: date, centre: str | None, fmt: str) -> None:
-    """Calculer une échéance personnelle à partir d'une date."""
+    """Calculer une échéance personnelle à partir d'une date.
+
+    RÈGLE : cpf-confirmation, withdrawal ou apprenticeship-contract.
+    """
     c = _centres(ctx, (centre,))[0] if centre else DEFAULT_CENTRE
     d = deadline(rule, origin, c)
     if fmt == "json":

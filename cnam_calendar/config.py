@@ -197,7 +197,7 @@ def _year(r: _Reader, key: str, t: Mapping[str, Any]) -> tuple[int, YearSettings
                   f"attendu : [years.2026] pour l'année universitaire 2026-2027, de {YEAR_MIN} à {YEAR_MAX}")
         return None
     first, last = academic_window(year)
-    within = f"entre le {first} et le {last} (l'année universitaire {year}-{year + 1})"
+    within = f"entre le {first} et le {last}, l'année universitaire {year}-{year + 1}"
     if not isinstance(t, dict):
         r.problem(prefix, "doit être une table", "attendu : [years.AAAA]")
         return None
@@ -217,11 +217,7 @@ def _year(r: _Reader, key: str, t: Mapping[str, Any]) -> tuple[int, YearSettings
         seen.add(cid)
         if cid and not cid.replace("-", "").isalnum():
             r.problem(f"{cp}.id", f"identifiant « {cid} » invalide", "attendu : lettres, chiffres et tirets")
-        dates_ok = _within(r, cp, {"start": start, "end": end}, first, last, within)
-        if start and end and start > end:
-            r.problem(f"{cp}.end", f"la fermeture finit ({end}) avant de commencer ({start})",
-                      "attendu : end le même jour que start ou après")
-        elif start and end and dates_ok:
+        if start and end:  # check_schedule says when it ends before it starts or leaves the year
             closures.append(Closure(cid, label, start, end))
     overrides = {}
     for event_id, o in r.table(t, prefix, "overrides").items():
@@ -240,11 +236,8 @@ def _year(r: _Reader, key: str, t: Mapping[str, Any]) -> tuple[int, YearSettings
         if start is None and end is None:
             r.problem(op, "aucune date donnée", "attendu : date, start ou end")
             continue
+        # an exact date replaces a derivation within the year; other dates are derived from it
         if not _within(r, op, {"date": on} if on else {"start": start, "end": end}, first, last, within):
-            continue
-        if start and end and start > end:
-            r.problem(f"{op}.end", f"la dérogation finit ({end}) avant de commencer ({start})",
-                      "attendu : end le même jour que start ou après")
             continue
         overrides[event_id] = Override(event_id, start, end, r.get(o, op, "reason", str, ""))
     return year, YearSettings(overrides, tuple(closures))
