@@ -68,7 +68,7 @@ def build_stamp(clock: datetime) -> datetime:
                         hint="attendu : un nombre de secondes depuis 1970, ex. 1767225600") from None
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(name="cnam-calendar", cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--calendars", "calendars", envvar="CNAM_CALENDAR_CALENDARS", default=DEFAULT_DIR,
               show_default=True, type=click.Path(file_okay=False, path_type=Path),
               help="Dossier des fichiers de centre (variable CNAM_CALENDAR_CALENDARS).")
