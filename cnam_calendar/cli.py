@@ -16,7 +16,7 @@ from . import build as build_mod
 from . import click_fr
 from .cli_learners import learners
 from .cli_reminders import daemon, reminders
-from .cli_types import ACADEMIC_YEAR, ISO_DATE, Integer
+from .cli_types import ACADEMIC_YEAR, ISO_DATE, Integer, check_base_url
 from .config import DEFAULT_DIR, load_centres
 from .engine import PERSONAL_RULES, check_schedule
 from .errors import CnamCalendarError, RuleError
@@ -53,6 +53,11 @@ class _Group(click.Group):
                 click.echo(f"Erreur : {line}", err=True)
             if exc.problems and exc.hint and len(exc.problems) > 1:
                 click.echo(exc.hint, err=True)
+            ctx.exit(EXIT_BAD_INPUT)
+        except OSError as exc:  # a path the system refuses (too long, not writable, a file where a folder goes…)
+            where = exc.filename if exc.filename is not None else "système"
+            click.echo(f"Erreur : {where} : {exc.strerror or exc} (attendu : un chemin accessible en écriture)",
+                       err=True)
             ctx.exit(EXIT_BAD_INPUT)
 
 
@@ -254,7 +259,8 @@ def feed(ctx: click.Context, centre: str, year: int, ues: tuple[str, ...], lang:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Adresse d'écoute.")
 @click.option("--port", default=8000, show_default=True, type=Integer(1, 65535), help="Port d'écoute.")
-@click.option("--base-url", help="URL publique du serveur, pour les liens (défaut : http://HOST:PORT).")
+@click.option("--base-url", callback=check_base_url,
+              help="URL publique du serveur, pour les liens (défaut : http://HOST:PORT).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("output"), show_default=True,
               help="Dossier du build (manifestes : SEQUENCE et LAST-MODIFIED).")
 @click.option("--workers", default=1, show_default=True, type=Integer(1, 64),

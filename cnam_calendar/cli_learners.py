@@ -9,11 +9,10 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 
-from .cli_types import ACADEMIC_YEAR, Integer
+from .cli_types import ACADEMIC_YEAR, Integer, check_base_url
 from .config import DEFAULT_DIR, load_centres
 from .csv_out import csv_text
 from .errors import ConfigError, RosterError
@@ -136,21 +135,13 @@ def generate(ctx: click.Context, count: int, seed: int, year: int, output: Path)
     click.echo(f"écrit {output} ({count} apprenant(s) fictif(s), année {year}-{year + 1})")
 
 
-def _base_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise click.BadParameter(f"« {value} » ; attendu : une adresse http(s) sans paramètres, "
-                                 "ex. https://calendrier.example.org")
-    return value.rstrip("/")
-
-
 @learners.command(name="issue-token")
 @click.argument("learner_id", required=False, metavar="ID")
 @click.option("--all", "all_", is_flag=True, help="Un nouveau lien pour chaque apprenant (avec -o).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Avec --all : fichier CSV des liens, pour un publipostage.")
 @click.option("--base-url", envvar="CNAM_CALENDAR_BASE_URL", default=DEFAULT_BASE_URL, show_default=True,
-              callback=_base_url, help="Adresse publique du serveur (variable CNAM_CALENDAR_BASE_URL).")
+              callback=check_base_url, help="Adresse publique du serveur (variable CNAM_CALENDAR_BASE_URL).")
 @click.option("--quiet", "-q", is_flag=True, help="Sans barre de progression.")
 @_db_option(None)
 @click.pass_context

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -65,3 +66,19 @@ class Integer(click.IntRange):
 
 
 _INTEGER = re.compile(r"-?[0-9]{1,18}")
+
+
+def check_base_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Check a public server address (an option's callback): http(s), a host, no query, printable."""
+    if value is None:
+        return None
+    try:
+        parts = urlsplit(value)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.query and not parts.fragment
+        parts.port  # noqa: B018 (raises on a port that is not a number)
+    except ValueError:
+        ok = False
+    if not ok or not value.isprintable() or " " in value:
+        raise click.BadParameter(f"« {value} » ; attendu : une adresse http(s) sans paramètres, "
+                                 "ex. https://calendrier.example.org")
+    return value.rstrip("/")

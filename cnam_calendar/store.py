@@ -184,7 +184,12 @@ def db_url(value: str) -> str:
     """Return a SQLAlchemy URL for ``value``: a URL as is, a file path as a SQLite URL."""
     if "://" in value:
         return value
-    return f"sqlite:///{Path(value).expanduser().resolve()}"
+    try:
+        path = Path(value).expanduser().resolve()
+    except (RuntimeError, OSError, ValueError) as exc:  # "~nobody": no such home directory
+        raise StoreError(f"chemin de base invalide ({exc})", where=value,
+                         hint="attendu : un fichier SQLite, ex. cnam-calendar.db, ou une URL SQLAlchemy") from None
+    return f"sqlite:///{path}"
 
 
 def learner_values(learner: Learner) -> tuple[Any, ...]:

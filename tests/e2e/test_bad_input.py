@@ -19,7 +19,6 @@ import httpx
 import pytest
 
 from cnam_calendar.roster import COLUMNS
-from cnam_calendar.server import accepted_codings
 from tests.conftest import CALENDARS
 from tests.support.server import running_server
 
@@ -62,6 +61,8 @@ def test_odd_accept_encoding_is_no_500_on_any_feed(site, value: str) -> None:
 
 
 def test_accept_encoding_weights() -> None:
+    from cnam_calendar.server import accepted_codings
+
     assert accepted_codings("gzip;q=abc, br") == {"gzip": 0.0, "br": 1.0}
     assert accepted_codings("deflate, gzip;q=0.5") == {"deflate": 1.0, "gzip": 0.5}
     assert accepted_codings("*;q=0, gzip") == {"*": 0.0, "gzip": 1.0}
