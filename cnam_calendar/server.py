@@ -21,7 +21,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from . import build as build_mod
 from .catalogue import load_catalogue
@@ -33,7 +33,7 @@ from .model import UE, Centre
 from .personal_ics import PersonalFeeds
 from .service import academic_year, checked_schedule, local_date, ouvres_for
 from .store import Store
-from .web_security import SecurityHeaders, page_policy
+from .web_security import ExtraHeaders, page_policy, security_headers
 
 Clock = Callable[[], datetime]
 NOT_FOUND_BODY = "Introuvable.\n"
@@ -235,24 +235,9 @@ def _personal_feeds(calendars: Path, out: Path, centre_id: str, year: int, gener
                                        ouvres_for(centre, year - 1, year + 2)))
 
 
-class WorkerHeader:
+def worker_pid(scope: Scope, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """Say which worker process answered (X-Worker-Pid): for operators and the workers test."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        pid = str(os.getpid()).encode()
-
-        async def send_with_pid(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (b"x-worker-pid", pid)]
-            await send(message)
-
-        await self.app(scope, receive, send_with_pid)
+    return [(b"x-worker-pid", str(os.getpid()).encode())]
 
 
 def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://127.0.0.1:8000",
@@ -392,7 +377,8 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
         Route("/{path:path}", fallback, methods=["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]),
     ]
     app = Starlette(routes=routes, exception_handlers={CnamCalendarError: on_error},
-                    middleware=[Middleware(WorkerHeader), Middleware(SecurityHeaders)])
+                    middleware=[Middleware(ExtraHeaders, extra=worker_pid),
+                                Middleware(ExtraHeaders, extra=security_headers)])
     app.state.feeds = feeds
     return app
 

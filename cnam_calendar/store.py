@@ -485,12 +485,13 @@ def make_engine(url: str) -> Engine:
     """Create the engine for ``url``, or raise StoreError saying what is wrong with it."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
+        sqlite_file = parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
+        parent = Path(parsed.database).expanduser().parent if sqlite_file else None
+    except (ArgumentError, ValueError, RuntimeError):  # a port that is not a number, "~nobody"
         raise StoreError(f"adresse de base invalide « {url} »", hint="attendu : un fichier .db ou une URL "
                          "SQLAlchemy, ex. postgresql+psycopg://utilisateur@hôte:5432/base") from None
     shown = parsed.render_as_string(hide_password=True)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        parent = Path(parsed.database).expanduser().parent
+    if parent is not None:
         if not parent.is_dir():
             raise StoreError("dossier de la base introuvable", where=str(parent),
                              hint="créez-le ou indiquez un autre fichier avec --db")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -40,27 +41,31 @@ def referrer_policy(path: str) -> bytes:
     return b"no-referrer" if path.startswith(TOKEN_PATHS) else b"strict-origin-when-cross-origin"
 
 
-class SecurityHeaders:
-    """Add nosniff, X-Frame-Options, Referrer-Policy and a default Content-Security-Policy to each response."""
+def security_headers(scope: Scope, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Return nosniff, X-Frame-Options, Referrer-Policy and a default Content-Security-Policy (unless set)."""
+    names = {name.lower() for name, _ in headers}
+    extra = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+             (b"referrer-policy", referrer_policy(scope.get("path", ""))),
+             (b"content-security-policy", BASE_POLICY.encode())]
+    return [(n, v) for n, v in extra if n not in names]
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+
+class ExtraHeaders:
+    """Add headers to each HTTP response: ``extra(scope, headers)`` returns those to add."""
+
+    def __init__(self, app: ASGIApp, extra: Callable[[Scope, list[tuple[bytes, bytes]]], list[tuple[bytes, bytes]]]
+                 ) -> None:
+        self.app, self.extra = app, extra
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        referrer = referrer_policy(scope.get("path", ""))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                names = {name.lower() for name, _ in headers}
-                extra = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
-                         (b"referrer-policy", referrer)]
-                if b"content-security-policy" not in names:
-                    extra.append((b"content-security-policy", BASE_POLICY.encode()))
-                message["headers"] = headers + [(n, v) for n, v in extra if n not in names]
+                message["headers"] = headers + self.extra(scope, headers)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -11,7 +11,6 @@ import csv
 import io
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,15 +19,14 @@ import pytest
 
 from cnam_calendar.roster import COLUMNS
 from tests.conftest import CALENDARS
-from tests.support.server import running_server
+from tests.support.server import run_command, running_server
 
 ROW = "{id},{email},{first},{last},ipst-cnam,31,individuel,NFA031,2026-09-10,,,fr\n"
 HEADER = ",".join(COLUMNS) + "\n"
 
 
 def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cnam_calendar.cli", "--calendars", str(CALENDARS), *args],
-                          cwd=cwd, capture_output=True, text=True, timeout=120)
+    return run_command(cwd, CALENDARS, *args)
 
 
 def no_traceback(text: str) -> None:

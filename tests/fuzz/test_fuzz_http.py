@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,14 +20,13 @@ from hypothesis import strategies as st
 
 from tests.conftest import CALENDARS
 from tests.support.fuzz import STATS, fuzz_settings
-from tests.support.server import running_server
+from tests.support.server import run_command, running_server
 
 ROW = "A1,a1@example.org,Léa,Roux,ipst-cnam,31,individuel,NFA031,2026-09-10,,,fr\n"
 
 
 def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cnam_calendar.cli", "--calendars", str(CALENDARS), *args],
-                          cwd=cwd, capture_output=True, text=True, timeout=120)
+    return run_command(cwd, CALENDARS, *args)
 
 
 @pytest.fixture(scope="module")

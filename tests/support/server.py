@@ -14,6 +14,12 @@ from pathlib import Path
 import httpx
 
 
+def run_command(cwd: Path, calendars: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `cnam-calendar --calendars CALENDARS ARGS` in a real process, as an operator would."""
+    return subprocess.run([sys.executable, "-m", "cnam_calendar.cli", "--calendars", str(calendars), *args],
+                          cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
 def free_port() -> int:
     """Return a TCP port free on 127.0.0.1 right now."""
     with socket.socket() as s:
