@@ -18,7 +18,9 @@ import httpx
 import pytest
 
 from cnam_calendar.roster import COLUMNS
+from cnam_calendar.store import open_store
 from tests.conftest import CALENDARS
+from tests.contract.test_store import db_url  # noqa: F401 (the SQLite and PostgreSQL fixture)
 from tests.support.server import run_command, running_server
 
 ROW = "{id},{email},{first},{last},ipst-cnam,31,individuel,NFA031,2026-09-10,,,fr\n"
@@ -182,6 +184,21 @@ def test_control_characters_in_a_roster_are_refused_with_line_and_column(run_cli
     r = run_cli("--calendars", str(CALENDARS), "learners", "import", str(roster), "--db", str(tmp_path / "l.db"))
     assert r.exit_code == 2
     assert f"{roster}:3 (first_name) : caractère de contrôle {name}" in r.stderr and "en position 5" in r.stderr
+
+
+def test_nul_in_a_roster_is_refused_with_its_line_on_sqlite_and_postgresql(run_cli, tmp_path: Path,
+                                                                           db_url: str) -> None:  # noqa: F811
+    roster = tmp_path / "r.csv"
+    roster.write_text(HEADER + ROW.format(id="A1", email="a1@example.org", first="Léa", last="Ro\x00ux"),
+                      encoding="utf-8")
+    r = run_cli("--calendars", str(CALENDARS), "learners", "import", str(roster), "--db", db_url)
+    assert r.exit_code == 2
+    assert f"{roster}:2 (last_name) : caractère de contrôle U+0000 (NUL) en position 3" in r.stderr
+    store = open_store(db_url)
+    try:
+        assert store.count_learners() == 0
+    finally:
+        store.close()
 
 
 def test_control_characters_in_a_ue_title_are_refused(run_cli, calendars_copy) -> None:
