@@ -13,6 +13,7 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from hypothesis import given
@@ -59,11 +60,24 @@ HEADER_VALUE = st.one_of(
                             "é".encode("latin-1"), b"x" * 8000, b",,,,;;;;===", b"gzip;q=1e999"]))
 
 
+ACCEPT_ENCODING = st.one_of(
+    HEADER_VALUE,
+    st.tuples(st.sampled_from(["gzip", "*", "br", "identity", "GZIP", ""]),
+              st.one_of(st.text(st.characters(codec="ascii"), max_size=6), st.floats().map(repr),
+                        st.sampled_from(["abc", "0x1", "0.0.0", "", "1.0000", "0.5", "-0", "1e-3"]))).map(
+        lambda t: f"{t[0]};q={t[1]}".encode()),
+)
+YEAR_LIKE = st.one_of(st.text(st.characters(categories=["Nd", "No"]), min_size=1, max_size=5),
+                      st.integers(-10, 10**12).map(str), st.sampled_from(["²", "٢٠٢٦", "２０２６", "2026.0", "+2026"]))
+
+
 @st.composite
 def request_bytes(draw: st.DrawFn, token: str) -> bytes:
     path = draw(st.sampled_from(PATHS)).format(token=draw(st.sampled_from([token, token[:-1], token.upper(), ""])))
+    if "2026" in path and draw(st.booleans()):
+        path = path.replace("2026", quote(draw(YEAR_LIKE), safe=""))
     target = path.encode()
-    for _ in range(draw(st.integers(0, 3))):
+    for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2, 3]))):
         i = draw(st.integers(0, len(target)))
         target = target[:i] + draw(st.one_of(st.sampled_from(PIECES), BYTES.map(lambda b: b.replace(b" ", b"")))) \
             + target[i:]
@@ -76,6 +90,8 @@ def request_bytes(draw: st.DrawFn, token: str) -> bytes:
     method = draw(st.sampled_from([b"GET", b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"OPTIONS", b"PATCH",
                                    b"TRACE", b"FOO"]))
     headers = [b"Host: 127.0.0.1", b"Connection: close"]
+    if draw(st.booleans()):
+        headers.append(b"Accept-Encoding: " + draw(ACCEPT_ENCODING))
     for name in draw(st.lists(st.sampled_from([b"Accept-Encoding", b"If-None-Match", b"If-Modified-Since",
                                                b"Range", b"Accept", b"Accept-Language", b"User-Agent",
                                                b"Cookie", b"X-Forwarded-For"]), max_size=5)):
