@@ -43,7 +43,7 @@ def institutional_items(sched: Schedule, lang: str = "fr", feed: str = CALENDAR)
     return [ics.event_item(e, sched.centre, sched.year, lang, feed) for e in sched.events]
 
 
-def feed_bytes(sched: Schedule, events: Sequence[ics.Stamped], *, name: str, uid_suffix: str = "") -> bytes:
+def feed_bytes(sched: Schedule, events: Sequence[ics.Stamped], *, name: str) -> bytes:
     """Wrap stamped events in a calendar named ``name``."""
     first = min((e.start for e in sched.events), default=date(sched.year, 9, 1))
     last = max((e.end for e in sched.events), default=date(sched.year + 1, 9, 30))
@@ -51,7 +51,6 @@ def feed_bytes(sched: Schedule, events: Sequence[ics.Stamped], *, name: str, uid
         events,
         name=name,
         tzid=sched.centre.timezone,
-        cal_uid=f"{sched.centre.id}.{sched.year}{uid_suffix}@cnam-calendar",
         description=f"Semestres, examens, jours fériés, fermetures et échéances — {sched.centre.name}",
         tz_range=(first, last),
     )
@@ -74,7 +73,7 @@ def render_centre_year(
         ue = codes.get(feed)
         # a UE no longer in the catalogue keeps its file, its events cancelled, until they are past
         code = ue.code if ue else feed.removeprefix("ue/").removesuffix(".ics")
-        files[feed] = feed_bytes(sched, components, name=f"{calendar_name(sched)} — {code}", uid_suffix=f".{code}")
+        files[feed] = feed_bytes(sched, components, name=f"{calendar_name(sched)} — {code}")
     return files, manifest
 
 
@@ -85,7 +84,7 @@ def removed_ue_feed(sched: Schedule, code: str, manifest: dict[str, dict], today
     events, _ = ics.track((), kept, ics.UNSTAMPED, today, readonly=True)
     if not events:
         return None
-    return feed_bytes(sched, events, name=f"{calendar_name(sched)} — {code}", uid_suffix=f".{code}")
+    return feed_bytes(sched, events, name=f"{calendar_name(sched)} — {code}")
 
 
 def combined_feed(
@@ -98,8 +97,7 @@ def combined_feed(
     events, _ = ics.track(items, manifest, stamp, today, readonly=True)
     wanted = {CALENDAR, *(f"ue/{u.code}.ics" for u in ues)}
     components = [e for e in events if e.feed in wanted]
-    suffix = "".join(f".{u.code}" for u in ues) + (f".{lang}" if lang != "fr" else "")
-    return feed_bytes(sched, components, name=calendar_name(sched, lang, ues), uid_suffix=suffix)
+    return feed_bytes(sched, components, name=calendar_name(sched, lang, ues))
 
 
 def overview_links(rendered: dict[str, bytes], catalogue: Sequence[UE]) -> list[tuple[str, str]]:
