@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from .cli_learners import _centres, _clock, _db_option, _store, _year_option
-from .cli_types import ACADEMIC_YEAR, ISO_DATE, Integer
+from .cli_types import ACADEMIC_YEAR, ISO_DATE, Decimal, Integer
 from .daemon import plan_all
 from .delivery import STATUSES, get_delivery, set_opt_out, status_counts, sync_plan
 from .errors import StoreError
@@ -127,7 +127,7 @@ def status(ctx: click.Context, fmt: str) -> None:
               help="Connexions SMTP en parallèle.")
 @click.option("--lease-seconds", default=120, show_default=True, type=Integer(1, 86400),
               help="Durée de réservation d'un rappel : passé ce délai, un autre démon le reprend.")
-@click.option("--dispatch-every", default=2.0, show_default=True, type=click.FloatRange(0.1, 3600),
+@click.option("--dispatch-every", default=2.0, show_default=True, type=Decimal(0.1, 3600),
               help="Secondes entre deux tournées d'envoi.")
 @_db_option(DEFAULT_DB)
 @click.pass_context

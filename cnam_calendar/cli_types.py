@@ -66,6 +66,19 @@ class Integer(click.IntRange):
 
 
 _INTEGER = re.compile(r"-?[0-9]{1,18}")
+_DECIMAL = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,9})?")
+
+
+class Decimal(click.FloatRange):
+    """A bounded number written in ASCII digits, ex. 2 or 0.5 (float() also reads "nan", "1e3" and "٢")."""
+
+    name = "nombre"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not _DECIMAL.fullmatch(value):
+            self.fail(f"« {value} » n'est pas un nombre ; attendu : des chiffres, ex. 2 ou 0.5, "
+                      f"{self._describe_range()}", param, ctx)
+        return super().convert(value, param, ctx)
 
 
 def check_base_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

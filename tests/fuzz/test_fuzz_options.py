@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from cnam_calendar.checks import DATE_MAX, DATE_MIN, parse_year
 from cnam_calendar.cli import main
-from cnam_calendar.cli_types import AcademicYear, Integer, IsoDate
+from cnam_calendar.cli_types import AcademicYear, Decimal, Integer, IsoDate
 from tests.conftest import CALENDARS, FIXED_NOW
 from tests.fuzz.test_fuzz_rosters import GOOD
 from tests.support.fuzz import STATS, fuzz_settings
@@ -81,6 +81,10 @@ def _known_bad(param: click.Parameter, value: str) -> bool:
         if not re.fullmatch(r"-?[0-9]{1,18}", value):
             return True
         return (kind.min is not None and int(value) < kind.min) or (kind.max is not None and int(value) > kind.max)
+    if isinstance(kind, Decimal):
+        if not re.fullmatch(r"[0-9]{1,9}(?:\.[0-9]{1,9})?", value):
+            return True
+        return not kind.min <= float(value) <= kind.max
     if isinstance(kind, click.Choice):
         return value not in kind.choices
     return False
