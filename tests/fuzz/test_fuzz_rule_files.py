@@ -254,7 +254,8 @@ def known_bad_catalogue(draw: st.DrawFn) -> str:
     elif column == "site":
         row[i] = draw(st.sampled_from(["paris", "tolouse"]))
     else:
-        row[i] = draw(st.text(st.characters(categories=["L", "Zs"]), max_size=6)) + draw(CONTROL) + "x"
+        # inside the cell: a cell's surrounding blanks (a leading tab, say) are trimmed, not refused
+        row[i] = "a" + draw(st.text(st.characters(categories=["L", "Zs"]), max_size=6)) + draw(CONTROL) + "x"
         if column == "title" and not draw(st.booleans()):
             row[i] = draw(st.sampled_from(["", " "]))
     cell = [f'"{c}"' if any(ch in c for ch in ',"\n\r') else c for c in (c.replace('"', '""') for c in row)]
