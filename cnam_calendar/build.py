@@ -8,11 +8,9 @@ from datetime import date, datetime
 from pathlib import Path
 
 from . import ics
-from .engine import check_schedule
-from .errors import RuleError
 from .files import read_or_none, write_all
 from .model import UE, Centre, Schedule
-from .service import schedule
+from .service import checked_schedules
 from .sessions import exam_events, ue_sessions
 
 MANIFEST = ".manifest.json"
@@ -73,10 +71,20 @@ def render_centre_year(
     codes = {f"ue/{ue.code}.ics": ue for ue in catalogue}
     for feed, components in sorted(by_feed.items()):
         ue = codes.get(feed)
-        if ue is None:
-            continue  # cancelled events of a UE no longer in the catalogue: its file goes too
-        files[feed] = feed_bytes(sched, components, name=calendar_name(sched, ues=[ue]))
+        # a UE no longer in the catalogue keeps its file, its events cancelled, until they are past
+        code = ue.code if ue else feed.removeprefix("ue/").removesuffix(".ics")
+        files[feed] = feed_bytes(sched, components, name=f"{calendar_name(sched)} — {code}")
     return files, manifest
+
+
+def removed_ue_feed(sched: Schedule, code: str, manifest: dict[str, dict], today: date) -> bytes | None:
+    """Render the feed of a UE the catalogue no longer has: its events as the last build cancelled them, or None."""
+    feed = f"ue/{code}.ics"
+    kept = {uid: entry for uid, entry in manifest.items() if entry.get("feed") == feed}
+    events, _ = ics.track((), kept, ics.UNSTAMPED, today, readonly=True)
+    if not events:
+        return None
+    return feed_bytes(sched, events, name=f"{calendar_name(sched)} — {code}")
 
 
 def combined_feed(
@@ -115,14 +123,7 @@ def build(
 ) -> list[Path]:
     """Build each centre-year into ``out``; refuse (writing nothing) when a schedule has a problem."""
     files: dict[Path, bytes] = {}
-    years = list(years)
-    centres = list(centres)
-    schedules = [schedule(centre, year) for centre in centres for year in years]
-    problems = [p for sched in schedules for p in check_schedule(sched)]
-    if problems:
-        raise RuleError(problems[0], hint="lancez `cnam-calendar check` pour la liste complète",
-                        problems=[RuleError(p) for p in problems])
-    for sched in schedules:
+    for sched in checked_schedules(centres, years):
         centre, year = sched.centre, sched.year
         catalogue = (catalogues or {}).get(centre.id, ())
         target = year_dir(out, centre, year)

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from .cli_learners import _centres, _clock, _db_option, _store, _year_option
+from .cli_types import ACADEMIC_YEAR, ISO_DATE, Decimal, Integer
 from .daemon import plan_all
 from .delivery import STATUSES, get_delivery, set_opt_out, status_counts, sync_plan
 from .errors import StoreError
@@ -20,18 +21,6 @@ from .store import DEFAULT_DB, Store
 
 STATUS_LABELS = {"pending": "en attente", "leased": "en cours d'envoi", "sent": "envoyés", "failed": "en échec",
                  "expired": "expirés", "superseded": "remplacés", "cancelled": "annulés"}
-
-
-class _IsoDate(click.ParamType):
-    name = "AAAA-MM-JJ"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
-        if isinstance(value, date):
-            return value
-        try:
-            return date.fromisoformat(value)
-        except (TypeError, ValueError):
-            self.fail(f"« {value} » n'est pas une date valide ; attendu : AAAA-MM-JJ, ex. 2026-10-29", param, ctx)
 
 
 def compute_plan(store: Store, ctx: click.Context, year: int) -> list[Reminder]:
@@ -51,16 +40,16 @@ def _reminder_json(r: Reminder) -> dict[str, Any]:
             "expires_at": r.expires_at.isoformat()}
 
 
-@click.group(name="reminders")
+@click.group(name="reminders", subcommand_metavar="COMMANDE [ARGS]...")
 @_db_option(DEFAULT_DB)
 def reminders() -> None:
     """Rappels par e-mail : ce qui sera envoyé, l'aperçu d'un message, l'état des envois."""
 
 
 @reminders.command()
-@click.option("--from", "first", type=_IsoDate(), help="Premier jour d'envoi montré (heure locale).")
-@click.option("--to", "last", type=_IsoDate(), help="Dernier jour d'envoi montré (inclus).")
-@click.option("--year", type=int, callback=_year_option, metavar="AAAA",
+@click.option("--from", "first", type=ISO_DATE, help="Premier jour d'envoi montré (heure locale).")
+@click.option("--to", "last", type=ISO_DATE, help="Dernier jour d'envoi montré (inclus).")
+@click.option("--year", type=ACADEMIC_YEAR, callback=_year_option,
               help="Année universitaire (défaut : l'année en cours).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_db_option(None)
@@ -128,17 +117,17 @@ def status(ctx: click.Context, fmt: str) -> None:
 
 @click.command()
 @click.option("--smtp-host", default="127.0.0.1", show_default=True, help="Serveur SMTP.")
-@click.option("--smtp-port", default=25, show_default=True, type=click.IntRange(1, 65535), help="Port SMTP.")
+@click.option("--smtp-port", default=25, show_default=True, type=Integer(1, 65535), help="Port SMTP.")
 @click.option("--smtp-starttls", is_flag=True, help="Passer en TLS (STARTTLS) après la connexion.")
 @click.option("--smtp-user", help="Identifiant SMTP ; le mot de passe est lu dans CNAM_CALENDAR_SMTP_PASSWORD.")
 @click.option("--from", "sender", metavar="ADRESSE",
               help="Adresse d'expédition de tous les rappels (défaut : celle du fichier de chaque centre, "
                    "[reminders] sender, sinon son adresse de contact).")
-@click.option("--lanes", default=2, show_default=True, type=click.IntRange(1, 64),
+@click.option("--lanes", default=2, show_default=True, type=Integer(1, 64),
               help="Connexions SMTP en parallèle.")
-@click.option("--lease-seconds", default=120, show_default=True, type=click.IntRange(1, 86400),
+@click.option("--lease-seconds", default=120, show_default=True, type=Integer(1, 86400),
               help="Durée de réservation d'un rappel : passé ce délai, un autre démon le reprend.")
-@click.option("--dispatch-every", default=2.0, show_default=True, type=click.FloatRange(0.1, 3600),
+@click.option("--dispatch-every", default=2.0, show_default=True, type=Decimal(0.1, 3600),
               help="Secondes entre deux tournées d'envoi.")
 @_db_option(DEFAULT_DB)
 @click.pass_context

@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 from . import sources
+from .checks import academic_window
 from .dates import (
     WorkingCalendar,
     add_months,
@@ -354,7 +355,7 @@ def check_schedule(schedule: Schedule) -> list[str]:
     s1, s2 = schedule.get("semester-1"), schedule.get("semester-2")
     if s1 and s2 and s1.end >= s2.start:
         problems.append(f"{where} : le semestre 1 (fin {s1.end}) chevauche le semestre 2 (début {s2.start})")
-    first, last = date(schedule.year, 9, 1), date(schedule.year + 1, 9, 30)
+    first, last = academic_window(schedule.year)
     for event in schedule.events:
         if event.kind in ("closure", "semester", "exam") and (event.start < first or event.end > last):
             problems.append(

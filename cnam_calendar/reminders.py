@@ -17,6 +17,7 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from .checks import parse_year
 from .dates import WorkingCalendar
 from .model import UE, Centre, Deadline, Event, Schedule
 from .personal import applies, deadline_event, learner_deadlines
@@ -63,7 +64,7 @@ def uid_year(uid: str) -> int | None:
     """Return the academic year a feed UID belongs to (its last dotted part before the domain)."""
     head = uid.rsplit("@", 1)[0]
     last = head.rsplit(".", 1)[-1]
-    return int(last) if last.isdigit() else None
+    return parse_year(last)
 
 
 def delivery_key(learner_id: str, uid: str, offset_days: int, target: date) -> str:
