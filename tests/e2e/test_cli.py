@@ -18,7 +18,6 @@ import pytest
 
 from cnam_calendar import service
 from cnam_calendar.cli import main
-from cnam_calendar.config import load_centre
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data"
@@ -426,5 +425,10 @@ def test_every_option_of_the_issue_is_documented(run_cli) -> None:
     assert "CNAM_CALENDAR_CALENDARS" in run_cli("--help").stdout
 
 
-def test_centre_fixture_matches_the_file(calendars_dir: Path) -> None:
-    assert load_centre(calendars_dir / "ipst-cnam.toml").id == "ipst-cnam"
+def test_a_centre_file_whose_id_is_not_its_name_is_refused(calendars_copy, run_cli) -> None:
+    copy = calendars_copy({"ipst-cnam.toml": lambda t: t.replace('id = "ipst-cnam"', 'id = "ipst"', 1)},
+                          catalogues=False)
+    result = run_cli("--calendars", str(copy), "check")
+    assert result.exit_code != 0
+    assert "« ipst » ne correspond pas au nom du fichier" in result.output
+    assert "attendu : « ipst-cnam »" in result.output

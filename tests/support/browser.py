@@ -13,8 +13,6 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import pytest
-
 from tests.support.ci import skip_or_fail
 
 TIMEOUT = 90  # seconds; a cold start of Chromium in a container takes a few

@@ -70,7 +70,7 @@ CPF_J1_HTML_BODY = (
     "<li>Date limite pour confirmer l&#x27;inscription sur Mon Compte Formation : lundi 16 novembre 2026.</li></ul>\n"
 )
 
-WITHDRAWAL_D7_PLAIN = f"""Hello Bob Smith,
+WITHDRAWAL_D7_PLAIN = """Hello Bob Smith,
 
 Reminder: Withdrawal window (10 days) ends on Thursday 12 November 2026 (in 7 days).
 
