@@ -18,7 +18,7 @@ from cnam_calendar.errors import RuleError
 from cnam_calendar.model import UE, Centre, Closure, Override, YearSettings
 from cnam_calendar.reminders import in_window, plan_reminders
 from cnam_calendar.roster import Learner
-from cnam_calendar.sessions import hours_problems, session_explanation, ue_sessions
+from cnam_calendar.sessions import Sessions, exam_events, hours_problems, session_explanation, ue_sessions
 
 D = date.fromisoformat
 MON, TUE, WED, THU, FRI = range(5)
@@ -159,3 +159,77 @@ def test_the_window_of_a_reminder_includes_both_of_its_bounds(ipst: Centre) -> N
     assert in_window(r, None, None)
     assert not in_window(r, D("2026-11-12"), None) and not in_window(r, None, D("2026-11-10"))
     assert not in_window(r, D("2026-11-12"), D("2026-11-30"))
+
+
+def test_an_inverted_semester_gives_no_session(ipst: Centre) -> None:
+    centre = with_year(ipst, overrides=[Override("semester-1", D("2026-10-20"), D("2026-10-10"))])
+    u = ue()
+    assert ue_sessions(u, service.schedule(centre, 2026)) == Sessions(u, (), (), None, None)
+
+
+def test_a_one_day_semester_holds_its_one_class(ipst: Centre) -> None:
+    centre = with_year(ipst, overrides=[Override("semester-1", D("2026-10-13"), D("2026-10-13"))])  # a Tuesday
+    s = ue_sessions(ue(weekday=TUE), service.schedule(centre, 2026))
+    assert (s.dates, s.skipped, s.first, s.last) == ((D("2026-10-13"),), (), D("2026-10-13"), D("2026-10-13"))
+
+
+def test_a_ue_whose_every_date_is_skipped_has_no_series(ipst: Centre) -> None:
+    # a one-day semester on Armistice (Wednesday 11 November 2026)
+    centre = with_year(ipst, overrides=[Override("semester-1", D("2026-11-11"), D("2026-11-11"))])
+    u = ue(weekday=WED)
+    s = ue_sessions(u, service.schedule(centre, 2026))
+    assert s == Sessions(u, (), (), None, None)
+    assert s.hours == 0.0
+
+
+def test_session_explanation_names_the_ues_own_weekday(sched) -> None:
+    s = ue_sessions(ue("NFA032", semester="S1", weekday=TUE, start="17:45", end="21:30"), sched)
+    assert session_explanation(s, "Europe/Paris")[:2] == (
+        "UE semestre 1, cours du soir, le mardi de 17:45 à 21:30 (heure locale, Europe/Paris).",
+        "12 séances du mardi 13 octobre 2026 au mardi 12 janvier 2027, soit 45 h.",
+    )
+
+
+EXAM_SOURCE = ("FAQ Ipst-Cnam, « Combien de sessions d'examen y a-t-il par an ? » : Chaque UE comporte deux sessions "
+               "d'examen par année universitaire. <https://ipst.cnam.fr/contact/foire-aux-questions-ipst-cnam--"
+               "1605162.kjsp?RH=1623911274792>")
+
+
+def test_exam_sessions_word_for_word(sched) -> None:
+    s1 = exam_events(ue("NFA031", semester="S1"), sched)
+    assert [(e.id, e.kind, e.start, e.end, e.title, e.title_en, e.categories) for e in s1] == [
+        ("ue-NFA031-exam-winter", "exam", D("2027-01-18"), D("2027-02-13"),
+         "Examen NFA031 — 1re session (session d'examens d'hiver)",
+         "Exam NFA031: first sitting (winter exam session)", ("Examens", "NFA031")),
+        ("ue-NFA031-exam-june", "exam", D("2027-06-01"), D("2027-06-30"),
+         "Examen NFA031 — 2e session (session d'examens de juin)",
+         "Exam NFA031: second sitting (june exam session)", ("Examens", "NFA031")),
+    ]
+    assert s1[0].explanation[:3] == (
+        "UE semestre 1 : session d’hiver puis juin.",
+        "1re session de NFA031 : Session d'examens d'hiver, du lundi 18 janvier 2027 au samedi 13 février 2027.",
+        "La date exacte de l'épreuve est publiée par le service des examens.",
+    )
+    assert s1[0].explanation[3:] == sched.get("exam-winter").explanation
+    assert all(e.source.cite() == EXAM_SOURCE for e in s1)
+    s2 = exam_events(ue("NFA031", semester="S2"), sched)
+    assert [(e.id, e.title) for e in s2] == [
+        ("ue-NFA031-exam-june", "Examen NFA031 — 1re session (session d'examens de juin)"),
+        ("ue-NFA031-exam-september", "Examen NFA031 — 2e session (session d'examens de septembre)"),
+    ]
+    assert s2[1].explanation[:2] == (
+        "UE semestre 2 : sessions de juin puis de septembre.",
+        "2e session de NFA031 : Session d'examens de septembre, du mercredi 1er septembre 2027 au jeudi 30 septembre "
+        "2027.",
+    )
+
+
+def test_a_missing_exam_window_leaves_the_other_session(sched) -> None:
+    without_winter = replace(sched, events=tuple(e for e in sched.events if e.id != "exam-winter"))
+    assert [e.id for e in exam_events(ue("NFA031", semester="S1"), without_winter)] == ["ue-NFA031-exam-june"]
+
+
+def test_untimed_ues_before_a_timed_one_do_not_hide_its_problem(sched) -> None:
+    foad = UE(code="FOAD01", title="À distance", ects=4, semester="S1", modality="FOAD")
+    short = ue("SHORT6", start="18:00", end="19:00")  # 12 × 1 h against 48 h ± 10 %
+    assert [p.split(" : ", 1)[1].split(" (")[0] for p in hours_problems(sched, [foad, short])] == ["SHORT6"]
