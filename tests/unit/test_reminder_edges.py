@@ -140,3 +140,22 @@ def test_instants_are_in_utc_whatever_the_machines_zone(ipst: Centre, monkeypatc
 ])
 def test_uid_year(uid: str, year: int | None) -> None:
     assert uid_year(uid) == year
+
+
+@pytest.mark.parametrize(("status", "rules"), [
+    ("apprentissage", ["apprenticeship-contract"]),
+    ("individuel", []),  # a training start alone makes no contract deadline
+    ("professionnalisation", []),
+])
+def test_only_apprentices_get_the_contract_deadline(ipst: Centre, status: str, rules: list[str]) -> None:
+    from cnam_calendar.personal import deadline_event, learner_deadlines
+
+    learner = wanda(status=status, dossier_received=None, training_start=date(2026, 10, 12))
+    found = learner_deadlines(learner, service.schedule(ipst, 2026), service.ouvres_for(ipst, 2025, 2028))
+    assert [d.rule for d in found] == rules
+    for d in found:  # 12 October 2026 + 3 months = Tuesday 12 January 2027
+        event = deadline_event(d)
+        assert (event.id, event.start, event.end) == ("apprenticeship-contract", date(2027, 1, 12), date(2027, 1, 12))
+        assert (event.title, event.title_en) == ("Contrat d'apprentissage : date limite de signature",
+                                                 "Apprenticeship contract: signature deadline")
+        assert event.categories == ("Échéance", "Personnel") and event.source is d.source

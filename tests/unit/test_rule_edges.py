@@ -233,3 +233,12 @@ def test_untimed_ues_before_a_timed_one_do_not_hide_its_problem(sched) -> None:
     foad = UE(code="FOAD01", title="À distance", ects=4, semester="S1", modality="FOAD")
     short = ue("SHORT6", start="18:00", end="19:00")  # 12 × 1 h against 48 h ± 10 %
     assert [p.split(" : ", 1)[1].split(" (")[0] for p in hours_problems(sched, [foad, short])] == ["SHORT6"]
+
+
+def test_long_dates_with_and_without_the_weekday() -> None:
+    from cnam_calendar.i18n import long_date
+
+    assert long_date(D("2026-10-01")) == "jeudi 1er octobre 2026"
+    assert long_date(D("2026-10-01"), weekday=False) == "1er octobre 2026"
+    assert long_date(D("2026-10-02"), "en") == "Friday 2 October 2026"
+    assert long_date(D("2026-10-01"), "en", weekday=False) == "1 October 2026"
