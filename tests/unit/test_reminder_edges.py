@@ -137,6 +137,7 @@ def test_instants_are_in_utc_whatever_the_machines_zone(ipst: Centre, monkeypatc
     ("semester-1.ipst-cnam@cnam-calendar", None),
     ("nodots@cnam-calendar", None),
     ("nodots", None),
+    ("a@b.ipst-cnam.2026@cnam-calendar", 2026),  # the domain is what follows the last "@"
 ])
 def test_uid_year(uid: str, year: int | None) -> None:
     assert uid_year(uid) == year
