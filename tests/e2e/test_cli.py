@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -23,11 +24,14 @@ REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data"
 GOLDEN_ICS = REPO / "tests" / "golden" / "ipst-cnam-2026.ics"
 EPOCH = 1767225600
-EXE = shutil.which("cnam-calendar")
+# The program pip installed beside this interpreter, not whichever `cnam-calendar` PATH finds first
+# (another checkout's, a global one): the suite tests this checkout.
+_SCRIPT = Path(sys.executable).parent / "cnam-calendar"
+EXE = str(_SCRIPT) if _SCRIPT.exists() else None
 
 
 def _subprocess(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    assert EXE, "cnam-calendar is not installed (pip install -e .)"
+    assert EXE, f"{_SCRIPT} absent : installez le projet dans cet environnement (pip install -e '.[test]')"
     environment = {k: v for k, v in os.environ.items() if k not in ("SOURCE_DATE_EPOCH", "CNAM_CALENDAR_CALENDARS")}
     environment.update(env or {})
     return subprocess.run([EXE, *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=60)
