@@ -45,7 +45,7 @@ def institutional_items(sched: Schedule, lang: str = "fr", feed: str = CALENDAR)
     return [ics.event_item(e, sched.centre, sched.year, lang, feed) for e in sched.events]
 
 
-def feed_bytes(sched: Schedule, events: Sequence[ics.Stamped], *, name: str, uid_suffix: str = "") -> bytes:
+def feed_bytes(sched: Schedule, events: Sequence[ics.Stamped], *, name: str) -> bytes:
     """Wrap stamped events in a calendar named ``name``."""
     first = min((e.start for e in sched.events), default=date(sched.year, 9, 1))
     last = max((e.end for e in sched.events), default=date(sched.year + 1, 9, 30))
@@ -53,7 +53,6 @@ def feed_bytes(sched: Schedule, events: Sequence[ics.Stamped], *, name: str, uid
         events,
         name=name,
         tzid=sched.centre.timezone,
-        cal_uid=f"{sched.centre.id}.{sched.year}{uid_suffix}@cnam-calendar",
         description=f"Semestres, examens, jours fériés, fermetures et échéances — {sched.centre.name}",
         tz_range=(first, last),
     )
@@ -76,7 +75,7 @@ def render_centre_year(
         ue = codes.get(feed)
         if ue is None:
             continue  # cancelled events of a UE no longer in the catalogue: its file goes too
-        files[feed] = feed_bytes(sched, components, name=calendar_name(sched, ues=[ue]), uid_suffix=f".{ue.code}")
+        files[feed] = feed_bytes(sched, components, name=calendar_name(sched, ues=[ue]))
     return files, manifest
 
 
@@ -90,8 +89,7 @@ def combined_feed(
     events, _ = ics.track(items, manifest, stamp, today, readonly=True)
     wanted = {CALENDAR, *(f"ue/{u.code}.ics" for u in ues)}
     components = [e for e in events if e.feed in wanted]
-    suffix = "".join(f".{u.code}" for u in ues) + (f".{lang}" if lang != "fr" else "")
-    return feed_bytes(sched, components, name=calendar_name(sched, lang, ues), uid_suffix=suffix)
+    return feed_bytes(sched, components, name=calendar_name(sched, lang, ues))
 
 
 def overview_links(rendered: dict[str, bytes], catalogue: Sequence[UE]) -> list[tuple[str, str]]:

@@ -18,7 +18,6 @@ from .mail import compose, text_part
 from .reminders import Reminder, in_window
 from .store import DEFAULT_DB, Store
 
-DEFAULT_SENDER = "rappels@cnam-calendar.invalid"
 STATUS_LABELS = {"pending": "en attente", "leased": "en cours d'envoi", "sent": "envoyés", "failed": "en échec",
                  "expired": "expirés", "superseded": "remplacés", "cancelled": "annulés"}
 
@@ -88,11 +87,11 @@ def plan(ctx: click.Context, first: date | None, last: date | None, year: int, f
 
 @reminders.command()
 @click.argument("key")
-@click.option("--from", "sender", envvar="CNAM_CALENDAR_FROM", default=DEFAULT_SENDER, show_default=True,
-              metavar="ADRESSE", help="Expéditeur (variable CNAM_CALENDAR_FROM).")
+@click.option("--from", "sender", envvar="CNAM_CALENDAR_FROM", metavar="ADRESSE",
+              help="Expéditeur (variable CNAM_CALENDAR_FROM ; défaut : celui du fichier du centre).")
 @_db_option(None)
 @click.pass_context
-def preview(ctx: click.Context, key: str, sender: str) -> None:
+def preview(ctx: click.Context, key: str, sender: str | None) -> None:
     """Afficher l'e-mail du rappel KEY (en-têtes et texte), tel qu'il serait envoyé."""
     store = _store(ctx)
     row = get_delivery(store, key)
@@ -102,7 +101,8 @@ def preview(ctx: click.Context, key: str, sender: str) -> None:
     if not row.payload:
         raise StoreError(f"le rappel « {key} » n'a pas de contenu", where=store.url,
                          hint="recalculez-le : cnam-calendar reminders plan")
-    msg = compose(row.payload, row.key, sender=sender, date=_clock(ctx))
+    # as it will be sent: at its due time, or now if that is past (the text states the time left then)
+    msg = compose(row.payload, row.key, sender=sender, date=max(_clock(ctx), row.due_at))
     for name, value in msg.items():
         if name.lower() not in ("content-type", "mime-version"):
             click.echo(f"{name}: {value}")
@@ -131,7 +131,9 @@ def status(ctx: click.Context, fmt: str) -> None:
 @click.option("--smtp-port", default=25, show_default=True, type=click.IntRange(1, 65535), help="Port SMTP.")
 @click.option("--smtp-starttls", is_flag=True, help="Passer en TLS (STARTTLS) après la connexion.")
 @click.option("--smtp-user", help="Identifiant SMTP ; le mot de passe est lu dans CNAM_CALENDAR_SMTP_PASSWORD.")
-@click.option("--from", "sender", default=DEFAULT_SENDER, show_default=True, help="Adresse d'expédition.")
+@click.option("--from", "sender", metavar="ADRESSE",
+              help="Adresse d'expédition de tous les rappels (défaut : celle du fichier de chaque centre, "
+                   "[reminders] sender, sinon son adresse de contact).")
 @click.option("--lanes", default=2, show_default=True, type=click.IntRange(1, 64),
               help="Connexions SMTP en parallèle.")
 @click.option("--lease-seconds", default=120, show_default=True, type=click.IntRange(1, 86400),
@@ -141,7 +143,7 @@ def status(ctx: click.Context, fmt: str) -> None:
 @_db_option(DEFAULT_DB)
 @click.pass_context
 def daemon(ctx: click.Context, smtp_host: str, smtp_port: int, smtp_starttls: bool, smtp_user: str | None,
-           sender: str, lanes: int, lease_seconds: int, dispatch_every: float) -> None:
+           sender: str | None, lanes: int, lease_seconds: int, dispatch_every: float) -> None:
     """Envoyer les rappels par e-mail avant chaque échéance : jamais deux fois, aucun perdu."""
     import logging
     import os

@@ -7,6 +7,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from datetime import date, time
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +120,7 @@ def _rules(r: _Reader, doc: Mapping[str, Any]) -> RuleSettings:
 
 def _reminders(r: _Reader, doc: Mapping[str, Any]) -> ReminderPolicy:
     t = r.table(doc, "", "reminders")
-    r.keys(t, "reminders", ("time", "offsets_days", "exam_offsets_days"))
+    r.keys(t, "reminders", ("time", "offsets_days", "exam_offsets_days", "sender", "unsubscribe"))
     d = ReminderPolicy()
     at = r.get(t, "reminders", "time", time, d.time)
     offsets = []
@@ -129,7 +130,15 @@ def _reminders(r: _Reader, doc: Mapping[str, Any]) -> ReminderPolicy:
             r.problem(f"reminders.{key}", f"valeur {value!r} invalide", "attendu : une liste d'entiers positifs, ex. [7, 1]")
             value = list(default)
         offsets.append(tuple(sorted(set(value), reverse=True)))
-    return ReminderPolicy(at, offsets[0], offsets[1])
+    addresses = []
+    for key in ("sender", "unsubscribe"):
+        value = r.get(t, "reminders", key, str, "")
+        if value and "@" not in parseaddr(value)[1]:
+            r.problem(f"reminders.{key}", f"adresse « {value} » invalide",
+                      'attendu : une adresse e-mail, ex. "rappels@centre.example" ou "Centre <rappels@centre.example>"')
+            value = ""
+        addresses.append(value)
+    return ReminderPolicy(at, offsets[0], offsets[1], *addresses)
 
 
 def _sites(r: _Reader, doc: Mapping[str, Any]) -> tuple[Site, ...]:
@@ -202,7 +211,7 @@ def parse_centre(text: str, path: str) -> Centre:
                           hint="vérifiez la syntaxe (dates AAAA-MM-JJ, texte entre guillemets)") from None
     r = _Reader(path)
     r.keys(doc, "", ("id", "name", "timezone", "holiday_subdivision", "departments", "sites", "contact",
-                     "faq_url", "rules", "reminders", "years"))
+                     "faq_url", "faq_name", "rules", "reminders", "years"))
     stem = Path(path).stem
     centre_id = r.get(doc, "", "id", str, stem, required=True)
     if centre_id and centre_id != stem and Path(path).name != TEMPLATE:
@@ -238,6 +247,7 @@ def parse_centre(text: str, path: str) -> Centre:
         departments=tuple(departments),
         contact=contact,
         faq_url=r.get(doc, "", "faq_url", str, ""),
+        faq_name=r.get(doc, "", "faq_name", str, ""),
         rules=_rules(r, doc),
         reminders=_reminders(r, doc),
         years=years,

@@ -149,7 +149,8 @@ def personal_deadline(rule: str, origin: date, centre: Centre, ouvres: WorkingCa
         raise RuleError(
             f"règle inconnue « {rule} »", hint="attendu : " + ", ".join(PERSONAL_RULES)
         ) from None
-    return fn(origin, centre, ouvres)
+    found = fn(origin, centre, ouvres)
+    return replace(found, source=sources.as_seen_by(found.source, centre))
 
 
 # --- institutional events -----------------------------------------------------
@@ -336,7 +337,8 @@ def build_schedule(centre: Centre, year: int, ouvres: WorkingCalendar) -> Schedu
         event = rule(year, centre, ouvres, done)
         if event is not None:
             done[event_id] = _apply_override(event, centre, year)
-    events = [*done.values(), *holiday_events(year, centre, ouvres), *closure_events(year, centre)]
+    events = [replace(e, source=sources.as_seen_by(e.source, centre))
+              for e in (*done.values(), *holiday_events(year, centre, ouvres), *closure_events(year, centre))]
     events.sort(key=lambda e: (e.start, e.end, e.id))
     return Schedule(centre, year, tuple(events))
 

@@ -66,7 +66,7 @@ def test_personal_feed_holds_own_deadlines_ues_and_alarms(site: tuple[str, Path]
     withdrawal = next(e for uid, e in events.items() if uid.startswith("withdrawal."))
     assert withdrawal["DTSTART"].dt.isoformat() == "2026-11-02"
     triggers = sorted(str(a["TRIGGER"].to_ical().decode()) for a in cpf.walk("VALARM"))
-    assert triggers == ["-P6DT15H", "-PT15H"]  # J-7 and J-1 at 09:00
+    assert triggers == ["-PT15H"]  # J-1 at 09:00; J-7 (6 Nov) would ring before the validation (9 Nov)
     codes = {c for e in events.values() for c in e.categories if c[:3].isupper() and c[-3:].isdigit()}
     assert codes == {"NFA031", "NFP121"}
     assert "semester-1.ipst-cnam.2026@cnam-calendar" in events
