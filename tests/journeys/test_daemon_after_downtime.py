@@ -11,8 +11,8 @@ Worked out by hand from DESIGN.md (Ipst-Cnam, 3 jours ouvrés, 10 days, J-7 and 
 - Bob (English): dossier received Mon 16 Nov → withdrawal Thu 26 Nov: J-7 (19 Nov) overdue, sent now; J-1
   on Wed 25 Nov at 09:00 Paris (08:00 UTC), sent then and only then.
 
-The wording is written out here; the countdown of a reminder sent late (« dans 1 jour » on the deadline day
-itself) is left out of the literal texts: issue 11 rewords it.
+A reminder sent late says the time really left when it is sent (« aujourd'hui » on the deadline day,
+« in 6 days » on the 20th for the 26th), not its planned offset. The wording is written out here.
 """
 
 from __future__ import annotations
@@ -174,31 +174,25 @@ def test_daemon_started_mid_year_after_downtime_sends_what_is_still_useful_and_t
             "add-drop-close"}
         assert all(v == "pending" for k, v in state.items() if k[3] > "2026-11-26")
 
-        mails = {(m.rcpt_tos, read(m)[0]): read(m) for m in sink.messages}
-        assert len(mails) == 3
-        by_subject = {subject.rsplit(" (", 1)[0]: (to, subject) for to, subject in mails}
-        assert set(by_subject) == {
-            "Rappel : Confirmation CPF : date limite le vendredi 20 novembre 2026",
-            "Rappel : Délai de rétractation (10 jours) : date limite le vendredi 20 novembre 2026",
-            "Reminder: Withdrawal window (10 days) ends on Thursday 26 November 2026",
-        }
+        mails = {read(m)[0]: (m.rcpt_tos, *read(m)[1:]) for m in sink.messages}
         expected = {
-            "Rappel : Confirmation CPF : date limite le vendredi 20 novembre 2026":
+            "Rappel : Confirmation CPF : date limite le vendredi 20 novembre 2026 (aujourd'hui)":
                 (("camille@example.org",), "Bonjour Camille Martin,", CAMILLE_CPF_TAIL),
-            "Rappel : Délai de rétractation (10 jours) : date limite le vendredi 20 novembre 2026":
+            "Rappel : Délai de rétractation (10 jours) : date limite le vendredi 20 novembre 2026 (aujourd'hui)":
                 (("camille@example.org",), "Bonjour Camille Martin,", CAMILLE_WITHDRAWAL_TAIL),
-            "Reminder: Withdrawal window (10 days) ends on Thursday 26 November 2026":
+            "Reminder: Withdrawal window (10 days) ends on Thursday 26 November 2026 (in 6 days)":
                 (("bob@example.org",), "Hello Bob Smith,", BOB_TAIL),
         }
-        for head, (to, hello, tail) in expected.items():
-            key = by_subject[head]
-            assert key[0] == to
-            _, lines, html = mails[key]
-            assert lines[0] == hello and lines[1] == ""
-            assert lines[2].startswith(head + " (")  # the countdown: see the module docstring
-            assert lines[3:3 + len(tail)] == tail, head
+        assert set(mails) == set(expected)
+        for subject, (to, hello, tail) in expected.items():
+            rcpt, lines, html = mails[subject]
+            assert rcpt == to
+            lead = subject.replace(" (aujourd'hui)", " (aujourd'hui).").replace(" (in 6 days)", " (in 6 days).")
+            assert lines[:3] == [hello, "", lead]
+            assert lines[3:3 + len(tail)] == tail, subject
             assert html.startswith('<!DOCTYPE html><html lang="' + ("en" if to == ("bob@example.org",) else "fr"))
             assert f"<p>{hello}</p>" in html
+            assert "<p><strong>" + lead.replace("'", "&#x27;") + "</strong></p>" in html
 
         # Tuesday 24 and Wednesday 25 November: nothing before 09:00 Paris, Bob's J-1 at 09:00 exactly
         travel.now = datetime(2026, 11, 25, 8, 59, tzinfo=PARIS)
@@ -208,14 +202,14 @@ def test_daemon_started_mid_year_after_downtime_sends_what_is_still_useful_and_t
         last = sink.messages[-1]
         subject, lines, html = read(last)
         assert last.rcpt_tos == ("bob@example.org",)
-        assert subject == "Reminder: Withdrawal window (10 days) ends on Thursday 26 November 2026 (D-1)"
+        assert subject == "Reminder: Withdrawal window (10 days) ends on Thursday 26 November 2026 (tomorrow)"
         assert lines[:3] == ["Hello Bob Smith,", "",
-                             "Reminder: Withdrawal window (10 days) ends on Thursday 26 November 2026 (in 1 day)."]
+                             "Reminder: Withdrawal window (10 days) ends on Thursday 26 November 2026 (tomorrow)."]
         assert lines[3:3 + len(BOB_TAIL)] == BOB_TAIL
         assert lines[3 + len(BOB_TAIL)] == (
             "This message is automatic. To stop these reminder e-mails, write to rappels@cnam.test with the subject "
             f"« stop {store.learner_key('A1')} »; your calendar subscription stays up to date.")
-        assert ("<p><strong>Reminder: Withdrawal window (10 days) ends on Thursday 26 November 2026 (in 1 day)."
+        assert ("<p><strong>Reminder: Withdrawal window (10 days) ends on Thursday 26 November 2026 (tomorrow)."
                 "</strong></p>") in html
         assert ("<h2>How this date is worked out</h2><ul><li>Réception du dossier d&#x27;inscription le lundi 16 "
                 "novembre 2026 (jour de départ, non compté).</li>") in html

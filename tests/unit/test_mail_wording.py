@@ -28,7 +28,7 @@ CPF_SOURCE = ("FAQ Ipst-Cnam, « Quels sont les délais pour valider ma demande 
 
 CPF_J1_PLAIN = f"""Bonjour Camille Martin,
 
-Rappel : Confirmation CPF : date limite le lundi 16 novembre 2026 (dans 1 jour).
+Rappel : Confirmation CPF : date limite le lundi 16 novembre 2026 (demain).
 
 Ce qu'il faut faire :
 Confirmez votre inscription sur Mon Compte Formation avant cette date : sans confirmation, le financement CPF n'est pas engagé.
@@ -54,7 +54,7 @@ Ce message est automatique. Pour ne plus recevoir ces rappels par e-mail, écriv
 
 CPF_J1_HTML_BODY = (
     "<p>Bonjour Camille Martin,</p>\n"
-    "<p><strong>Rappel : Confirmation CPF : date limite le lundi 16 novembre 2026 (dans 1 jour).</strong></p>\n"
+    "<p><strong>Rappel : Confirmation CPF : date limite le lundi 16 novembre 2026 (demain).</strong></p>\n"
     "<h2>Ce qu&#x27;il faut faire</h2>\n"
     "<p>Confirmez votre inscription sur Mon Compte Formation avant cette date : sans confirmation, le financement "
     "CPF n&#x27;est pas engagé.</p>\n"
@@ -110,10 +110,10 @@ def read(reminders, key, lang=None):
 
 def test_french_cpf_reminder_word_for_word(reminders):
     subject, plain, html = read(reminders, ("L1", "cpf-confirmation", 1))
-    assert subject == "Rappel : Confirmation CPF : date limite le lundi 16 novembre 2026 (J-1)"
+    assert subject == "Rappel : Confirmation CPF : date limite le lundi 16 novembre 2026 (demain)"
     assert plain == CPF_J1_PLAIN
     assert html.startswith('<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8"><title>Rappel : '
-                           "Confirmation CPF : date limite le lundi 16 novembre 2026 (dans 1 jour).</title>"
+                           "Confirmation CPF : date limite le lundi 16 novembre 2026 (demain).</title>"
                            "</head><body>\n" + CPF_J1_HTML_BODY)
     assert html.endswith(
         "<h2>Qui contacter</h2><p>Ipst-Cnam (Toulouse, Albi) — contact@ipst-cnam.fr</p>\n"
@@ -127,7 +127,7 @@ def test_french_cpf_reminder_a_week_before_says_days_in_the_plural(reminders):
     # J-7 of 16 November is 9 November, before the validation of the 10th: not planned
     assert ("L1", "cpf-confirmation", 7) not in reminders
     subject, plain, _ = read(reminders, ("L1", "withdrawal", 7))
-    assert subject == "Rappel : Délai de rétractation (10 jours) : date limite le jeudi 12 novembre 2026 (J-7)"
+    assert subject == "Rappel : Délai de rétractation (10 jours) : date limite le jeudi 12 novembre 2026 (dans 7 jours)"
     assert "\nRappel : Délai de rétractation (10 jours) : date limite le jeudi 12 novembre 2026 (dans 7 jours).\n" \
         in plain
     assert "\nCe qu'il faut faire :\nSi vous souhaitez supprimer une UE ou annuler votre inscription" in plain
@@ -135,7 +135,7 @@ def test_french_cpf_reminder_a_week_before_says_days_in_the_plural(reminders):
 
 def test_english_withdrawal_reminder_word_for_word(reminders):
     subject, plain, html = read(reminders, ("L2", "withdrawal", 7))
-    assert subject == "Reminder: Withdrawal window (10 days) ends on Thursday 12 November 2026 (D-7)"
+    assert subject == "Reminder: Withdrawal window (10 days) ends on Thursday 12 November 2026 (in 7 days)"
     assert plain.startswith(WITHDRAWAL_D7_PLAIN)
     assert plain.endswith(
         "\nWhom to contact: Ipst-Cnam (Toulouse, Albi) — contact@ipst-cnam.fr\n"
@@ -149,9 +149,9 @@ def test_exam_reminders_say_from_the_first_day(reminders):
     subject, plain, _ = read(reminders, ("L1", "ue-NFA001-exam-winter", 2))
     # S1 2026 ends Saturday 16 January 2027; the winter session starts the Monday after
     assert subject == ("Rappel : Examen NFA001 — 1re session (session d'examens d'hiver) à partir du "
-                       "lundi 18 janvier 2027 (J-2)")
+                       "lundi 18 janvier 2027 (dans 2 jours)")
     assert "(dans 2 jours)." in plain
     subject, plain, _ = read(reminders, ("L2", "ue-NFA001-exam-winter", 1))
-    assert subject == ("Reminder: Exam NFA001: first sitting (winter exam session) from Monday 18 January 2027 "
-                       "(D-1)")
-    assert "(in 1 day)." in plain
+    assert subject == ("Reminder: Exam NFA001: first sitting (Winter exam session) from Monday 18 January 2027 "
+                       "(tomorrow)")
+    assert "(tomorrow)." in plain

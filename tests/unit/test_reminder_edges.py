@@ -66,7 +66,8 @@ def test_the_payload_of_a_reminder_word_for_word(ipst: Centre) -> None:
             "categories": ["Échéance", "Personnel"],
         },
         "centre": {"id": "ipst-cnam", "name": "Ipst-Cnam (Toulouse, Albi)", "email": "contact@ipst-cnam.fr",
-                   "phone": "", "url": "https://ipst.cnam.fr/", "faq_url": FAQ, "timezone": "Europe/Paris"},
+                   "phone": "", "url": "https://ipst.cnam.fr/", "faq_url": FAQ, "timezone": "Europe/Paris",
+                   "sender": "", "unsubscribe": ""},
     }
 
 

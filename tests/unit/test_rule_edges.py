@@ -200,10 +200,10 @@ def test_exam_sessions_word_for_word(sched) -> None:
     assert [(e.id, e.kind, e.start, e.end, e.title, e.title_en, e.categories) for e in s1] == [
         ("ue-NFA031-exam-winter", "exam", D("2027-01-18"), D("2027-02-13"),
          "Examen NFA031 — 1re session (session d'examens d'hiver)",
-         "Exam NFA031: first sitting (winter exam session)", ("Examens", "NFA031")),
+         "Exam NFA031: first sitting (Winter exam session)", ("Examens", "NFA031")),
         ("ue-NFA031-exam-june", "exam", D("2027-06-01"), D("2027-06-30"),
          "Examen NFA031 — 2e session (session d'examens de juin)",
-         "Exam NFA031: second sitting (june exam session)", ("Examens", "NFA031")),
+         "Exam NFA031: second sitting (June exam session)", ("Examens", "NFA031")),
     ]
     assert s1[0].explanation[:3] == (
         "UE semestre 1 : session d’hiver puis juin.",
@@ -242,3 +242,9 @@ def test_long_dates_with_and_without_the_weekday() -> None:
     assert long_date(D("2026-10-01"), weekday=False) == "1er octobre 2026"
     assert long_date(D("2026-10-02"), "en") == "Friday 2 October 2026"
     assert long_date(D("2026-10-01"), "en", weekday=False) == "1 October 2026"
+
+
+def test_a_schedule_without_the_ues_semester_gives_no_session(sched) -> None:
+    without_s1 = replace(sched, events=tuple(e for e in sched.events if e.id != "semester-1"))
+    u = ue(semester="S1")
+    assert ue_sessions(u, without_s1) == Sessions(u, (), (), None, None)

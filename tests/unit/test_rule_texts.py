@@ -71,8 +71,8 @@ WITHDRAWALS = [
 
 
 @pytest.mark.parametrize(("origin", "deadline", "steps"), WITHDRAWALS, ids=[w[0] for w in WITHDRAWALS])
-def test_withdrawal_word_for_word(origin: str, deadline: str, steps: tuple[str, ...]) -> None:
-    d = service.deadline("withdrawal", D(origin), NATIONAL)
+def test_withdrawal_word_for_word(origin: str, deadline: str, steps: tuple[str, ...], ipst: Centre) -> None:
+    d = service.deadline("withdrawal", D(origin), ipst)
     assert (d.rule, d.origin, d.deadline) == ("withdrawal", D(origin), D(deadline))
     assert d.explanation == steps
     assert (d.title, d.title_en) == ("Délai de rétractation (10 jours) : date limite", "Withdrawal window (10 days) ends")
@@ -101,8 +101,8 @@ APPRENTICESHIPS = [
 
 
 @pytest.mark.parametrize(("origin", "deadline", "steps"), APPRENTICESHIPS, ids=[a[0] for a in APPRENTICESHIPS])
-def test_apprenticeship_word_for_word(origin: str, deadline: str, steps: tuple[str, ...]) -> None:
-    d = service.deadline("apprenticeship-contract", D(origin), NATIONAL)
+def test_apprenticeship_word_for_word(origin: str, deadline: str, steps: tuple[str, ...], ipst: Centre) -> None:
+    d = service.deadline("apprenticeship-contract", D(origin), ipst)
     assert (d.origin, d.deadline) == (D(origin), D(deadline))
     assert d.explanation == steps
     assert (d.title, d.title_en) == ("Contrat d'apprentissage : date limite de signature",
@@ -110,8 +110,8 @@ def test_apprenticeship_word_for_word(origin: str, deadline: str, steps: tuple[s
     assert d.source.cite() == APPRENTICESHIP_SOURCE
 
 
-def test_cpf_confirmation_titles() -> None:
-    d = service.deadline("cpf-confirmation", D("2026-11-09"), NATIONAL)
+def test_cpf_confirmation_titles(ipst: Centre) -> None:
+    d = service.deadline("cpf-confirmation", D("2026-11-09"), ipst)
     assert (d.title, d.title_en) == ("Confirmation CPF : date limite", "CPF confirmation deadline")
     assert d.source.cite().startswith("FAQ Ipst-Cnam, « Quels sont les délais pour valider ma demande CPF ? »")
 
