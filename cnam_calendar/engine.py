@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, timedelta
+from functools import partial
 
 from . import sources
 from .checks import academic_window
@@ -218,20 +219,18 @@ def exam_september(year: int, centre: Centre, ouvres: WorkingCalendar, done: Der
                   ], sources.EXAM_SESSIONS)
 
 
-def _registration_close(n: int):
-    def rule(year: int, centre: Centre, ouvres: WorkingCalendar, done: Derived) -> Event | None:
-        """The day before semester n starts, for centres that close registration at course start."""
-        if not centre.rules.registration_closes_at_course_start:
-            return None
-        semester = done[f"semester-{n}"]
-        day = semester.start - timedelta(days=1)
-        return _event(f"registration-close-s{n}", "deadline", f"Clôture des inscriptions (semestre {n})",
-                      f"Registration closes (semester {n})", day, day, [
-                          "Règle du centre : l'inscription est possible jusqu'au démarrage des cours.",
-                          f"Le semestre {n} commence le {d_(semester.start)} : dernier jour pour s'inscrire "
-                          f"le {d_(day)}.",
-                      ], sources.REGISTRATION)
-    return rule
+def registration_close(n: int, year: int, centre: Centre, ouvres: WorkingCalendar, done: Derived) -> Event | None:
+    """The day before semester n starts, for centres that close registration at course start."""
+    if not centre.rules.registration_closes_at_course_start:
+        return None
+    semester = done[f"semester-{n}"]
+    day = semester.start - timedelta(days=1)
+    return _event(f"registration-close-s{n}", "deadline", f"Clôture des inscriptions (semestre {n})",
+                  f"Registration closes (semester {n})", day, day, [
+                      "Règle du centre : l'inscription est possible jusqu'au démarrage des cours.",
+                      f"Le semestre {n} commence le {d_(semester.start)} : dernier jour pour s'inscrire "
+                      f"le {d_(day)}.",
+                  ], sources.REGISTRATION)
 
 
 def add_drop_close(year: int, centre: Centre, ouvres: WorkingCalendar, done: Derived) -> Event | None:
@@ -249,38 +248,38 @@ def add_drop_close(year: int, centre: Centre, ouvres: WorkingCalendar, done: Der
                   ], sources.ADD_DROP)
 
 
-def _cpf_latest(n: int):
-    def rule(year: int, centre: Centre, ouvres: WorkingCalendar, done: Derived) -> Event:
-        """Latest jour ouvré D whose CPF deadline (D + N jours ouvrés) falls before semester n starts."""
-        k = centre.rules.cpf_working_days
-        start = done[f"semester-{n}"].start
-        last = ouvres.subtract(start, 1)
-        day = ouvres.subtract(last, k) if k else last
-        too_late = ouvres.add(day, 1)
-        return _event(f"cpf-latest-validation-s{n}", "deadline",
-                      f"CPF : dernière validation possible pour le semestre {n}",
-                      f"CPF: latest validation for semester {n}", day, day, [
-                          f"Le semestre {n} commence le {d_(start)} ; le dossier doit être confirmé avant.",
-                          f"Dernier jour ouvré avant le début : {d_(last)}.",
-                          f"En comptant {k} jours ouvrés en arrière : validation au plus tard le {d_(day)}, "
-                          f"confirmation possible jusqu'au {d_(ouvres.add(day, k))}.",
-                          f"Une validation le {d_(too_late)} donnerait jusqu'au {d_(ouvres.add(too_late, k))} "
-                          "pour confirmer : trop tard pour ce semestre.",
-                      ], sources.CPF)
-    return rule
+def cpf_latest_validation(n: int, year: int, centre: Centre, ouvres: WorkingCalendar, done: Derived) -> Event:
+    """Latest jour ouvré D whose CPF deadline (D + N jours ouvrés) falls before semester n starts."""
+    k = centre.rules.cpf_working_days
+    start = done[f"semester-{n}"].start
+    last = ouvres.subtract(start, 1)
+    day = ouvres.subtract(last, k) if k else last
+    too_late = ouvres.add(day, 1)
+    return _event(f"cpf-latest-validation-s{n}", "deadline",
+                  f"CPF : dernière validation possible pour le semestre {n}",
+                  f"CPF: latest validation for semester {n}", day, day, [
+                      f"Le semestre {n} commence le {d_(start)} ; le dossier doit être confirmé avant.",
+                      f"Dernier jour ouvré avant le début : {d_(last)}.",
+                      f"En comptant {k} jours ouvrés en arrière : validation au plus tard le {d_(day)}, "
+                      f"confirmation possible jusqu'au {d_(ouvres.add(day, k))}.",
+                      f"Une validation le {d_(too_late)} donnerait jusqu'au {d_(ouvres.add(too_late, k))} "
+                      "pour confirmer : trop tard pour ce semestre.",
+                  ], sources.CPF)
 
 
+# The per-semester rules are partial applications of plain functions (not closures), so that each
+# line of them runs when a schedule is built (mutation testing can only reach code run then).
 INSTITUTIONAL: dict[str, Callable[[int, Centre, WorkingCalendar, Derived], Event | None]] = {
     "semester-1": semester_1,
     "semester-2": semester_2,
     "exam-winter": exam_winter,
     "exam-june": exam_june,
     "exam-september": exam_september,
-    "registration-close-s1": _registration_close(1),
-    "registration-close-s2": _registration_close(2),
+    "registration-close-s1": partial(registration_close, 1),
+    "registration-close-s2": partial(registration_close, 2),
     "add-drop-close": add_drop_close,
-    "cpf-latest-validation-s1": _cpf_latest(1),
-    "cpf-latest-validation-s2": _cpf_latest(2),
+    "cpf-latest-validation-s1": partial(cpf_latest_validation, 1),
+    "cpf-latest-validation-s2": partial(cpf_latest_validation, 2),
 }
 
 

@@ -14,6 +14,8 @@ from cnam_calendar.cli import main
 from cnam_calendar.config import load_centre
 from cnam_calendar.model import Centre
 
+pytest_plugins = ["tests.support.mutation"]  # a no-op outside `mutmut run`
+
 REPO = Path(__file__).resolve().parents[1]
 CALENDARS = REPO / "calendars"  # the shipped centre files
 DATA = Path(__file__).resolve().parent / "data"

@@ -1,4 +1,4 @@
-"""The delivery table contract, on a SQLite file and on PostgreSQL (same rule as test_store: skip unless CI).
+"""The delivery table contract, on a SQLite file and on PostgreSQL (same rule as test_store: skip unless CI, any non-empty value).
 
 Time travels through explicit ``now`` values; nothing sleeps.
 """

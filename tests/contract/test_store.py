@@ -1,7 +1,8 @@
 """The store contract, run on a SQLite file and on the PostgreSQL server of 127.0.0.1:5432.
 
-PostgreSQL tests skip (with the reason) when the server does not answer, except under CI=true,
-where they fail: CI must prove the PostgreSQL path. Each test gets its own schema, dropped after.
+PostgreSQL tests skip (with the reason) when the server does not answer, except in CI (any
+non-empty ``CI``), where they fail: CI must prove the PostgreSQL path. Each test gets its own
+schema, dropped after.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from cnam_calendar.store import (
     reminder_deliveries_table,
     upgrade,
 )
+from tests.support.ci import skip_or_fail
 
 PG_URL = os.environ.get("CNAM_CALENDAR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
@@ -62,9 +64,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     reason = _pg_unreachable()
     if reason:
         message = f"PostgreSQL injoignable à {PG_URL} ({reason})"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + " ; CI=true exige PostgreSQL")
-        pytest.skip(message + " ; lancez le serveur ou mettez CI=true pour en faire un échec")
+        skip_or_fail(message + " ; lancez le serveur (en CI, un échec)")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -18,17 +19,19 @@ import pytest
 
 from cnam_calendar import service
 from cnam_calendar.cli import main
-from cnam_calendar.config import load_centre
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data"
 GOLDEN_ICS = REPO / "tests" / "golden" / "ipst-cnam-2026.ics"
 EPOCH = 1767225600
-EXE = shutil.which("cnam-calendar")
+# The program pip installed beside this interpreter, not whichever `cnam-calendar` PATH finds first
+# (another checkout's, a global one): the suite tests this checkout.
+_SCRIPT = Path(sys.executable).parent / "cnam-calendar"
+EXE = str(_SCRIPT) if _SCRIPT.exists() else None
 
 
 def _subprocess(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    assert EXE, "cnam-calendar is not installed (pip install -e .)"
+    assert EXE, f"{_SCRIPT} absent : installez le projet dans cet environnement (pip install -e '.[test]')"
     environment = {k: v for k, v in os.environ.items() if k not in ("SOURCE_DATE_EPOCH", "CNAM_CALENDAR_CALENDARS")}
     environment.update(env or {})
     return subprocess.run([EXE, *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=60)
@@ -426,5 +429,10 @@ def test_every_option_of_the_issue_is_documented(run_cli) -> None:
     assert "CNAM_CALENDAR_CALENDARS" in run_cli("--help").stdout
 
 
-def test_centre_fixture_matches_the_file(calendars_dir: Path) -> None:
-    assert load_centre(calendars_dir / "ipst-cnam.toml").id == "ipst-cnam"
+def test_a_centre_file_whose_id_is_not_its_name_is_refused(calendars_copy, run_cli) -> None:
+    copy = calendars_copy({"ipst-cnam.toml": lambda t: t.replace('id = "ipst-cnam"', 'id = "ipst"', 1)},
+                          catalogues=False)
+    result = run_cli("--calendars", str(copy), "check")
+    assert result.exit_code != 0
+    assert "« ipst » ne correspond pas au nom du fichier" in result.output
+    assert "attendu : « ipst-cnam »" in result.output

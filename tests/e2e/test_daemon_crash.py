@@ -7,7 +7,7 @@ whose message the server never accepted. The bound on duplicates is the messages
 per lane of the killed daemon.
 
 PostgreSQL tests use the server on 127.0.0.1:5432 (each its own schema); they skip unless it
-answers, and fail under CI=true when it does not.
+answers, and fail in CI (any non-empty CI) when it does not.
 """
 
 from __future__ import annotations

@@ -15,12 +15,18 @@ from click.testing import Result
 
 from cnam_calendar.catalogue import load_catalogue
 from cnam_calendar.config import load_centre
-from cnam_calendar.ics import uid_for
 from cnam_calendar.model import Centre, Schedule
 from cnam_calendar.service import schedule
-from cnam_calendar.sessions import EXAMS
 
 CHOSEN = ("NFP107", "NFA031")  # annual Monday in Albi, S1 Tuesday in Toulouse
+# DESIGN.md: S1 sits the winter then the June session; S2 and annual sit June then September.
+EXAM_SESSIONS = {"S1": ("exam-winter", "exam-june"), "S2": ("exam-june", "exam-september"),
+                 "annual": ("exam-june", "exam-september")}
+
+
+def literal_uid(event_id: str, centre_id: str, year: int) -> str:
+    """A feed UID as DESIGN.md writes it: ``<event id>.<centre>.<year>@cnam-calendar``."""
+    return f"{event_id}.{centre_id}.{year}@cnam-calendar"
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +48,8 @@ def vevents(data: str | bytes) -> dict[str, icalendar.Event]:
 
 
 def ue_uids(code: str, semester: str) -> set[str]:
-    return {uid_for(f"ue-{code}-sessions", "ipst-cnam", 2026),
-            *(uid_for(f"ue-{code}-{e}", "ipst-cnam", 2026) for e in EXAMS[semester])}
+    return {literal_uid(f"ue-{code}-sessions", "ipst-cnam", 2026),
+            *(literal_uid(f"ue-{code}-{e}", "ipst-cnam", 2026) for e in EXAM_SESSIONS[semester])}
 
 
 def test_feed_prints_institutional_events_and_exactly_the_chosen_ues(run_cli, calendars_dir: Path, tmp_path: Path,
@@ -53,7 +59,7 @@ def test_feed_prints_institutional_events_and_exactly_the_chosen_ues(run_cli, ca
     assert result.stdout.startswith("BEGIN:VCALENDAR")
     events = vevents(result.stdout)
     catalogue = {u.code: u for u in load_catalogue(ipst)}
-    institutional = {uid_for(e.id, "ipst-cnam", 2026) for e in sched.events}
+    institutional = {literal_uid(e.id, "ipst-cnam", 2026) for e in sched.events}
     wanted = institutional | ue_uids(CHOSEN[0], catalogue[CHOSEN[0]].semester) \
         | ue_uids(CHOSEN[1], catalogue[CHOSEN[1]].semester)
     assert set(events) == wanted
@@ -63,7 +69,7 @@ def test_feed_prints_institutional_events_and_exactly_the_chosen_ues(run_cli, ca
         assert not codes & others, (uid, codes)
     for code in others:
         assert f"ue-{code}-" not in result.stdout
-    sessions = events[uid_for("ue-NFP107-sessions", "ipst-cnam", 2026)]
+    sessions = events[literal_uid("ue-NFP107-sessions", "ipst-cnam", 2026)]
     assert "RRULE" in sessions and "Albi" in str(sessions["LOCATION"])
     assert "NFP107" in str(icalendar.Calendar.from_ical(result.stdout)["X-WR-CALNAME"])
 
@@ -72,7 +78,7 @@ def test_feed_without_ue_holds_only_the_institutional_events(run_cli, calendars_
                                                              sched: Schedule) -> None:
     result = feed(run_cli, calendars_dir, tmp_path)
     assert result.exit_code == 0, result.output
-    assert set(vevents(result.stdout)) == {uid_for(e.id, "ipst-cnam", 2026) for e in sched.events}
+    assert set(vevents(result.stdout)) == {literal_uid(e.id, "ipst-cnam", 2026) for e in sched.events}
 
 
 def test_feed_output_file_is_written_atomically(run_cli, calendars_dir: Path, tmp_path: Path) -> None:
@@ -103,7 +109,7 @@ def test_feed_in_english_has_english_titles_for_every_event_type(run_cli, calend
     kinds = {e.kind for e in sched.events}
     assert kinds == {"semester", "exam", "deadline", "holiday", "closure"}
     for e in sched.events:
-        uid = uid_for(e.id, "ipst-cnam", 2026)
+        uid = literal_uid(e.id, "ipst-cnam", 2026)
         assert str(en_events[uid]["SUMMARY"]) == e.title_en, e.id
         assert str(fr_events[uid]["SUMMARY"]) == e.title, e.id
     en_summaries = {str(e["SUMMARY"]) for e in en_events.values()}
@@ -116,10 +122,10 @@ def test_feed_in_english_has_english_titles_for_every_event_type(run_cli, calend
     for title in ("Semestre 1", "Session d'examens d'hiver", "Lundi de Pâques", "Fermeture de fin d'année"):
         assert title in fr_summaries and title not in en_summaries, title
     # classes and UE exams
-    sessions = uid_for("ue-NFP107-sessions", "ipst-cnam", 2026)
+    sessions = literal_uid("ue-NFP107-sessions", "ipst-cnam", 2026)
     assert str(en_events[sessions]["SUMMARY"]).endswith("(class)")
     assert str(fr_events[sessions]["SUMMARY"]).endswith("(cours)")
-    exam = uid_for("ue-NFA031-exam-winter", "ipst-cnam", 2026)
+    exam = literal_uid("ue-NFA031-exam-winter", "ipst-cnam", 2026)
     assert str(en_events[exam]["SUMMARY"]).startswith("Exam NFA031")
     assert str(fr_events[exam]["SUMMARY"]).startswith("Examen NFA031")
     # categories follow the language
@@ -165,9 +171,9 @@ def test_build_writes_every_ue_feed_and_the_overview(run_cli, calendars_dir: Pat
         path = year_dir / "ue" / f"{ue.code}.ics"
         assert path.is_file(), ue.code
         events = vevents(path.read_bytes())
-        expected = {uid_for(f"ue-{ue.code}-{e}", centre_id, 2026) for e in EXAMS[ue.semester]}
+        expected = {literal_uid(f"ue-{ue.code}-{e}", centre_id, 2026) for e in EXAM_SESSIONS[ue.semester]}
         if ue.timed:
-            expected.add(uid_for(f"ue-{ue.code}-sessions", centre_id, 2026))
+            expected.add(literal_uid(f"ue-{ue.code}-sessions", centre_id, 2026))
         assert set(events) == expected, ue.code
     assert sorted(p.name for p in (year_dir / "ue").iterdir()) == sorted(f"{u.code}.ics" for u in catalogue)
     assert (year_dir / "calendar.ics").is_file()

@@ -8,13 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from cnam_calendar.cli import main
-from cnam_calendar.cli_learners import learners
 from cnam_calendar.roster import COLUMNS
 from cnam_calendar.store import open_store
-
-if "learners" not in main.commands:  # until cli.py registers the group
-    main.add_command(learners)
 
 UES_HEADER = "code,title,ects,semester,modality,site,weekday,start,end,room\n"
 CATALOGUES = {

@@ -8,16 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from cnam_calendar.cli import main
-from cnam_calendar.cli_learners import learners
-from cnam_calendar.cli_reminders import reminders
 from cnam_calendar.delivery import claim_due, list_deliveries, mark_sent
 from cnam_calendar.roster import COLUMNS
 from cnam_calendar.store import open_store
-
-for group in (learners, reminders):  # until cli.py registers the groups
-    if group.name not in main.commands:
-        main.add_command(group)
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 LEASE = timedelta(minutes=5)

@@ -142,8 +142,15 @@ def test_no_500_on_odd_paths(base: str) -> None:
         assert get(base, path).status_code < 500, path
 
 
-def test_repo_has_no_output_dependency() -> None:
-    assert Path(CALENDARS / "ipst-cnam.ues.csv").is_file()
+def test_a_per_ue_feed_is_served_without_any_prior_build(tmp_path: Path) -> None:
+    """The server derives a UE's feed from calendars/ alone: it runs in an empty directory, no output/."""
+    with running_server(["--calendars", str(CALENDARS)], cwd=tmp_path) as url:
+        r = httpx.get(url + "/feeds/ipst-cnam/2026/ue/NFA031.ics", timeout=30)
+    assert r.status_code == 200
+    uids = {str(e["UID"]) for e in icalendar.Calendar.from_ical(r.content).walk("VEVENT")}
+    assert {"ue-NFA031-sessions.ipst-cnam.2026@cnam-calendar", "ue-NFA031-exam-winter.ipst-cnam.2026@cnam-calendar",
+            "ue-NFA031-exam-june.ipst-cnam.2026@cnam-calendar"} <= uids
+    assert not (tmp_path / "output").exists()
 
 
 def test_several_workers_share_the_store(tmp_path: Path) -> None:

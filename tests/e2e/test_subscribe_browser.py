@@ -15,9 +15,10 @@ import pytest
 
 from tests.conftest import CALENDARS, REPO
 from tests.support.browser import FLAGS, require_chromium
+from tests.support.ci import require_module
 from tests.support.server import running_server
 
-playwright = pytest.importorskip("playwright.sync_api", reason="playwright (test extra) is not installed")
+playwright = require_module("playwright.sync_api", "playwright (extra test) n'est pas installé")
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 
 from cnam_calendar import dates
 from cnam_calendar.dates import OUVRABLES, OUVRES, WorkingCalendar
+from cnam_calendar.engine import build_schedule, check_schedule
 from cnam_calendar.holidays_fr import calendars_for
+from cnam_calendar.service import DEFAULT_CENTRE
 
 FIRST, LAST = 2025, 2029  # calendars cover these civil years
 NATIONAL = calendars_for(None, FIRST, LAST)[0]
@@ -203,15 +205,43 @@ def test_next_and_previous_weekday(d: date, wd: int) -> None:
     assert prev.weekday() == wd and 1 <= (d - prev).days <= 7
 
 
+def walk_to(d: date, weekday: int, step: int) -> date:
+    """Walk from ``d`` (included) one day at a time in direction ``step`` until ``weekday``."""
+    while d.weekday() != weekday:
+        d += timedelta(days=step)
+    return d
+
+
+@SLOW
+@given(year=st.integers(1901, 2197))
+def test_engine_semesters_and_winter_session_for_any_year(year: int) -> None:
+    """The engine's semesters, against the rules of DESIGN.md worked out another way.
+
+    ISO weeks through ``date.fromisocalendar``, "the Monday after" and "the Saturday before" by
+    walking a day at a time; the engine is called, never the dates helpers it uses.
+    """
+    cal = WorkingCalendar({}, year - 1, year + 2)  # no holiday: the semesters do not depend on them
+    sched = build_schedule(DEFAULT_CENTRE, year, cal)
+    s1, s2, winter = sched.get("semester-1"), sched.get("semester-2"), sched.get("exam-winter")
+    oct15, jan15, feb15 = date(year, 10, 15).isocalendar(), date(year + 1, 1, 15).isocalendar(), \
+        date(year + 1, 2, 15).isocalendar()
+    assert s1.start == date.fromisocalendar(oct15.year, oct15.week, 1)
+    assert s1.end == date.fromisocalendar(jan15.year, jan15.week, 6)
+    assert s2.start == date.fromisocalendar(feb15.year, feb15.week, 1)
+    assert s2.end == date(year + 1, 5, 31)
+    assert winter.start == walk_to(s1.end + timedelta(days=1), 0, +1)
+    assert winter.end == walk_to(s2.start - timedelta(days=1), 5, -1)
+    assert (sched.get("exam-june").start, sched.get("exam-june").end) == (date(year + 1, 6, 1), date(year + 1, 6, 30))
+    assert (sched.get("exam-september").start, sched.get("exam-september").end) == \
+        (date(year + 1, 9, 1), date(year + 1, 9, 30))
+    # the rules' own bounds: mid-October to mid-January, mid-February to the end of May
+    assert date(year, 10, 9) <= s1.start <= date(year, 10, 15)
+    assert date(year + 1, 1, 14) <= s1.end <= date(year + 1, 1, 20)
+    assert date(year + 1, 2, 9) <= s2.start <= date(year + 1, 2, 15)
+    assert check_schedule(sched) == []
+
+
 @FAST
 @given(year=st.integers(1901, 2199))
-def test_semester_boundaries_for_any_year(year: int) -> None:
-    """The semester rules hold in every year, not only the vectors' years."""
-    s1 = dates.monday_of_iso_week(date(year, 10, 15))
-    s1_end = dates.saturday_of_iso_week(date(year + 1, 1, 15))
-    s2 = dates.monday_of_iso_week(date(year + 1, 2, 15))
-    assert date(year, 10, 9) <= s1 <= date(year, 10, 15)
-    assert date(year + 1, 1, 15) - timedelta(days=1) <= s1_end <= date(year + 1, 1, 20)
-    assert date(year + 1, 2, 9) <= s2 <= date(year + 1, 2, 15)
-    assert s1_end < s2
+def test_last_day_of_february_for_any_year(year: int) -> None:
     assert dates.last_day_of_february(year).day == (29 if pycal.isleap(year) else 28)

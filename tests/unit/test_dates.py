@@ -20,6 +20,13 @@ def ouvres() -> WorkingCalendar:
 
 
 @pytest.fixture(scope="module")
+def national_centre():
+    from cnam_calendar.model import Centre
+
+    return Centre(id="national", name="Centre sans subdivision")
+
+
+@pytest.fixture(scope="module")
 def ouvrables() -> WorkingCalendar:
     return calendars_for(None, 2025, 2029)[1]
 
@@ -126,10 +133,26 @@ def test_out_of_range_is_a_rule_error_not_an_index_error(ouvres: WorkingCalendar
 
 
 def test_french_holidays_two_names_on_one_date_are_kept_apart() -> None:
-    names = french_holidays(None, [2026])
-    assert all(isinstance(v, tuple) and all(isinstance(n, str) for n in v) for v in names.values())
-    assert names[D("2026-07-14")] == ("Fête nationale",)
-    assert len(names) == 11  # Code du travail L3133-1
+    # Easter 2008 was 23 March: Ascension (Easter + 39) fell on 1 May; Easter 2059 is 30 March, so
+    # Ascension falls on 8 May. Eleven holidays on ten dates, each name kept.
+    for year, day, other in ((2008, "2008-05-01", "Fête du Travail"), (2059, "2059-05-08", "Fête de la Victoire")):
+        names = french_holidays(None, [year])
+        assert sorted(names[D(day)]) == ["Ascension", other]
+        assert len(names) == 10
+        assert sum(len(v) for v in names.values()) == 11  # Code du travail L3133-1
+    assert french_holidays(None, [2026])[D("2026-07-14")] == ("Fête nationale",)
+
+
+def test_a_date_with_two_holidays_is_one_event_naming_both(national_centre) -> None:
+    from cnam_calendar.engine import holiday_events
+
+    ouvres = WorkingCalendar(french_holidays(None, [2007, 2008]), 2007, 2008)
+    (event,) = [e for e in holiday_events(2007, national_centre, ouvres) if e.start == D("2008-05-01")]
+    assert event.id == "holiday-2008-05-01"
+    assert sorted(event.title.split(", ")) == ["Ascension", "Fête du Travail"]
+    assert sorted(event.title_en.split(", ")) == ["Ascension Day", "Labour Day"]
+    assert event.explanation[0] == f"Jour férié le jeudi 1er mai 2008 : {event.title}."
+    assert not ouvres.is_working(D("2008-05-01"))
 
 
 def test_alsace_moselle_has_thirteen_holidays() -> None:

@@ -242,19 +242,23 @@ def test_two_exam_sessions(sched2026: Schedule, semester: str, first: str, secon
 
 # --- hours ----------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("semester", "weekday", "start", "end"), [
-    ("S1", TUE, "17:45", "21:30"),
-    ("S2", SAT, "08:30", "13:00"),
-    ("annual", MON, "18:00", "20:30"),
+# Counted by hand on the 2026-2027 calendar of Ipst-Cnam (closure 19 Dec 2026 – 3 Jan 2027):
+# S1 Tuesdays 13 Oct – 12 Jan are 14, minus 22 and 29 Dec; S2 Saturdays 20 Feb – 29 May are 15,
+# minus 1 and 8 May; annual Mondays: 14 in S1 minus 21 and 28 Dec, 16 in S2 minus Easter Monday
+# (29 Mar) and Whit Monday (17 May).
+@pytest.mark.parametrize(("semester", "weekday", "start", "end", "length", "sessions", "hours"), [
+    ("S1", TUE, "17:45", "21:30", 3.75, 12, 45.0),
+    ("S2", SAT, "08:30", "13:00", 4.5, 13, 58.5),
+    ("annual", MON, "18:00", "20:30", 2.5, 26, 65.0),
+    ("S1", FRI, "09:00", "09:20", 1 / 3, 12, 4.0),
 ])
 def test_hours_are_sessions_times_duration(sched2026: Schedule, semester: str, weekday: int, start: str,
-                                           end: str) -> None:
+                                           end: str, length: float, sessions: int, hours: float) -> None:
     u = ue(semester=semester, weekday=weekday, start=start, end=end)
     s = ue_sessions(u, sched2026)
-    length = (datetime.combine(date.min, u.end) - datetime.combine(date.min, u.start)).total_seconds() / 3600
-    assert duration_hours(u) == length
-    assert s.hours == pytest.approx(len(s.dates) * length)
-    assert len(s.dates) > 10
+    assert duration_hours(u) == pytest.approx(length)
+    assert len(s.dates) == sessions
+    assert s.hours == pytest.approx(hours)
 
 
 def test_hours_problem_reports_both_numbers(sched2026: Schedule) -> None:
