@@ -27,8 +27,8 @@ def _script() -> Path:
 
 
 def _listed(help_text: str) -> set[str]:
-    """The command names of a click --help page (the lines under « Commands: »)."""
-    lines = help_text.split("Commands:", 1)[1].splitlines()
+    """The command names of a --help page (the lines under « Commandes », the CLI speaks French)."""
+    lines = help_text.split("Commandes", 1)[1].splitlines()[1:]
     return {line.split()[0] for line in lines if line.startswith("  ") and line.strip()}
 
 
