@@ -72,6 +72,7 @@ class _Trouble:
 
     store: StoreError | None = None
     relay: str | None = None
+    cut_off: dict[str, SendResult] = field(default_factory=dict)  # connection lost with the message sent
 
     def __bool__(self) -> bool:
         return self.store is not None or self.relay is not None
@@ -174,6 +175,12 @@ class Daemon:
             if result.outcome == "retry" and result.stage == "connect":
                 trouble.relay = trouble.relay or result.detail
                 return  # unrecorded: released untouched with the rest of the batch
+            if result.outcome == "retry" and result.code is None and result.stage == "body":
+                # the connection died with the message on it: the relay's doing if it cannot be
+                # reached afterwards (decided once the lanes stop), else retried later as usual
+                trouble.cut_off[key] = result
+                reported.add(key)
+                return
             try:
                 self._record_outcome(key, result, claimed[key], marks)
             except StoreError as err:
@@ -308,6 +315,11 @@ class Daemon:
         try:
             self.mailer.send_many(messages(first), self._record(marks, claimed, reported, trouble), ready=ready)
         finally:
+            for key, result in trouble.cut_off.items():
+                if trouble.relay is not None or trouble.store is not None:
+                    reported.discard(key)  # the relay died: not this message's attempt, given back untouched
+                else:
+                    self._record_outcome(key, result, claimed[key])
             if trouble.store is None:  # stopped half-way, the lease ran low, the relay failed: the rest back at once
                 for key in claimed:
                     if key not in reported:

@@ -7,7 +7,8 @@ year of the build is written does it switch each one in. On Linux the switch is 
 .ics) opens the old year or the new one, never a mix and never nothing; the old year then goes.
 Where the file system cannot exchange, the old year is renamed aside first (a reader may then find
 no year for that instant, never half of one). A full disk while writing aside publishes nothing:
-the staging directories go and the error names the disk.
+the staging directories go and the error names the disk. The previous year stays aside, whole,
+as ``.<year>.old`` until the next build starts (a reader walking it is never left with half).
 
 A build killed midway leaves at most ``.<year>.new`` / ``.<year>.old`` directories (and, from older
 versions, ``.*.tmp`` files): the next build removes them, after putting back a year whose switch
@@ -126,13 +127,19 @@ def _stage(target: Path, files: Mapping[str, bytes]) -> Path:
 
 
 def _switch(target: Path, staging: Path) -> None:
+    """Put STAGING in TARGET's place; the previous year stays aside (``.<year>.old``) until the next build.
+
+    Removing it now would empty a directory a reader may be walking (a listing, an rsync begun
+    on the old year): kept whole, it goes when the next build starts.
+    """
     if target.exists():
-        if not exchange(staging, target):
-            old = _aside(target, "old")
+        old = _aside(target, "old")
+        shutil.rmtree(old, ignore_errors=True)
+        if exchange(staging, target):
+            os.rename(staging, old)  # the previous year, now under the staging name
+        else:
             os.rename(target, old)
             os.rename(staging, target)
-            staging = old
-        shutil.rmtree(staging)  # the previous year, now aside
     else:
         os.rename(staging, target)
     _fsync_dir(target.parent)

@@ -69,11 +69,9 @@ def test_relay_killed_10_s_charges_no_attempt_to_the_waiting_reminders(tmp_path:
                            relay=kill_relay_for(10))
     _clean(run)
     assert "relais SMTP 127.0.0.1:" in run.log
-    # every reminder went out on its first attempt but the messages on the wire when the relay
-    # died (their server may hold them: those are retried later, as any broken connection)
-    retried = sum(rows for attempts, rows in run.attempts.items() if attempts > 1)
-    assert retried <= LANES, run.attempts
-    assert run.attempts.get(1, 0) >= run.tally.seeded - LANES, run.attempts
+    # every reminder went out on its first attempt, those on the wire when the relay died too:
+    # their connection was lost, then the relay could not be reached; the relay's failure
+    assert run.attempts == {1: run.tally.seeded}, run.attempts
 
 
 def _truncate_wal(db: Path) -> None:
