@@ -716,7 +716,8 @@ def acquire_sqlite_daemon_lock(store: Store) -> DaemonLock:
         handle.write(f"{os.getpid()}\n")
         handle.flush()
     except OSError as exc:  # a full disk (ENOSPC) or a read-only one: not a traceback, a reason
-        handle.close()
+        with suppress(OSError):
+            handle.close()  # flushes what could not be written once more: it fails again, the file closes
         if disk_full(exc):
             raise disk_full_error("démarrage du démon (écriture de son verrou)", path) from None
         raise StoreError(f"démarrage du démon impossible : verrou illisible ou non inscriptible ({exc.strerror})",

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, insert, text
 
-from cnam_calendar.delivery import Marks, claim_due
+from cnam_calendar.delivery import Marks, acquire_sqlite_daemon_lock, claim_due
 from cnam_calendar.errors import StoreError
 from cnam_calendar.store import learners_table, learner_values, LEARNER_FIELDS, open_store
 from tests.contract.test_store import db_url, many  # noqa: F401  (db_url: the fixture)
@@ -101,6 +101,9 @@ def test_a_full_disk_is_called_a_full_disk_with_its_mount_point():
             assert f"enregistrement des envois impossible : disque plein ({disk})" in message, message
             assert f"libérez de la place sur {disk}" in message
             assert "vérifiez" not in message
+            with pytest.raises(StoreError, match=r"démarrage du démon \(écriture de son verrou\) impossible : "
+                                                 rf"disque plein \({disk}\)"):
+                acquire_sqlite_daemon_lock(store)  # the daemon's lock: its pid cannot be written
             with pytest.raises(StoreError, match=r"disque plein") as opening:
                 open_store(f"sqlite:///{disk / 'new.db'}")  # a new store cannot even be created
             assert "vérifiez l'adresse" not in str(opening.value)
