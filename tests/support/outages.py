@@ -21,7 +21,7 @@ from pathlib import Path
 from cnam_calendar.delivery import list_deliveries
 from cnam_calendar.store import open_store
 from tests.support.daemons import Tally, accepted, count, seed_burst, sent_rows, start_daemon, stop, wait_until
-from tests.support.smtp_sink import read_record, start_sink_process
+from tests.support.smtp_sink import end_process, read_record, start_sink_process
 
 OUTAGE_STARTS = re.compile(r"est indisponible : ")
 OUTAGE_ENDS = re.compile(r"est de nouveau disponible après ")
@@ -80,8 +80,7 @@ def burst_with_fault(url: str, tmp: Path, fault: Callable[[], Callable[[], None]
         wait_until(lambda: sent_rows(url) >= n, FINISH_TIMEOUT, "every reminder sent after the outage", (daemon,))
     finally:
         status = stop(daemon)
-        sink.terminate()
-        sink.wait()
+        end_process(sink)
     tally = count(url, keys, record)
     store = open_store(url, migrate=False)
     try:

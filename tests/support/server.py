@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.smtp_sink import end_process
+
 
 def free_port() -> int:
     """Return a TCP port free on 127.0.0.1 right now."""
@@ -45,8 +47,4 @@ def running_server(args: Sequence[str] = (), *, cwd: Path, env: dict[str, str] |
             time.sleep(0.05)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        end_process(proc)

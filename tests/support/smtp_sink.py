@@ -377,12 +377,17 @@ def sink_process(record: str | os.PathLike[str], *args: str, ready_timeout: floa
     try:
         yield port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        end_process(proc)
+
+
+def end_process(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """SIGTERM PROC and wait for it; SIGKILL it when it has not ended after TIMEOUT seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def start_sink_process(record: str | os.PathLike[str], *args: str, port: int = 0, ready_timeout: float = 30.0,
