@@ -21,13 +21,13 @@ from typing import Any
 
 from . import delivery
 from .catalogue import load_catalogue
+from .errors import StoreError
 from .mail import render
 from .model import Centre
+from .outage import Outage
 from .reminders import Reminder, plan_reminders
 from .service import academic_year, local_date, ouvres_for, schedule
 from .smtp import Mailer, SendResult, WireMessage, backoff
-from .errors import StoreError
-from .outage import Outage
 from .store import Store
 
 Clock = Callable[[], datetime]

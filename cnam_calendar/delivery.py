@@ -56,8 +56,8 @@ from .errors import StoreError
 from .lookup import Lookup, Prepared, Run, Writer
 from .reminders import Reminder, uid_year
 from .store import Store, UtcDateTime, learners_table
-from .store_errors import disk_full, disk_full_error
 from .store import reminder_deliveries_table as deliveries
+from .store_errors import disk_full, disk_full_error
 
 STATUSES = ("pending", "leased", "sent", "failed", "expired", "superseded", "cancelled")
 CHUNK = 500  # ids or keys per IN (…)

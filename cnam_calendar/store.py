@@ -54,8 +54,8 @@ from sqlalchemy.types import TypeDecorator
 
 from .errors import StoreConflict, StoreError
 from .lookup import Lookup
-from .store_errors import conflict, describe, disk_full, first_line
 from .roster import Learner
+from .store_errors import conflict, describe, disk_full, first_line
 
 DEFAULT_DB = "cnam-calendar.db"
 MIGRATIONS = Path(__file__).with_name("migrations")

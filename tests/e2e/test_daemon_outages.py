@@ -14,8 +14,17 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from tests.support.daemons import accepted, count, daemon_cmd, daemon_env, seed_burst, sent_rows, start_daemon, \
-    stop, wait_until
+from tests.support.daemons import (
+    accepted,
+    count,
+    daemon_cmd,
+    daemon_env,
+    seed_burst,
+    sent_rows,
+    start_daemon,
+    stop,
+    wait_until,
+)
 from tests.support.outages import burst_with_fault, kill_relay_for
 from tests.support.pg_server import own_pg_server
 from tests.support.smtp_sink import sink_process
