@@ -30,7 +30,8 @@ from pathlib import Path
 from .errors import CnamCalendarError
 from .store_errors import disk_full, mount_point
 
-_ASIDE = re.compile(r"^\.(?P<year>[^./][^/]*)\.(?P<kind>new|old)$")
+_ASIDE = re.compile(r"^\.(?P<year>\d{4})\.(?P<kind>new|old)$")  # only ours: out may hold other things
+_YEAR = re.compile(r"^\d{4}$")
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
@@ -90,8 +91,8 @@ def clean(out: Path) -> None:
             else:
                 shutil.rmtree(entry, ignore_errors=True)
         for year in centre.iterdir():
-            if year.is_dir() and not year.name.startswith("."):
-                for tmp in year.rglob(".*.tmp"):
+            if year.is_dir() and _YEAR.match(year.name):
+                for tmp in (*year.glob(".*.tmp"), *year.glob("ue/.*.tmp")):  # atomic writes of older versions
                     tmp.unlink(missing_ok=True)
 
 
