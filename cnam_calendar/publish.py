@@ -7,8 +7,9 @@ year of the build is written does it switch each one in. On Linux the switch is 
 .ics) opens the old year or the new one, never a mix and never nothing; the old year then goes.
 Where the file system cannot exchange, the old year is renamed aside first (a reader may then find
 no year for that instant, never half of one). A full disk while writing aside publishes nothing:
-the staging directories go and the error names the disk. The previous year stays aside, whole,
-as ``.<year>.old`` until the next build starts (a reader walking it is never left with half).
+the staging directories go and the error names the disk. The previous year is removed once the
+new one is in place: a reader that opens files by their path never misses one (one walking the
+old directory's listing at that moment sees the rest of it go, never new files mixed in).
 
 A build killed midway leaves at most ``.<year>.new`` / ``.<year>.old`` directories (and, from older
 versions, ``.*.tmp`` files): the next build removes them, after putting back a year whose switch
@@ -128,11 +129,7 @@ def _stage(target: Path, files: Mapping[str, bytes]) -> Path:
 
 
 def _switch(target: Path, staging: Path) -> None:
-    """Put STAGING in TARGET's place; the previous year stays aside (``.<year>.old``) until the next build.
-
-    Removing it now would empty a directory a reader may be walking (a listing, an rsync begun
-    on the old year): kept whole, it goes when the next build starts.
-    """
+    """Put STAGING in TARGET's place, then remove the previous year."""
     if target.exists():
         old = _aside(target, "old")
         shutil.rmtree(old, ignore_errors=True)
@@ -141,6 +138,7 @@ def _switch(target: Path, staging: Path) -> None:
         else:
             os.rename(target, old)
             os.rename(staging, target)
+        shutil.rmtree(old)
     else:
         os.rename(staging, target)
     _fsync_dir(target.parent)

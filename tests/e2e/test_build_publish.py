@@ -14,6 +14,8 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from cnam_calendar.publish import exchange
 from tests.support.tmpfs import fill, small_tmpfs
 
@@ -84,7 +86,7 @@ def test_a_rebuild_on_a_nearly_full_disk_leaves_the_published_years_exactly_as_t
         after = snapshot(out, aside=False)
         assert set(after) == set(before)
         assert all(after[name] != before[name] for name in before if name.endswith(".ics"))  # all new
-        assert sorted(p.name for p in (out / "ipst-cnam").iterdir()) == [".2026.old", "2026"]  # the one before
+        assert sorted(p.name for p in (out / "ipst-cnam").iterdir()) == ["2026"]  # nothing aside
 
 
 def test_what_a_killed_build_leaves_is_cleaned_by_the_next_one(tmp_path: Path):
@@ -105,40 +107,45 @@ def test_what_a_killed_build_leaves_is_cleaned_by_the_next_one(tmp_path: Path):
     r = build(out, "2026", "2027")
     assert r.returncode == 0, r.stderr
     assert snapshot(out, aside=False) == before  # same inputs and stamp: the same bytes, the 2027 manifest kept its history
-    assert sorted(p.name for p in centre.iterdir()) == [".2026.old", ".2027.old", "2026", "2027"]
+    assert sorted(p.name for p in centre.iterdir()) == ["2026", "2027"]
     assert not list(out.rglob("*.tmp"))
 
 
 def test_readers_always_find_a_complete_year_while_it_is_rebuilt(tmp_path: Path):
     out = tmp_path / "out"
+    renamed = renamed_centres(tmp_path)
     assert build(out, "2026").returncode == 0
     year = out / "ipst-cnam" / "2026"
     if not exchange(year, year):  # swapping a path with itself: a no-op, tells whether the system can exchange
-        import pytest
         pytest.skip("renameat2(RENAME_EXCHANGE) indisponible ici : la bascule laisse un instant sans année")
-    expected = {p.name for p in year.iterdir()}
-    seen: list[set[str]] = []
+    files = sorted(str(p.relative_to(year)) for p in year.rglob("*") if p.is_file())
+    seen: set[bytes] = set()
     missing: list[str] = []
+    torn: list[str] = []
     stop = threading.Event()
 
     def read() -> None:
+        # what serve and a static web server do: open files by their path, one after the other
         while not stop.is_set():
-            try:
-                names = set(os.listdir(year))
-                (year / ".manifest.json").read_bytes()
-                (year / "calendar.ics").read_bytes()
-            except FileNotFoundError as err:
-                missing.append(str(err))
-                continue
-            seen.append(names)
+            for rel in files:
+                try:
+                    data = (year / rel).read_bytes()
+                except FileNotFoundError as err:
+                    missing.append(str(err))
+                    continue
+                if rel.endswith(".ics"):
+                    if not data.endswith(b"END:VCALENDAR\r\n"):
+                        torn.append(rel)
+                    seen.update(name for name in (b"NAME:Nouveau Ipst", b"NAME:Ipst") if name in data)
 
     reader = threading.Thread(target=read)
     reader.start()
     try:
-        for epoch in ("1767312000", "1767398400", "1767484800"):
-            assert build(out, "2026", epoch=epoch).returncode == 0
+        for calendars in (renamed, ROOT / "calendars", renamed):
+            assert build(out, "2026", calendars=calendars).returncode == 0
     finally:
         stop.set()
         reader.join()
     assert not missing, missing[:3]
-    assert seen and all(names == expected for names in seen)
+    assert not torn, torn[:3]
+    assert seen == {b"NAME:Nouveau Ipst", b"NAME:Ipst"}  # the reader did read across the switches
