@@ -144,7 +144,8 @@ def _switch(target: Path, staging: Path) -> None:
     _fsync_dir(target.parent)
 
 
-def publish(out: Path, years: Mapping[Path, Mapping[str, bytes]], *, describe: Mapping[Path, str] | None = None) -> None:
+def publish(out: Path, years: Mapping[Path, Mapping[str, bytes]], *,
+            describe: Mapping[Path, str] | None = None) -> None:
     """Write every year of YEARS ({year directory under OUT: {relative path: bytes}}) aside, then switch them in.
 
     Nothing is published unless everything was written: on a full disk (or any write error) the
@@ -176,6 +177,7 @@ def _error(exc: OSError, out: Path, targets: list[Path], describe: Mapping[Path,
     if disk_full(exc):
         disk = mount_point(out)
         return OutputError(f"disque plein ({disk}) : rien n'a été publié ({names})", where=str(out),
-                           hint=f"libérez de la place sur {disk} puis relancez ; les années déjà publiées sont intactes")
+                           hint=f"libérez de la place sur {disk} puis relancez ; "
+                                "les années déjà publiées sont intactes")
     return OutputError(f"écriture impossible ({exc.strerror or exc}) : rien n'a été publié ({names})",
                        where=exc.filename or str(out), hint="vérifiez les droits sur le dossier de sortie (--out)")

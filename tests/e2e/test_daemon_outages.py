@@ -14,17 +14,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from tests.support.daemons import (
-    accepted,
-    count,
-    daemon_cmd,
-    daemon_env,
-    seed_burst,
-    sent_rows,
-    start_daemon,
-    stop,
-    wait_until,
-)
+from tests.support import daemons
 from tests.support.outages import burst_with_fault, kill_relay_for
 from tests.support.pg_server import own_pg_server
 from tests.support.smtp_sink import sink_process
@@ -63,7 +53,8 @@ def test_postgresql_stopped_30_s_mid_burst_one_line_then_the_daemon_finishes_wit
         def outage():
             pg.stop()
             # the daemon notices (a bounded poll on its log), then the server stays down 30 s in all
-            wait_until(lambda: "est indisponible" in (tmp_path / "daemon.log").read_text(), 60, "the outage line")
+            daemons.wait_until(lambda: "est indisponible" in (tmp_path / "daemon.log").read_text(), 60,
+                               "the outage line")
             time.sleep(30)  # the outage's length: the scenario, nothing is measured by it
             return pg.start
         run = burst_with_fault(pg.url, tmp_path, outage, n=3000, lanes=LANES, lease=600)
@@ -92,12 +83,12 @@ def _truncate_wal(db: Path) -> None:
 def test_daemon_started_on_a_full_disk_says_so_in_one_line_and_exits_2(tmp_path: Path):
     with small_tmpfs("16m") as disk:
         url = f"sqlite:///{disk / 'store.db'}"
-        seed_burst(url, 20, datetime.now(timezone.utc))
+        daemons.seed_burst(url, 20, datetime.now(timezone.utc))
         _truncate_wal(disk / "store.db")
         filler = fill(disk)
         with sink_process(tmp_path / "accepted.tsv") as port:
-            r = subprocess.run(daemon_cmd(url, port, lanes=1), capture_output=True, text=True, timeout=120,
-                               cwd=tmp_path, env=daemon_env())
+            r = subprocess.run(daemons.daemon_cmd(url, port, lanes=1), capture_output=True, text=True, timeout=120,
+                               cwd=tmp_path, env=daemons.daemon_env())
         filler.unlink()
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr
@@ -111,22 +102,24 @@ def test_a_daemon_whose_disk_fills_up_says_so_once_and_sends_everything_once_the
     with small_tmpfs("32m") as disk:
         db = disk / "store.db"
         url = f"sqlite:///{db}"
-        keys = seed_burst(url, n, datetime.now(timezone.utc) + timedelta(seconds=20))  # due once the disk is full
+        due = datetime.now(timezone.utc) + timedelta(seconds=20)  # due once the disk is full
+        keys = daemons.seed_burst(url, n, due)
         record = tmp_path / "accepted.tsv"
         log = tmp_path / "daemon.log"
         with sink_process(record) as port:
-            daemon = start_daemon(url, port, log, lanes=LANES)
+            daemon = daemons.start_daemon(url, port, log, lanes=LANES)
             try:
-                wait_until(lambda: "démon " in log.read_text(), 60, "the daemon started", (daemon,))
+                daemons.wait_until(lambda: "démon " in log.read_text(), 60, "the daemon started", (daemon,))
                 _truncate_wal(db)  # the log file holds no room a write could reuse
                 filler = fill(disk)
-                wait_until(lambda: "disque plein" in log.read_text(), 120, "the full disk reported", (daemon,))
-                assert accepted(record) == 0  # nothing was sent that could not be recorded
+                daemons.wait_until(lambda: "disque plein" in log.read_text(), 120, "the full disk reported", (daemon,))
+                assert daemons.accepted(record) == 0  # nothing was sent that could not be recorded
                 filler.unlink()
-                wait_until(lambda: sent_rows(url) >= n, 300, "every reminder sent once there is room", (daemon,))
+                daemons.wait_until(lambda: daemons.sent_rows(url) >= n, 300, "every reminder sent once there is room",
+                                   (daemon,))
             finally:
-                status = stop(daemon)
-        tally = count(url, keys, record)
+                status = daemons.stop(daemon)
+        tally = daemons.count(url, keys, record)
     text = log.read_text()
     assert status == 0, text
     assert "Traceback" not in text, text
