@@ -8,12 +8,10 @@ from datetime import date, datetime
 from pathlib import Path
 
 from . import ics
-from .engine import check_schedule
-from .errors import RuleError
 from .files import read_or_none
 from .model import UE, Centre, Schedule
 from .publish import publish
-from .service import schedule
+from .service import checked_schedules
 from .sessions import exam_events, ue_sessions
 
 MANIFEST = ".manifest.json"
@@ -46,7 +44,7 @@ def institutional_items(sched: Schedule, lang: str = "fr", feed: str = CALENDAR)
     return [ics.event_item(e, sched.centre, sched.year, lang, feed) for e in sched.events]
 
 
-def feed_bytes(sched: Schedule, events: Sequence[ics.Stamped], *, name: str, uid_suffix: str = "") -> bytes:
+def feed_bytes(sched: Schedule, events: Sequence[ics.Stamped], *, name: str) -> bytes:
     """Wrap stamped events in a calendar named ``name``."""
     first = min((e.start for e in sched.events), default=date(sched.year, 9, 1))
     last = max((e.end for e in sched.events), default=date(sched.year + 1, 9, 30))
@@ -54,7 +52,6 @@ def feed_bytes(sched: Schedule, events: Sequence[ics.Stamped], *, name: str, uid
         events,
         name=name,
         tzid=sched.centre.timezone,
-        cal_uid=f"{sched.centre.id}.{sched.year}{uid_suffix}@cnam-calendar",
         description=f"Semestres, examens, jours fériés, fermetures et échéances — {sched.centre.name}",
         tz_range=(first, last),
     )
@@ -75,10 +72,20 @@ def render_centre_year(
     codes = {f"ue/{ue.code}.ics": ue for ue in catalogue}
     for feed, components in sorted(by_feed.items()):
         ue = codes.get(feed)
-        if ue is None:
-            continue  # cancelled events of a UE no longer in the catalogue: its file goes too
-        files[feed] = feed_bytes(sched, components, name=calendar_name(sched, ues=[ue]), uid_suffix=f".{ue.code}")
+        # a UE no longer in the catalogue keeps its file, its events cancelled, until they are past
+        code = ue.code if ue else feed.removeprefix("ue/").removesuffix(".ics")
+        files[feed] = feed_bytes(sched, components, name=f"{calendar_name(sched)} — {code}")
     return files, manifest
+
+
+def removed_ue_feed(sched: Schedule, code: str, manifest: dict[str, dict], today: date) -> bytes | None:
+    """Render the feed of a UE the catalogue no longer has: its events as the last build cancelled them, or None."""
+    feed = f"ue/{code}.ics"
+    kept = {uid: entry for uid, entry in manifest.items() if entry.get("feed") == feed}
+    events, _ = ics.track((), kept, ics.UNSTAMPED, today, readonly=True)
+    if not events:
+        return None
+    return feed_bytes(sched, events, name=f"{calendar_name(sched)} — {code}")
 
 
 def combined_feed(
@@ -91,8 +98,7 @@ def combined_feed(
     events, _ = ics.track(items, manifest, stamp, today, readonly=True)
     wanted = {CALENDAR, *(f"ue/{u.code}.ics" for u in ues)}
     components = [e for e in events if e.feed in wanted]
-    suffix = "".join(f".{u.code}" for u in ues) + (f".{lang}" if lang != "fr" else "")
-    return feed_bytes(sched, components, name=calendar_name(sched, lang, ues), uid_suffix=suffix)
+    return feed_bytes(sched, components, name=calendar_name(sched, lang, ues))
 
 
 def overview_links(rendered: dict[str, bytes], catalogue: Sequence[UE]) -> list[tuple[str, str]]:
@@ -119,14 +125,7 @@ def build(
     """Build each centre-year into ``out``; refuse (writing nothing) when a schedule has a problem."""
     published: dict[Path, dict[str, bytes]] = {}
     names: dict[Path, str] = {}
-    years = list(years)
-    centres = list(centres)
-    schedules = [schedule(centre, year) for centre in centres for year in years]
-    problems = [p for sched in schedules for p in check_schedule(sched)]
-    if problems:
-        raise RuleError(problems[0], hint="lancez `cnam-calendar check` pour la liste complète",
-                        problems=[RuleError(p) for p in problems])
-    for sched in schedules:
+    for sched in checked_schedules(centres, years):
         centre, year = sched.centre, sched.year
         catalogue = (catalogues or {}).get(centre.id, ())
         target = year_dir(out, centre, year)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import time
 from pathlib import Path
 
+from .checks import control_character
 from .errors import CatalogueError
 from .model import MODALITIES, SEMESTERS, UE, Centre
 
@@ -25,7 +26,9 @@ _TIMING_NONE = {"weekday": "de jour de cours", "start": "d'heure de début", "en
 _TIMING_EXPECTED = {"weekday": ", ".join(WEEKDAYS), "start": "HH:MM, ex. 18:30", "end": "HH:MM, ex. 21:30"}
 
 _CODE = re.compile(r"[A-Z0-9][A-Z0-9_-]*")
-_TIME = re.compile(r"(\d{1,2})\s*[:hH]\s*(\d{2})?")
+_TIME = re.compile(r"([0-9]{1,2}) *[:hH] *([0-9]{2})?")
+_NUMBER = re.compile(r"-?[0-9]{1,3}(?:[.,][0-9]{1,2})?")  # ASCII digits only: float() also reads "١٢"
+MAX_ECTS = 60
 
 
 def catalogue_path(centre: Centre) -> Path:
@@ -114,17 +117,17 @@ def _choice(r: _Rows, line: int, column: str, value: str, choices: tuple[str, ..
 
 
 def _ects(r: _Rows, line: int, value: str) -> float | None:
-    expected = "un nombre de crédits positif, ex. 4, 6, 8 ou 12"
+    expected = f"un nombre de crédits positif, {MAX_ECTS} au plus, ex. 4, 6, 8 ou 12"
     if not value:
         r.problem(line, "ects", "nombre de crédits ECTS manquant", f"attendu : {expected}")
         return None
-    try:
-        ects = float(value.replace(",", "."))
-    except ValueError:
+    if not _NUMBER.fullmatch(value):
         r.problem(line, "ects", f"« {value} » n'est pas un nombre", f"attendu : {expected}")
         return None
-    if not math.isfinite(ects) or ects <= 0:
-        r.problem(line, "ects", f"« {value} » n'est pas un nombre positif", f"attendu : {expected}")
+    ects = float(value.replace(",", "."))
+    if not math.isfinite(ects) or not 0 < ects <= MAX_ECTS:
+        what = "n'est pas un nombre positif" if ects <= 0 else "est trop grand"
+        r.problem(line, "ects", f"« {value} » {what}", f"attendu : {expected}")
         return None
     return ects
 
@@ -152,6 +155,10 @@ def _time(r: _Rows, line: int, column: str, value: str) -> time | None:
 def _row(r: _Rows, line: int, get: Callable[[str], str | None], sites: Mapping[str, str]) -> UE | None:
     """Validate one row; return its UE when every column is right."""
     before = len(r.problems)
+    for column in COLUMNS:
+        bad = control_character(get(column) or "")
+        if bad:
+            r.problem(line, column, bad, "attendu : du texte sur une ligne, sans caractère de contrôle")
     code = get("code")
     if code is not None:
         if not code:

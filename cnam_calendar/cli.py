@@ -13,19 +13,24 @@ from typing import Any
 import click
 
 from . import build as build_mod
+from . import click_fr
 from .cli_learners import learners
 from .cli_reminders import daemon, reminders
+from .cli_types import ACADEMIC_YEAR, ISO_DATE, Integer, check_base_url
 from .config import DEFAULT_DIR, load_centres
 from .engine import PERSONAL_RULES, check_schedule
 from .errors import CnamCalendarError, RuleError
 from .files import atomic_write
 from .i18n import long_date
 from .model import UE, Centre, Deadline, Event
-from .service import DEFAULT_CENTRE, academic_year, deadline, local_date, schedule
+from .service import DEFAULT_CENTRE, academic_year, checked_schedule, deadline, local_date, schedule
 from .sessions import hours_problems
 
 EXIT_PROBLEMS = 1
 EXIT_BAD_INPUT = 2
+SUBCOMMANDS = "COMMANDE [ARGS]..."
+
+click_fr.install()
 
 
 def system_clock() -> datetime:
@@ -36,6 +41,10 @@ def system_clock() -> datetime:
 class _Group(click.Group):
     """Turn every CnamCalendarError into its message on stderr and exit status 2."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("subcommand_metavar", SUBCOMMANDS)
+        super().__init__(*args, **kwargs)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -45,36 +54,11 @@ class _Group(click.Group):
             if exc.problems and exc.hint and len(exc.problems) > 1:
                 click.echo(exc.hint, err=True)
             ctx.exit(EXIT_BAD_INPUT)
-
-
-class IsoDate(click.ParamType):
-    name = "AAAA-MM-JJ"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
-        if isinstance(value, date):
-            return value
-        try:
-            return date.fromisoformat(value)
-        except (TypeError, ValueError):
-            self.fail(f"« {value} » n'est pas une date valide ; attendu : AAAA-MM-JJ, ex. 2026-10-29", param, ctx)
-
-
-def _year(value: str) -> int:
-    try:
-        year = int(value)
-    except ValueError:
-        year = 0
-    if not 1900 < year < 2200:
-        raise click.BadParameter(f"« {value} » n'est pas une année ; attendu : AAAA, ex. 2026 pour 2026-2027")
-    return year
-
-
-def _years_cb(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[int, ...]:
-    return tuple(_year(v) for v in values)
-
-
-def _year_cb(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
-    return None if value is None else _year(value)
+        except OSError as exc:  # a path the system refuses (too long, not writable, a file where a folder goes…)
+            where = exc.filename if exc.filename is not None else "système"
+            click.echo(f"Erreur : {where} : {exc.strerror or exc} (attendu : un chemin accessible en écriture)",
+                       err=True)
+            ctx.exit(EXIT_BAD_INPUT)
 
 
 def build_stamp(clock: datetime) -> datetime:
@@ -89,7 +73,7 @@ def build_stamp(clock: datetime) -> datetime:
                         hint="attendu : un nombre de secondes depuis 1970, ex. 1767225600") from None
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(name="cnam-calendar", cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--calendars", "calendars", envvar="CNAM_CALENDAR_CALENDARS", default=DEFAULT_DIR,
               show_default=True, type=click.Path(file_okay=False, path_type=Path),
               help="Dossier des fichiers de centre (variable CNAM_CALENDAR_CALENDARS).")
@@ -131,7 +115,7 @@ def _pick_ues(centre: Centre, catalogue: tuple[UE, ...], codes: tuple[str, ...])
 
 @main.command()
 @click.option("--centre", "centres", multiple=True, metavar="ID", help="Centre à construire (répétable ; défaut : tous).")
-@click.option("--year", "years", multiple=True, callback=_years_cb, metavar="AAAA",
+@click.option("--year", "years", multiple=True, type=ACADEMIC_YEAR,
               help="Année universitaire (répétable ; défaut : l'année en cours, qui commence en septembre).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("output"), show_default=True,
               help="Dossier de sortie.")
@@ -162,13 +146,13 @@ def _echo_json(value: Any) -> None:
 
 @main.command()
 @click.option("--centre", required=True, metavar="ID", help="Identifiant du centre, ex. ipst-cnam.")
-@click.option("--year", required=True, callback=_year_cb, metavar="AAAA", help="Année universitaire, ex. 2026.")
+@click.option("--year", required=True, type=ACADEMIC_YEAR, help="Année universitaire, ex. 2026.")
 @click.argument("event_id", required=False)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_context
 def explain(ctx: click.Context, centre: str, year: int, event_id: str | None, fmt: str) -> None:
     """Expliquer comment chaque date de l'année a été obtenue (ou seulement EVENT_ID)."""
-    sched = schedule(_centres(ctx, (centre,))[0], year)
+    sched = checked_schedule(_centres(ctx, (centre,))[0], year)
     events = list(sched.events)
     if event_id is not None:
         events = [e for e in events if e.id == event_id]
@@ -196,14 +180,17 @@ def _deadline_json(d: Deadline) -> dict[str, Any]:
 
 
 @main.command(name="deadline")
-@click.argument("rule", type=click.Choice(PERSONAL_RULES))
-@click.option("--from", "origin", required=True, type=IsoDate(),
+@click.argument("rule", type=click.Choice(PERSONAL_RULES), metavar="RÈGLE")
+@click.option("--from", "origin", required=True, type=ISO_DATE,
               help="Date de départ : validation CPF, réception du dossier ou début de formation.")
 @click.option("--centre", metavar="ID", help="Centre dont on applique les réglages (défaut : règles nationales).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_context
 def deadline_cmd(ctx: click.Context, rule: str, origin: date, centre: str | None, fmt: str) -> None:
-    """Calculer une échéance personnelle à partir d'une date."""
+    """Calculer une échéance personnelle à partir d'une date.
+
+    RÈGLE : cpf-confirmation, withdrawal ou apprenticeship-contract.
+    """
     c = _centres(ctx, (centre,))[0] if centre else DEFAULT_CENTRE
     d = deadline(rule, origin, c)
     if fmt == "json":
@@ -245,7 +232,7 @@ def check(ctx: click.Context, centres: tuple[str, ...]) -> None:
 
 @main.command()
 @click.option("--centre", required=True, metavar="ID", help="Identifiant du centre, ex. ipst-cnam.")
-@click.option("--year", required=True, callback=_year_cb, metavar="AAAA", help="Année universitaire, ex. 2026.")
+@click.option("--year", required=True, type=ACADEMIC_YEAR, help="Année universitaire, ex. 2026.")
 @click.option("--ue", "ues", multiple=True, metavar="CODE", help="UE à inclure (répétable).")
 @click.option("--lang", type=click.Choice(["fr", "en"]), default="fr", show_default=True, help="Langue des titres.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
@@ -259,7 +246,7 @@ def feed(ctx: click.Context, centre: str, year: int, ues: tuple[str, ...], lang:
     c = _centres(ctx, (centre,))[0]
     chosen = _pick_ues(c, _catalogues([c])[c.id], ues)
     clock = ctx.obj["clock"]()
-    sched = schedule(c, year)
+    sched = checked_schedule(c, year)
     data = build_mod.combined_feed(sched, chosen, build_mod.load_manifest(out, c, year), build_stamp(clock),
                                    local_date(clock), lang)
     if output is None:
@@ -271,11 +258,12 @@ def feed(ctx: click.Context, centre: str, year: int, ues: tuple[str, ...], lang:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Adresse d'écoute.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port d'écoute.")
-@click.option("--base-url", help="URL publique du serveur, pour les liens (défaut : http://HOST:PORT).")
+@click.option("--port", default=8000, show_default=True, type=Integer(1, 65535), help="Port d'écoute.")
+@click.option("--base-url", callback=check_base_url,
+              help="URL publique du serveur, pour les liens (défaut : http://HOST:PORT).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("output"), show_default=True,
               help="Dossier du build (manifestes : SEQUENCE et LAST-MODIFIED).")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+@click.option("--workers", default=1, show_default=True, type=Integer(1, 64),
               help="Processus serveurs sur le même stockage.")
 @click.option("--db", envvar="CNAM_CALENDAR_DB", default="cnam-calendar.db", show_default=True,
               metavar="FICHIER|URL", help="Base des apprenants (SQLite ou URL SQLAlchemy ; CNAM_CALENDAR_DB).")
@@ -284,6 +272,7 @@ def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: P
     """Servir les flux, la page d'abonnement et la vue de l'année."""
     import uvicorn
 
+    from .server_log import log_config
     from .store import open_store
 
     _centres(ctx)  # fail now, with a clear message, on a broken calendars/ directory
@@ -296,7 +285,7 @@ def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: P
     if workers > 1:
         _keep_tcp_nodelay()
     uvicorn.run("cnam_calendar.server:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level="warning")
+                log_level="warning", log_config=log_config())
 
 
 def _keep_tcp_nodelay() -> None:

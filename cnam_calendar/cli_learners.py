@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import sys
@@ -11,16 +9,17 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 
+from .cli_types import ACADEMIC_YEAR, Integer, check_base_url
 from .config import DEFAULT_DIR, load_centres
-from .errors import RosterError
+from .csv_out import csv_text
+from .errors import ConfigError, RosterError
 from .files import atomic_write
 from .model import Centre
 from .roster import catalogue_codes, generate_learners, load_roster, write_roster
-from .service import academic_year, local_date, ouvres_for, schedule
+from .service import academic_year, checked_schedule, local_date, ouvres_for
 from .store import DEFAULT_DB, Store, open_store
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
@@ -66,11 +65,17 @@ def _centres(ctx: click.Context) -> list[Centre]:
     return load_centres(_obj(ctx).get("calendars", DEFAULT_DIR))
 
 
+def _missing_centre(ctx: click.Context, centre_id: str) -> str:
+    folder = _obj(ctx).get("calendars", DEFAULT_DIR)
+    return (f"aucun fichier {centre_id}.toml dans {folder} ; attendu : remettez le fichier du centre, "
+            "ou réimportez ces apprenants dans un centre existant")
+
+
 def _show_progress(quiet: bool) -> bool:
     return not quiet and sys.stderr.isatty()  # (click.get_text_stream is deprecated from Click 8.5)
 
 
-@click.group(name="learners")
+@click.group(name="learners", subcommand_metavar="COMMANDE [ARGS]...")
 @_db_option(DEFAULT_DB)
 def learners() -> None:
     """Apprenants : importer le fichier, générer des exemples, créer les liens des flux personnels."""
@@ -111,17 +116,13 @@ def import_cmd(ctx: click.Context, file: Path, dry_run: bool, quiet: bool) -> No
 
 
 def _year_option(ctx: click.Context, param: click.Parameter, value: int | None) -> int:
-    if value is None:
-        return academic_year(local_date(_clock(ctx)))
-    if not 1900 < value < 2200:
-        raise click.BadParameter(f"« {value} » n'est pas une année ; attendu : AAAA, ex. 2026 pour 2026-2027")
-    return value
+    return academic_year(local_date(_clock(ctx))) if value is None else value
 
 
 @learners.command()
-@click.option("--count", required=True, type=click.IntRange(1, 1_000_000), help="Nombre d'apprenants.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Graine : la même donne le même fichier.")
-@click.option("--year", type=int, callback=_year_option, metavar="AAAA",
+@click.option("--count", required=True, type=Integer(1, 1_000_000), help="Nombre d'apprenants.")
+@click.option("--seed", default=0, show_default=True, type=Integer(), help="Graine : la même donne le même fichier.")
+@click.option("--year", type=ACADEMIC_YEAR, callback=_year_option,
               help="Année universitaire des dates (défaut : l'année en cours).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Fichier CSV à écrire.")
@@ -134,21 +135,13 @@ def generate(ctx: click.Context, count: int, seed: int, year: int, output: Path)
     click.echo(f"écrit {output} ({count} apprenant(s) fictif(s), année {year}-{year + 1})")
 
 
-def _base_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise click.BadParameter(f"« {value} » ; attendu : une adresse http(s) sans paramètres, "
-                                 "ex. https://calendrier.example.org")
-    return value.rstrip("/")
-
-
 @learners.command(name="issue-token")
 @click.argument("learner_id", required=False, metavar="ID")
 @click.option("--all", "all_", is_flag=True, help="Un nouveau lien pour chaque apprenant (avec -o).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Avec --all : fichier CSV des liens, pour un publipostage.")
 @click.option("--base-url", envvar="CNAM_CALENDAR_BASE_URL", default=DEFAULT_BASE_URL, show_default=True,
-              callback=_base_url, help="Adresse publique du serveur (variable CNAM_CALENDAR_BASE_URL).")
+              callback=check_base_url, help="Adresse publique du serveur (variable CNAM_CALENDAR_BASE_URL).")
 @click.option("--quiet", "-q", is_flag=True, help="Sans barre de progression.")
 @_db_option(None)
 @click.pass_context
@@ -174,13 +167,9 @@ def issue_token(ctx: click.Context, learner_id: str | None, all_: bool, output: 
             pairs = store.issue_tokens(progress=bar.update)
     else:
         pairs = store.issue_tokens()
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(URLS_COLUMNS)
-    for learner, token in pairs:
-        writer.writerow((learner.id, learner.email, learner.first_name, learner.last_name, learner.lang,
-                         personal_feed_url(base_url, token)))
-    atomic_write(output, out.getvalue().encode("utf-8"))
+    text = csv_text(URLS_COLUMNS, ((learner.id, learner.email, learner.first_name, learner.last_name, learner.lang,
+                                    personal_feed_url(base_url, token)) for learner, token in pairs))
+    atomic_write(output, text.encode("utf-8"))
     os.chmod(output, 0o600)  # the file holds every learner's secret link
     click.echo(f"écrit {output} ({len(pairs)} lien(s) ; les anciens ne fonctionnent plus ; "
                "fichier confidentiel, à supprimer après l'envoi)")
@@ -189,7 +178,7 @@ def issue_token(ctx: click.Context, learner_id: str | None, all_: bool, output: 
 @learners.command(name="feeds")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Dossier où écrire un fichier <clé>.ics par apprenant.")
-@click.option("--year", type=int, callback=_year_option, metavar="AAAA",
+@click.option("--year", type=ACADEMIC_YEAR, callback=_year_option,
               help="Année universitaire (défaut : l'année en cours).")
 @click.option("--no-alarms", is_flag=True, help="Sans alarmes (VALARM).")
 @click.option("--quiet", "-q", is_flag=True, help="Sans barre de progression.")
@@ -205,22 +194,28 @@ def feeds(ctx: click.Context, out: Path, year: int, no_alarms: bool, quiet: bool
     store = _store(ctx)
     centres = {c.id: c for c in _centres(ctx)}
     now = _clock(ctx)
-    makers = {cid: PersonalFeeds(schedule(c, year), load_catalogue(c), load_manifest(Path("output"), c, year),
+    makers = {cid: PersonalFeeds(checked_schedule(c, year), load_catalogue(c), load_manifest(Path("output"), c, year),
                                  now, local_date(now), ouvres_for(c, year - 1, year + 2))
               for cid, c in centres.items()}
     everyone = store.learners()
     changed = store.changed_at_all()
 
+    orphans: dict[str, int] = {}
+
     def write_all(progress: Callable[[int], None] | None) -> int:
+        written = 0
         for learner in everyone:
             maker = makers.get(learner.centre)
             if maker is not None:
                 key = store.learner_key(learner.id)
                 data = maker.render(learner, key, changed.get(learner.id, now), alarms=not no_alarms)
                 atomic_write(out / f"{key}.ics", data, durable=False)
+                written += 1
+            else:
+                orphans[learner.centre] = orphans.get(learner.centre, 0) + 1
             if progress:
                 progress(1)
-        return len(everyone)
+        return written
 
     out.mkdir(parents=True, exist_ok=True)
     if _show_progress(quiet):
@@ -230,11 +225,14 @@ def feeds(ctx: click.Context, out: Path, year: int, no_alarms: bool, quiet: bool
     else:
         count = write_all(None)
     click.echo(f"écrit {count} flux personnel(s) dans {out}")
+    for centre_id, n in sorted(orphans.items()):
+        click.echo(f"Attention : {n} apprenant(s) du centre « {centre_id} » sans flux : "
+                   f"{_missing_centre(ctx, centre_id)}", err=True)
 
 
 @learners.command()
 @click.argument("learner_id", metavar="ID")
-@click.option("--year", type=int, callback=_year_option, metavar="AAAA",
+@click.option("--year", type=ACADEMIC_YEAR, callback=_year_option,
               help="Année universitaire (défaut : l'année en cours).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_db_option(None)
@@ -249,8 +247,11 @@ def show(ctx: click.Context, learner_id: str, year: int, fmt: str) -> None:
     if learner is None:
         raise StoreError(f"apprenant inconnu « {learner_id} »", where=store.url,
                          hint="importez-le d'abord : cnam-calendar learners import FICHIER.csv")
-    centre = next(c for c in _centres(ctx) if c.id == learner.centre)
-    sched = schedule(centre, year)
+    centre = next((c for c in _centres(ctx) if c.id == learner.centre), None)
+    if centre is None:
+        raise ConfigError(f"apprenant « {learner_id} » du centre « {learner.centre} » : "
+                          + _missing_centre(ctx, learner.centre), where=str(_obj(ctx).get("calendars", DEFAULT_DIR)))
+    sched = checked_schedule(centre, year)
     ouvres = ouvres_for(centre, year - 1, year + 2)
     events = personal_deadline_events(learner, sched, ouvres)
     if fmt == "json":

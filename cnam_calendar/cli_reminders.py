@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from .cli_learners import _centres, _clock, _db_option, _store, _year_option
+from .cli_types import ACADEMIC_YEAR, ISO_DATE, Decimal, Integer
 from .daemon import plan_all
 from .delivery import STATUSES, get_delivery, set_opt_out, status_counts, sync_plan
 from .errors import StoreError
@@ -18,21 +19,8 @@ from .mail import compose, text_part
 from .reminders import Reminder, in_window
 from .store import DEFAULT_DB, Store
 
-DEFAULT_SENDER = "rappels@cnam-calendar.invalid"
 STATUS_LABELS = {"pending": "en attente", "leased": "en cours d'envoi", "sent": "envoyés", "failed": "en échec",
                  "expired": "expirés", "superseded": "remplacés", "cancelled": "annulés"}
-
-
-class _IsoDate(click.ParamType):
-    name = "AAAA-MM-JJ"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
-        if isinstance(value, date):
-            return value
-        try:
-            return date.fromisoformat(value)
-        except (TypeError, ValueError):
-            self.fail(f"« {value} » n'est pas une date valide ; attendu : AAAA-MM-JJ, ex. 2026-10-29", param, ctx)
 
 
 def compute_plan(store: Store, ctx: click.Context, year: int) -> list[Reminder]:
@@ -52,16 +40,16 @@ def _reminder_json(r: Reminder) -> dict[str, Any]:
             "expires_at": r.expires_at.isoformat()}
 
 
-@click.group(name="reminders")
+@click.group(name="reminders", subcommand_metavar="COMMANDE [ARGS]...")
 @_db_option(DEFAULT_DB)
 def reminders() -> None:
     """Rappels par e-mail : ce qui sera envoyé, l'aperçu d'un message, l'état des envois."""
 
 
 @reminders.command()
-@click.option("--from", "first", type=_IsoDate(), help="Premier jour d'envoi montré (heure locale).")
-@click.option("--to", "last", type=_IsoDate(), help="Dernier jour d'envoi montré (inclus).")
-@click.option("--year", type=int, callback=_year_option, metavar="AAAA",
+@click.option("--from", "first", type=ISO_DATE, help="Premier jour d'envoi montré (heure locale).")
+@click.option("--to", "last", type=ISO_DATE, help="Dernier jour d'envoi montré (inclus).")
+@click.option("--year", type=ACADEMIC_YEAR, callback=_year_option,
               help="Année universitaire (défaut : l'année en cours).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_db_option(None)
@@ -88,11 +76,11 @@ def plan(ctx: click.Context, first: date | None, last: date | None, year: int, f
 
 @reminders.command()
 @click.argument("key")
-@click.option("--from", "sender", envvar="CNAM_CALENDAR_FROM", default=DEFAULT_SENDER, show_default=True,
-              metavar="ADRESSE", help="Expéditeur (variable CNAM_CALENDAR_FROM).")
+@click.option("--from", "sender", envvar="CNAM_CALENDAR_FROM", metavar="ADRESSE",
+              help="Expéditeur (variable CNAM_CALENDAR_FROM ; défaut : celui du fichier du centre).")
 @_db_option(None)
 @click.pass_context
-def preview(ctx: click.Context, key: str, sender: str) -> None:
+def preview(ctx: click.Context, key: str, sender: str | None) -> None:
     """Afficher l'e-mail du rappel KEY (en-têtes et texte), tel qu'il serait envoyé."""
     store = _store(ctx)
     row = get_delivery(store, key)
@@ -102,7 +90,8 @@ def preview(ctx: click.Context, key: str, sender: str) -> None:
     if not row.payload:
         raise StoreError(f"le rappel « {key} » n'a pas de contenu", where=store.url,
                          hint="recalculez-le : cnam-calendar reminders plan")
-    msg = compose(row.payload, row.key, sender=sender, date=_clock(ctx))
+    # as it will be sent: at its due time, or now if that is past (the text states the time left then)
+    msg = compose(row.payload, row.key, sender=sender, date=max(_clock(ctx), row.due_at))
     for name, value in msg.items():
         if name.lower() not in ("content-type", "mime-version"):
             click.echo(f"{name}: {value}")
@@ -128,20 +117,22 @@ def status(ctx: click.Context, fmt: str) -> None:
 
 @click.command()
 @click.option("--smtp-host", default="127.0.0.1", show_default=True, help="Serveur SMTP.")
-@click.option("--smtp-port", default=25, show_default=True, type=click.IntRange(1, 65535), help="Port SMTP.")
+@click.option("--smtp-port", default=25, show_default=True, type=Integer(1, 65535), help="Port SMTP.")
 @click.option("--smtp-starttls", is_flag=True, help="Passer en TLS (STARTTLS) après la connexion.")
 @click.option("--smtp-user", help="Identifiant SMTP ; le mot de passe est lu dans CNAM_CALENDAR_SMTP_PASSWORD.")
-@click.option("--from", "sender", default=DEFAULT_SENDER, show_default=True, help="Adresse d'expédition.")
-@click.option("--lanes", default=2, show_default=True, type=click.IntRange(1, 64),
+@click.option("--from", "sender", metavar="ADRESSE",
+              help="Adresse d'expédition de tous les rappels (défaut : celle du fichier de chaque centre, "
+                   "[reminders] sender, sinon son adresse de contact).")
+@click.option("--lanes", default=2, show_default=True, type=Integer(1, 64),
               help="Connexions SMTP en parallèle.")
-@click.option("--lease-seconds", default=120, show_default=True, type=click.IntRange(1, 86400),
+@click.option("--lease-seconds", default=120, show_default=True, type=Integer(1, 86400),
               help="Durée de réservation d'un rappel : passé ce délai, un autre démon le reprend.")
-@click.option("--dispatch-every", default=2.0, show_default=True, type=click.FloatRange(0.1, 3600),
+@click.option("--dispatch-every", default=2.0, show_default=True, type=Decimal(0.1, 3600),
               help="Secondes entre deux tournées d'envoi.")
 @_db_option(DEFAULT_DB)
 @click.pass_context
 def daemon(ctx: click.Context, smtp_host: str, smtp_port: int, smtp_starttls: bool, smtp_user: str | None,
-           sender: str, lanes: int, lease_seconds: int, dispatch_every: float) -> None:
+           sender: str | None, lanes: int, lease_seconds: int, dispatch_every: float) -> None:
     """Envoyer les rappels par e-mail avant chaque échéance : jamais deux fois, aucun perdu."""
     import logging
     import os

@@ -7,9 +7,11 @@ import os
 import tomllib
 from collections.abc import Mapping
 from datetime import date, time
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
+from .checks import YEAR_MAX, YEAR_MIN, academic_window, control_character, out_of_range, parse_count, parse_year
 from .engine import OVERRIDABLE
 from .errors import ConfigError
 from .holidays_fr import SUBDIVISIONS
@@ -65,7 +67,25 @@ class _Reader:
         if not ok:
             self.problem(_join(prefix, key), f"valeur de type incorrect ({value!r})", f"attendu : {TYPE_NAMES[kind]}")
             return default
+        if kind is str:
+            return self.text(_join(prefix, key), value, default, required)
         return value
+
+    def text(self, key: str, value: str, default: Any = None, required: bool = False) -> Any:
+        """Return ``value`` when it is printable text (and not blank when ``required``), else report it."""
+        bad = control_character(value)
+        if bad:
+            self.problem(key, bad, "attendu : du texte sur une ligne, sans caractère de contrôle")
+            return default
+        if required and not value.strip():
+            self.problem(key, "valeur vide", "attendu : un texte non vide")
+            return default
+        return value
+
+    def number(self, key: str, value: float | None, low: float, high: float, expected: str) -> None:
+        """Report ``value`` when it is not a finite number within [low, high]; ``expected`` says the range."""
+        if value is not None and out_of_range(value, low, high):
+            self.problem(key, f"valeur {value} hors des bornes", f"attendu : {expected}")
 
     def table(self, table: Mapping[str, Any], prefix: str, key: str) -> dict[str, Any]:
         return self.get(table, prefix, key, dict, {}) or {}
@@ -76,9 +96,21 @@ def _join(prefix: str, key: str) -> str:
     return f"{prefix}.{key}" if prefix else key
 
 
-def _positive(r: _Reader, key: str, value: int | float, *, zero: bool = False) -> None:
-    if value is not None and (value < 0 or (value == 0 and not zero)):
-        r.problem(key, f"valeur {value} invalide", "attendu : un nombre positif")
+# The sane range of each number of a centre file (every message states it).
+RANGES = {
+    "rules.cpf_working_days": (0, 30, "un entier de 0 à 30 (jours ouvrés)"),
+    "rules.withdrawal_days": (1, 365, "un entier de 1 à 365 (jours)"),
+    "rules.apprenticeship_months": (1, 36, "un entier de 1 à 36 (mois)"),
+    "rules.hours.per_ects": (0.5, 100, "un nombre d'heures par crédit de 0,5 à 100, ex. 8"),
+    "rules.hours.table": (1, 2000, "un nombre d'heures de 1 à 2000"),
+    "reminders.offsets": (1, 365, "une liste d'entiers de 1 à 365 (jours avant), ex. [7, 1]"),
+}
+MAX_ECTS, MAX_OFFSETS = 60, 10
+
+
+def _bounded(r: _Reader, key: str, value: float | None) -> None:
+    low, high, expected = RANGES[key]
+    r.number(key, value, low, high, expected)
 
 
 def _rules(r: _Reader, doc: Mapping[str, Any]) -> RuleSettings:
@@ -92,23 +124,33 @@ def _rules(r: _Reader, doc: Mapping[str, Any]) -> RuleSettings:
         "apprenticeship_months": r.get(t, "rules", "apprenticeship_months", int, d.apprenticeship_months),
     }
     for key, value in values.items():
-        _positive(r, f"rules.{key}", value, zero=key == "cpf_working_days")
+        _bounded(r, f"rules.{key}", value)
+        if value is not None and out_of_range(value, *RANGES[f"rules.{key}"][:2]):
+            values[key] = getattr(d, key)
     h = r.table(t, "rules", "hours")
     r.keys(h, "rules.hours", ("per_ects", "tolerance", "table"))
     per_ects = r.get(h, "rules.hours", "per_ects", float, 8.0)
     tolerance = r.get(h, "rules.hours", "tolerance", float, 0.10)
-    _positive(r, "rules.hours.per_ects", per_ects)
-    if tolerance is not None and not 0 <= tolerance < 1:
-        r.problem("rules.hours.tolerance", f"valeur {tolerance} invalide", "attendu : une fraction, ex. 0.10 pour 10 %")
+    _bounded(r, "rules.hours.per_ects", per_ects)
+    if tolerance is not None and out_of_range(tolerance, 0, 0.99):
+        r.problem("rules.hours.tolerance", f"valeur {tolerance} hors des bornes",
+                  "attendu : une fraction de 0 à 0.99, ex. 0.10 pour 10 %")
+        tolerance = None
+    if per_ects is not None and out_of_range(per_ects, *RANGES["rules.hours.per_ects"][:2]):
+        per_ects = None
     table: dict[int, float] = {}
     for ects, hours in r.table(h, "rules.hours", "table").items():
-        key = f"rules.hours.table.{ects}"
-        if not ects.isdigit() or int(ects) == 0:
-            r.problem(key, "nombre de crédits invalide", 'attendu : un entier positif entre guillemets, ex. "4" = 40')
-        elif isinstance(hours, bool) or not isinstance(hours, int | float) or hours <= 0:
-            r.problem(key, f"nombre d'heures invalide ({hours!r})", "attendu : un nombre positif")
+        key = f"rules.hours.table.{_join('', ects)}"
+        credits = parse_count(ects)
+        if credits is None or not 1 <= credits <= MAX_ECTS:
+            r.problem(key, "nombre de crédits invalide",
+                      f'attendu : un entier de 1 à {MAX_ECTS} entre guillemets, ex. "4" = 40')
+        elif isinstance(hours, bool) or not isinstance(hours, int | float):
+            r.problem(key, f"nombre d'heures invalide ({hours!r})", f"attendu : {RANGES['rules.hours.table'][2]}")
+        elif out_of_range(hours, *RANGES["rules.hours.table"][:2]):
+            _bounded(r, "rules.hours.table", hours)
         else:
-            table[int(ects)] = float(hours)
+            table[credits] = float(hours)
     return RuleSettings(
         **values,
         registration_closes_at_course_start=r.get(t, "rules", "registration_closes_at_course_start", bool, False),
@@ -119,17 +161,28 @@ def _rules(r: _Reader, doc: Mapping[str, Any]) -> RuleSettings:
 
 def _reminders(r: _Reader, doc: Mapping[str, Any]) -> ReminderPolicy:
     t = r.table(doc, "", "reminders")
-    r.keys(t, "reminders", ("time", "offsets_days", "exam_offsets_days"))
+    r.keys(t, "reminders", ("time", "offsets_days", "exam_offsets_days", "sender", "unsubscribe"))
     d = ReminderPolicy()
     at = r.get(t, "reminders", "time", time, d.time)
     offsets = []
     for key, default in (("offsets_days", d.offsets_days), ("exam_offsets_days", d.exam_offsets_days)):
         value = r.get(t, "reminders", key, list, list(default))
-        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
-            r.problem(f"reminders.{key}", f"valeur {value!r} invalide", "attendu : une liste d'entiers positifs, ex. [7, 1]")
+        low, high, expected = RANGES["reminders.offsets"]
+        if len(value) > MAX_OFFSETS or not all(isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+                                                for v in value):
+            r.problem(f"reminders.{key}", f"valeur {value!r} invalide",
+                      f"attendu : {expected}, {MAX_OFFSETS} au plus")
             value = list(default)
         offsets.append(tuple(sorted(set(value), reverse=True)))
-    return ReminderPolicy(at, offsets[0], offsets[1])
+    addresses = []
+    for key in ("sender", "unsubscribe"):
+        value = r.get(t, "reminders", key, str, "")
+        if value and "@" not in parseaddr(value)[1]:
+            r.problem(f"reminders.{key}", f"adresse « {value} » invalide",
+                      'attendu : une adresse e-mail, ex. "rappels@centre.example" ou "Centre <rappels@centre.example>"')
+            value = ""
+        addresses.append(value)
+    return ReminderPolicy(at, offsets[0], offsets[1], *addresses)
 
 
 def _sites(r: _Reader, doc: Mapping[str, Any]) -> tuple[Site, ...]:
@@ -146,11 +199,14 @@ def _sites(r: _Reader, doc: Mapping[str, Any]) -> tuple[Site, ...]:
 
 
 def _year(r: _Reader, key: str, t: Mapping[str, Any]) -> tuple[int, YearSettings] | None:
-    prefix = f"years.{key}"
-    if not key.isdigit() or not 1900 < int(key) < 2200:
-        r.problem(prefix, "année invalide", "attendu : [years.2026] pour l'année universitaire 2026-2027")
+    prefix = f"years.{_join('', key)}"
+    year = parse_year(key)
+    if year is None:
+        r.problem(prefix, "année invalide",
+                  f"attendu : [years.2026] pour l'année universitaire 2026-2027, de {YEAR_MIN} à {YEAR_MAX}")
         return None
-    year = int(key)
+    first, last = academic_window(year)
+    within = f"entre le {first} et le {last}, l'année universitaire {year}-{year + 1}"
     if not isinstance(t, dict):
         r.problem(prefix, "doit être une table", "attendu : [years.AAAA]")
         return None
@@ -170,7 +226,7 @@ def _year(r: _Reader, key: str, t: Mapping[str, Any]) -> tuple[int, YearSettings
         seen.add(cid)
         if cid and not cid.replace("-", "").isalnum():
             r.problem(f"{cp}.id", f"identifiant « {cid} » invalide", "attendu : lettres, chiffres et tirets")
-        if start and end:
+        if start and end:  # check_schedule says when it ends before it starts or leaves the year
             closures.append(Closure(cid, label, start, end))
     overrides = {}
     for event_id, o in r.table(t, prefix, "overrides").items():
@@ -189,8 +245,22 @@ def _year(r: _Reader, key: str, t: Mapping[str, Any]) -> tuple[int, YearSettings
         if start is None and end is None:
             r.problem(op, "aucune date donnée", "attendu : date, start ou end")
             continue
+        # an exact date replaces a derivation within the year; other dates are derived from it
+        if not _within(r, op, {"date": on} if on else {"start": start, "end": end}, first, last, within):
+            continue
         overrides[event_id] = Override(event_id, start, end, r.get(o, op, "reason", str, ""))
     return year, YearSettings(overrides, tuple(closures))
+
+
+def _within(r: _Reader, prefix: str, dates: Mapping[str, date | None], first: date, last: date,
+            expected: str) -> bool:
+    """Report each date of ``dates`` outside [first, last]; tell whether all are within."""
+    ok = True
+    for key, day in dates.items():
+        if day is not None and not first <= day <= last:
+            r.problem(f"{prefix}.{key}", f"date {day} hors de l'année", f"attendu : {expected}")
+            ok = False
+    return ok
 
 
 def parse_centre(text: str, path: str) -> Centre:
@@ -200,9 +270,12 @@ def parse_centre(text: str, path: str) -> Centre:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"TOML invalide : {exc}", where=path,
                           hint="vérifiez la syntaxe (dates AAAA-MM-JJ, texte entre guillemets)") from None
+    except RecursionError:
+        raise ConfigError("TOML invalide : listes ou tables imbriquées trop profondément", where=path,
+                          hint="attendu : des listes d'au plus quelques niveaux, ex. departments = [\"31\"]") from None
     r = _Reader(path)
     r.keys(doc, "", ("id", "name", "timezone", "holiday_subdivision", "departments", "sites", "contact",
-                     "faq_url", "rules", "reminders", "years"))
+                     "faq_url", "faq_name", "rules", "reminders", "years"))
     stem = Path(path).stem
     centre_id = r.get(doc, "", "id", str, stem, required=True)
     if centre_id and centre_id != stem and Path(path).name != TEMPLATE:
@@ -218,8 +291,8 @@ def parse_centre(text: str, path: str) -> Centre:
         r.problem("holiday_subdivision", f"subdivision inconnue « {subdiv} »",
                   "attendu : vide, ou l'une de " + ", ".join(SUBDIVISIONS))
     departments = r.get(doc, "", "departments", list, [])
-    if not all(isinstance(d, str) for d in departments):
-        r.problem("departments", "chaque département doit être du texte", 'attendu : ["31", "81", "2A"]')
+    if not all(isinstance(d, str) and d.strip() and not control_character(d) for d in departments):
+        r.problem("departments", "chaque département doit être un texte non vide", 'attendu : ["31", "81", "2A"]')
         departments = []
     c = r.table(doc, "", "contact")
     r.keys(c, "contact", ("email", "phone", "address", "url"))
@@ -238,6 +311,7 @@ def parse_centre(text: str, path: str) -> Centre:
         departments=tuple(departments),
         contact=contact,
         faq_url=r.get(doc, "", "faq_url", str, ""),
+        faq_name=r.get(doc, "", "faq_name", str, ""),
         rules=_rules(r, doc),
         reminders=_reminders(r, doc),
         years=years,

@@ -95,7 +95,7 @@ class Daemon:
     mailer: Mailer
     centres: Sequence[Centre]
     clock: Clock
-    sender: str
+    sender: str | None = None  # overrides every centre's From when given
     owner: str = field(default_factory=default_owner)
     lease: timedelta = timedelta(minutes=2)
     batch: int = 200

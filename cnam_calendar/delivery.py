@@ -169,7 +169,8 @@ def sync_plan(store: Store, reminders: Iterable[Reminder], now: datetime, window
     - a pending row whose due time (while never attempted), expiry or payload changed is updated;
       a cancelled row back in the plan becomes pending again;
     - for every (learner, event) of the plan, pending rows whose key is no longer planned (the
-      deadline moved, the policy changed) are cancelled;
+      deadline moved, the policy changed) are cancelled, only those due in the window when one is
+      given: a plan restricted to a window says nothing of the rows outside it;
     - when ``window_start`` or ``years`` is given the plan is complete for that scope: every other
       pending row due in [window_start, window_end) of those academic years is cancelled too (an
       event that no longer concerns a learner: a UE dropped, a date removed); with ``learners``,
@@ -177,6 +178,8 @@ def sync_plan(store: Store, reminders: Iterable[Reminder], now: datetime, window
       daemon plans its learners a slice at a time).
     """
     now = _utc(now)
+    low = None if window_start is None else _utc(window_start)
+    high = None if window_end is None else _utc(window_end)
     plan: dict[str, Reminder] = {}
     for r in reminders:
         plan.setdefault(r.key, r)
@@ -233,7 +236,8 @@ def sync_plan(store: Store, reminders: Iterable[Reminder], now: datetime, window
                                     "offset_days": r.offset_days, "payload": payload})
                     updated += 1
             for key, row in existing.items():
-                if row.status == "pending" and key not in plan and (row.learner_id, row.event_uid) in pairs:
+                if (row.status == "pending" and key not in plan and (row.learner_id, row.event_uid) in pairs
+                        and (low is None or row.due_at >= low) and (high is None or row.due_at < high)):
                     to_cancel.append(key)
             for part in _chunks(inserts, WRITE_CHUNK):
                 conn.execute(deliveries.insert(), list(part))
@@ -253,9 +257,9 @@ def sync_plan(store: Store, reminders: Iterable[Reminder], now: datetime, window
                 scopes = [query.where(deliveries.c.learner_id.in_(part))
                           for part in _chunks(sorted(set(learners)), CHUNK)]
             if window_start is not None:
-                scopes = [scope.where(deliveries.c.due_at >= _utc(window_start)) for scope in scopes]
+                scopes = [scope.where(deliveries.c.due_at >= low) for scope in scopes]
             if window_end is not None:
-                scopes = [scope.where(deliveries.c.due_at < _utc(window_end)) for scope in scopes]
+                scopes = [scope.where(deliveries.c.due_at < high) for scope in scopes]
             stale = [row.key for scope in scopes for row in conn.execute(scope)
                      if row.key not in plan and (wanted is None or uid_year(row.event_uid) in wanted)
                      and (learners is None or row.status == "pending")]

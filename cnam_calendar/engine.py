@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 from . import sources
+from .checks import academic_window
 from .dates import (
     WorkingCalendar,
     add_months,
@@ -148,7 +149,8 @@ def personal_deadline(rule: str, origin: date, centre: Centre, ouvres: WorkingCa
         raise RuleError(
             f"règle inconnue « {rule} »", hint="attendu : " + ", ".join(PERSONAL_RULES)
         ) from None
-    return fn(origin, centre, ouvres)
+    found = fn(origin, centre, ouvres)
+    return replace(found, source=sources.as_seen_by(found.source, centre))
 
 
 # --- institutional events -----------------------------------------------------
@@ -337,7 +339,8 @@ def build_schedule(centre: Centre, year: int, ouvres: WorkingCalendar) -> Schedu
         event = rule(year, centre, ouvres, done)
         if event is not None:
             done[event_id] = _apply_override(event, centre, year)
-    events = [*done.values(), *holiday_events(year, centre, ouvres), *closure_events(year, centre)]
+    events = [replace(e, source=sources.as_seen_by(e.source, centre))
+              for e in (*done.values(), *holiday_events(year, centre, ouvres), *closure_events(year, centre))]
     events.sort(key=lambda e: (e.start, e.end, e.id))
     return Schedule(centre, year, tuple(events))
 
@@ -352,7 +355,7 @@ def check_schedule(schedule: Schedule) -> list[str]:
     s1, s2 = schedule.get("semester-1"), schedule.get("semester-2")
     if s1 and s2 and s1.end >= s2.start:
         problems.append(f"{where} : le semestre 1 (fin {s1.end}) chevauche le semestre 2 (début {s2.start})")
-    first, last = date(schedule.year, 9, 1), date(schedule.year + 1, 9, 30)
+    first, last = academic_window(schedule.year)
     for event in schedule.events:
         if event.kind in ("closure", "semester", "exam") and (event.start < first or event.end > last):
             problems.append(

@@ -213,20 +213,27 @@ def calendar_bytes(
     *,
     name: str,
     tzid: str,
-    cal_uid: str,
     description: str = "",
     tz_range: tuple[date, date] | None = None,
 ) -> bytes:
-    """Wrap stamped events in a VCALENDAR with the feed properties and one bounded VTIMEZONE."""
-    cal = icalendar.Calendar.new(prodid=PRODID, calscale="GREGORIAN", method="PUBLISH", name=name,
-                                 uid=cal_uid, description=description or None)
+    """Wrap stamped events in a VCALENDAR with the feed properties and one bounded VTIMEZONE.
+
+    No METHOD: a subscription feed is not an iTIP message (RFC 5546 would then require an
+    ORGANIZER in every VEVENT), and no calendar-level UID: vdirsyncer copies the VCALENDAR's
+    properties into each item it splits off and takes the first UID line as the item's, so every
+    event of the feed would collide into one.
+    """
+    cal = icalendar.Calendar.new(prodid=PRODID, calscale="GREGORIAN", name=name, description=description or None)
+    cal.pop("UID", None)  # Calendar.new adds a random one
     cal.add("X-WR-TIMEZONE", tzid)
     cal.add("REFRESH-INTERVAL", REFRESH, parameters={"VALUE": "DURATION"})
     cal.add("X-PUBLISHED-TTL", icalendar.vDuration(REFRESH))
     if tz_range is not None:
         first, last = tz_range
-        cal.add_component(icalendar.Timezone.from_tzid(tzid, first_date=first - timedelta(days=1),
-                                                       last_date=last + timedelta(days=2)))
+        vtimezone = icalendar.Timezone.from_tzid(tzid, first_date=first - timedelta(days=1),
+                                                 last_date=last + timedelta(days=2))
+        vtimezone.pop("COMMENT", None)  # icalendar notes the range there; RFC 5545 allows no COMMENT in VTIMEZONE
+        cal.add_component(vtimezone)
     body = b"".join(e.data for e in sorted(events, key=lambda e: e.sort_key))
     return cal.to_ical().removesuffix(END) + body + END
 

@@ -1,10 +1,12 @@
 """Reminder e-mails: one delivery row's payload → the message on the wire, nothing sent here.
 
 French by default, English when the learner's ``lang`` is en. Each message has a plain-text and an
-HTML part (everything escaped), the event as a small ``.ics`` (METHOD:PUBLISH), what to do and whom
-to contact, the FAQ source, a Message-ID derived from the delivery key (a resend is the same
-message), ``Auto-Submitted: auto-generated`` and an opt-out. Every text that reaches a header is
-stripped of control characters first, so a name or a title cannot add a header.
+HTML part (everything escaped), the event as a small ``.ics`` (no METHOD, as in the feeds: a copy of
+the event, not an iTIP request), what to do and whom to contact, the FAQ source, a Message-ID
+derived from the delivery key (a resend is the same message), ``Auto-Submitted: auto-generated``
+and an opt-out. The sender, the opt-out mailbox and the contact are the learner's centre's. The
+time left is counted from the moment of sending. Every text that reaches a header is stripped of
+control characters first, so a name or a title cannot add a header.
 
 `render` writes the MIME bytes directly (the daemon's hot path: about a tenth of a millisecond
 where building an ``EmailMessage`` and serialising it took over ten); `compose` parses those same
@@ -26,15 +28,17 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
 from email import policy as email_policy
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, formataddr
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from .i18n import long_date
 from .smtp import WireMessage
 
 MESSAGE_DOMAIN = "cnam-calendar"
+DEFAULT_SENDER = "rappels@cnam-calendar.invalid"  # when neither the daemon nor the centre file gives one
 PRODID = "-//cnam-calendar//rappels//FR"
 _SPACES = re.compile(r"\s+")
 
@@ -105,14 +109,40 @@ def _when(event: Mapping[str, Any], day: date, lang: str) -> str:
     return f"{'à partir du' if exam else 'le'} {long_date(day)}"
 
 
-def subject_for(payload: Mapping[str, Any], lang: str) -> str:
-    """Return the subject, e.g. « Rappel : Confirmation CPF : date limite le vendredi 13 novembre 2026 (J-1) »."""
+def days_left(payload: Mapping[str, Any], moment: datetime | None = None) -> int:
+    """Return the days from ``moment`` (default: the planned instant) to the target day, in the centre's zone.
+
+    A reminder sent late (after downtime) states the time really left, not its planned offset.
+    """
+    zone = ZoneInfo(payload["centre"].get("timezone") or "Europe/Paris")
+    when = moment if moment is not None else datetime.fromisoformat(payload["due_local"])
+    return (date.fromisoformat(payload["date"]) - when.astimezone(zone).date()).days
+
+
+def countdown(n: int, lang: str) -> str:
+    """Return « aujourd'hui », « demain », « dans 3 jours » (or « today », « tomorrow », « in 3 days »)."""
+    if lang == "en":
+        return "today" if n == 0 else "tomorrow" if n == 1 else f"in {n} days" if n > 1 else "already past"
+    return "aujourd'hui" if n == 0 else "demain" if n == 1 else f"dans {n} jours" if n > 1 else "date passée"
+
+
+def subject_for(payload: Mapping[str, Any], lang: str, moment: datetime | None = None) -> str:
+    """Return the subject, e.g. « Rappel : Confirmation CPF : date limite le vendredi 13 novembre 2026 (demain) »."""
     event = payload["event"]
     day = date.fromisoformat(payload["date"])
-    n = int(payload["offset_days"])
+    left = countdown(days_left(payload, moment), lang)
     if lang == "en":
-        return clean_header(f"Reminder: {event['title_en']} {_when(event, day, 'en')} (D-{n})", 250)
-    return clean_header(f"Rappel : {event['title']} {_when(event, day, 'fr')} (J-{n})", 250)
+        return clean_header(f"Reminder: {event['title_en']} {_when(event, day, 'en')} ({left})", 250)
+    return clean_header(f"Rappel : {event['title']} {_when(event, day, 'fr')} ({left})", 250)
+
+
+def centre_sender(centre: Mapping[str, Any]) -> str:
+    """Return the From of a centre's e-mails: its ``[reminders] sender``, else its name and contact e-mail."""
+    if centre.get("sender"):
+        return str(centre["sender"])
+    if centre.get("email"):
+        return formataddr((clean_header(centre.get("name")), clean_header(centre["email"], 254)))
+    return DEFAULT_SENDER
 
 
 def _unsubscribe(payload: Mapping[str, Any], address: str) -> tuple[str, str]:
@@ -122,17 +152,14 @@ def _unsubscribe(payload: Mapping[str, Any], address: str) -> tuple[str, str]:
     return f"mailto:{address}?subject={quote(subject)}", subject
 
 
-def _texts(payload: Mapping[str, Any], lang: str, unsubscribe: str, unsub_subject: str) -> dict[str, Any]:
+def _texts(payload: Mapping[str, Any], lang: str, unsubscribe: str, unsub_subject: str,
+           moment: datetime | None) -> dict[str, Any]:
     event, learner, centre = payload["event"], payload["learner"], payload["centre"]
     day = date.fromisoformat(payload["date"])
-    n = int(payload["offset_days"])
     en = lang == "en"
     name = clean_header(f"{learner.get('first_name', '')} {learner.get('last_name', '')}", 200)
     title = event["title_en"] if en else event["title"]
-    if en:
-        when = f"in {n} day{'s' if n != 1 else ''}" if n else "today"
-    else:
-        when = f"dans {n} jour{'s' if n != 1 else ''}" if n else "aujourd'hui"
+    when = countdown(days_left(payload, moment), lang)
     contact = [c for c in (centre.get("name"), centre.get("email"), centre.get("phone")) if c]
     faq = event.get("url") or centre.get("faq_url") or ""
     return {
@@ -219,7 +246,10 @@ def _ics_line(name: str, value: str) -> bytes:
 
 
 def event_ics(payload: Mapping[str, Any], lang: str) -> bytes:
-    """Return a one-event VCALENDAR (METHOD:PUBLISH) for the reminder's event, with its feed UID.
+    """Return a one-event VCALENDAR for the reminder's event, with its feed UID.
+
+    No METHOD, as in the feeds: with one the attachment would be an iTIP message (RFC 5546, iMIP),
+    whose PUBLISH requires an ORGANIZER, and mail clients would offer to « accept » it.
 
     Written by hand (the same properties icalendar would write; tests/unit/test_mail.py compares
     them): it is built for every e-mail the daemon sends.
@@ -232,7 +262,7 @@ def event_ics(payload: Mapping[str, Any], lang: str) -> bytes:
     if event.get("source"):
         description += "\n\nSource : " + event["source"]
     title = clean_header(event["title_en"] if lang == "en" else event["title"])
-    lines = [b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\n", _ics_line("PRODID", PRODID), b"METHOD:PUBLISH\r\n",
+    lines = [b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\n", _ics_line("PRODID", PRODID),
              b"BEGIN:VEVENT\r\n", _ics_line("SUMMARY", _ics_text(title)),
              f"DTSTART;VALUE=DATE:{start:%Y%m%d}\r\nDTEND;VALUE=DATE:{end:%Y%m%d}\r\n"
              f"DTSTAMP:{stamp:%Y%m%dT%H%M%SZ}\r\n".encode("ascii"), _ics_line("UID", _ics_text(str(event["uid"])))]
@@ -318,29 +348,32 @@ def _base64(data: bytes) -> bytes:
     return b"".join(binascii.b2a_base64(data[i:i + 57]).replace(b"\n", b"\r\n") for i in range(0, len(data), 57))
 
 
-def render(payload: Mapping[str, Any], key: str, *, sender: str, lang: str | None = None,
+def render(payload: Mapping[str, Any], key: str, *, sender: str | None = None, lang: str | None = None,
            unsubscribe: str | None = None, date: datetime | None = None) -> WireMessage:
     """Return the reminder e-mail of one delivery row as it goes on the wire (``lang``: the learner's; fr unless en).
 
-    ``unsubscribe`` is the mailbox that receives opt-out requests (default: ``sender``); ``date``
-    sets the Date header (the daemon passes its clock; no clock is read here). The MIME
+    ``sender`` overrides the centre's From (``[reminders] sender``, else its contact e-mail);
+    ``unsubscribe`` the mailbox that receives opt-out requests (default: the centre's, else the From); ``date``
+    is the moment of sending: the Date header, and the time left the text states (the daemon
+    passes its clock; no clock is read here; without it, the planned instant). The MIME
     boundaries derive from the key: the same row always gives the same bytes.
     """
     learner = payload["learner"]
     lang = "en" if (lang or learner.get("lang")) == "en" else "fr"
-    sender_addr = clean_header(sender, 254)
-    mailbox = clean_header(unsubscribe or sender_addr, 254)
+    centre = payload["centre"]
+    sender_addr = clean_header(sender or centre_sender(centre), 254)
+    mailbox = clean_header(unsubscribe or centre.get("unsubscribe") or sender_addr, 254)
     if "<" in mailbox:
         mailbox = mailbox.split("<", 1)[1].split(">", 1)[0].strip()
     url, unsub_subject = _unsubscribe(payload, mailbox)
-    t = _texts(payload, lang, mailbox, unsub_subject)
+    t = _texts(payload, lang, mailbox, unsub_subject, date)
     from_line, envelope_sender = _sender_header(sender_addr)
     to_addr = clean_header(learner["email"], 254)
     to_name = clean_header(f"{learner.get('first_name', '')} {learner.get('last_name', '')}")
     mid = message_id(key)
     tag = mid[1:17]
     mixed, alternative = f"=_mixed_{tag}", f"=_alt_{tag}"
-    head = [_unstructured("Subject", subject_for(payload, lang)), from_line, f"To: {_mailbox(to_name, to_addr)}\r\n",
+    head = [_unstructured("Subject", subject_for(payload, lang, date)), from_line, f"To: {_mailbox(to_name, to_addr)}\r\n",
             f"Message-ID: {mid}\r\n"]
     if date is not None:
         head.append(f"Date: {format_datetime(date.astimezone(timezone.utc))}\r\n")
@@ -359,7 +392,7 @@ def render(payload: Mapping[str, Any], key: str, *, sender: str, lang: str | Non
         "Content-Transfer-Encoding: quoted-printable\r\n\r\n".encode("ascii"),
         _qp(_html(t, lang)),
         f'\r\n--{alternative}--\r\n\r\n--{mixed}\r\n'
-        'Content-Type: text/calendar; charset="utf-8"; method="PUBLISH"\r\n'
+        'Content-Type: text/calendar; charset="utf-8"\r\n'
         "Content-Transfer-Encoding: base64\r\n"
         f'Content-Disposition: attachment; filename="{name}"\r\n\r\n'.encode("ascii"),
         _base64(event_ics(payload, lang)),
@@ -368,7 +401,7 @@ def render(payload: Mapping[str, Any], key: str, *, sender: str, lang: str | Non
     return WireMessage(data, envelope_sender, (to_addr,))
 
 
-def compose(payload: Mapping[str, Any], key: str, *, sender: str, lang: str | None = None,
+def compose(payload: Mapping[str, Any], key: str, *, sender: str | None = None, lang: str | None = None,
             unsubscribe: str | None = None, date: datetime | None = None) -> EmailMessage:
     """Return the reminder e-mail of one delivery row as an ``EmailMessage`` (the bytes of `render`, parsed)."""
     wire = render(payload, key, sender=sender, lang=lang, unsubscribe=unsubscribe, date=date)

@@ -134,6 +134,8 @@ class ReminderPolicy:
     time: time = time(9, 0)
     offsets_days: tuple[int, ...] = (7, 1)
     exam_offsets_days: tuple[int, ...] = (2, 1)
+    sender: str = ""  # From of the e-mails (default: the centre's contact e-mail)
+    unsubscribe: str = ""  # mailbox of the opt-out requests (default: the sender)
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,7 @@ class Centre:
     departments: tuple[str, ...] = ()
     contact: Contact = field(default_factory=Contact)
     faq_url: str = ""
+    faq_name: str = ""  # the document name of the centre's own FAQ, as sources cite it
     rules: RuleSettings = field(default_factory=RuleSettings)
     reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
     years: Mapping[int, YearSettings] = field(default_factory=_frozen_map)

@@ -11,6 +11,7 @@ from . import ics, splice
 from .dates import WorkingCalendar
 from .model import UE, Event, Schedule
 from .personal import applies, deadline_event, learner_deadlines
+from .reminders import reminder_offsets
 
 if TYPE_CHECKING:  # pragma: no cover
     from .roster import Learner
@@ -42,9 +43,10 @@ class PersonalFeeds:
             if event is None:
                 continue
             if event.kind == "deadline" and (cpf or not event.id.startswith("cpf-latest")):
-                ics.add_alarms(item.component, policy.offsets_days, policy.time, self._alarm_text(lang))
+                ics.add_alarms(item.component, reminder_offsets(policy.offsets_days, event.start), policy.time,
+                               self._alarm_text(lang))
             elif event.kind == "exam" and event.id.startswith("ue-"):
-                ics.add_alarms(item.component, policy.exam_offsets_days, policy.time,
+                ics.add_alarms(item.component, reminder_offsets(policy.exam_offsets_days, event.start), policy.time,
                                "Reminder: exam session" if lang == "en" else "Rappel : session d'examens")
 
     def _block(self, key: str, lang: str, alarms: bool, cpf: bool) -> bytes:
@@ -70,20 +72,21 @@ class PersonalFeeds:
         if lang not in self._heads:
             name = build_mod.calendar_name(self.sched, lang)
             name = ("My calendar — " if lang == "en" else "Mon calendrier — ") + name
-            data = build_mod.feed_bytes(self.sched, [], name=name, uid_suffix=".personal")
+            data = build_mod.feed_bytes(self.sched, [], name=name)
             self._heads[lang] = (data[: -len(END)], END)
         return self._heads[lang]
 
-    def _personal(self, event: Event, lang: str, alarms: bool) -> splice.Template:
+    def _personal(self, event: Event, origin: date, lang: str, alarms: bool) -> splice.Template:
         """Serialise a personal deadline once per content and variant; learners only differ by UID and stamps."""
-        cache_key = (event, lang, alarms)
+        policy = self.sched.centre.reminders
+        offsets = reminder_offsets(policy.offsets_days, event.start, origin) if alarms else ()
+        cache_key = (event, offsets, lang, alarms)
         found = self._personal_events.get(cache_key)
         if found is None:
             component = ics.event_item(event, self.sched.centre, self.sched.year, lang).component
             component["UID"] = splice.PLACEHOLDER_UID
             if alarms:
-                policy = self.sched.centre.reminders
-                ics.add_alarms(component, policy.offsets_days, policy.time, self._alarm_text(lang))
+                ics.add_alarms(component, offsets, policy.time, self._alarm_text(lang))
             found = self._personal_events[cache_key] = splice.template(component)
         return found
 
@@ -107,7 +110,7 @@ class PersonalFeeds:
             stamps = ics.stamp_lines(0, max(changed, self.stamp))
             for d in deadlines:
                 event = deadline_event(d)
-                parts.append(self._personal(event, lang, alarms).fill(self._uid_line(event.id, key), stamps))
+                parts.append(self._personal(event, d.origin, lang, alarms).fill(self._uid_line(event.id, key), stamps))
         parts.append(tail)
         return b"".join(parts)
 

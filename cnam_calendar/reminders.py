@@ -17,6 +17,7 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from .checks import parse_year
 from .dates import WorkingCalendar
 from .model import UE, Centre, Deadline, Event, Schedule
 from .personal import applies, deadline_event, learner_deadlines
@@ -63,7 +64,7 @@ def uid_year(uid: str) -> int | None:
     """Return the academic year a feed UID belongs to (its last dotted part before the domain)."""
     head = uid.rsplit("@", 1)[0]
     last = head.rsplit(".", 1)[-1]
-    return int(last) if last.isdigit() else None
+    return parse_year(last)
 
 
 def delivery_key(learner_id: str, uid: str, offset_days: int, target: date) -> str:
@@ -82,13 +83,25 @@ def local_instant(day: date, at: time, zone: tzinfo) -> datetime:
     return naive_local.astimezone(timezone.utc).astimezone(zone)
 
 
+def reminder_offsets(offsets_days: Iterable[int], target: date, origin: date | None = None) -> tuple[int, ...]:
+    """Return the offsets (days before ``target``) that get a reminder, the earliest reminder first.
+
+    One rule for the e-mails and the feeds' VALARMs: no negative offset, and none that falls before
+    ``origin``, the date that created the deadline (a J-7 of a CPF confirmation due three working
+    days after the validation would ring before the validation).
+    """
+    return tuple(n for n in sorted(set(offsets_days), reverse=True)
+                 if n >= 0 and (origin is None or target - timedelta(days=n) >= origin))
+
+
 def _end_of_day(day: date, zone: tzinfo) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(timezone.utc)
 
 
 def _centre_payload(centre: Centre) -> dict[str, Any]:
     return {"id": centre.id, "name": centre.name, "email": centre.contact.email, "phone": centre.contact.phone,
-            "url": centre.contact.url, "faq_url": centre.faq_url, "timezone": centre.timezone}
+            "url": centre.contact.url, "faq_url": centre.faq_url, "timezone": centre.timezone,
+            "sender": centre.reminders.sender, "unsubscribe": centre.reminders.unsubscribe}
 
 
 def _event_payload(event: Event, uid: str, centre: Centre) -> dict[str, Any]:
@@ -194,12 +207,8 @@ def _learner_reminders(learner: Learner, cy: _CentreYear, learner_keys: Mapping[
             learner_part = _learner_payload(learner, learner_keys.get(learner.id))
         target = event.start
         expires = _end_of_day(target, cy.tz)
-        for n in sorted(set(offsets), reverse=True):
-            if n < 0:
-                continue
+        for n in reminder_offsets(offsets, target, origin):
             due_day = target - timedelta(days=n)
-            if origin is not None and due_day < origin:
-                continue  # never before the event that created the deadline
             local_due = local_instant(due_day, policy.time, cy.tz)
             due_at = local_due.astimezone(timezone.utc)
             if due_at >= expires:
@@ -240,5 +249,5 @@ def in_window(reminder: Reminder, first: date | None, last: date | None) -> bool
 
 __all__ = [
     "Reminder", "academic_year_of", "delivery_key", "in_window", "institutional_uid", "local_instant",
-    "personal_uid", "plan_reminders", "uid_year",
+    "personal_uid", "plan_reminders", "reminder_offsets", "uid_year",
 ]

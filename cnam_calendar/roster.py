@@ -15,6 +15,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from .catalogue import load_catalogue
+from .checks import DATE_MAX, DATE_MIN, control_character, in_dates
+from .csv_out import csv_text
 from .errors import RosterError
 from .files import atomic_write
 from .model import Centre
@@ -33,8 +35,8 @@ _EMAIL = re.compile(
 )
 # Metropolitan departments (20 split into 2A/2B) and the five overseas departments.
 _DEPARTMENT = re.compile(r"0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5]|97[1-6]")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_FRENCH_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_FRENCH_DATE = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
 _MAX_TEXT = 100
 
 
@@ -151,9 +153,9 @@ def _date(text: str) -> date | str:
             value = date.fromisoformat(text)
         except ValueError:
             return "une date qui existe, AAAA-MM-JJ"
-        if 2000 <= value.year <= 2100:
+        if in_dates(value):
             return value
-        return "une date entre 2000 et 2100, AAAA-MM-JJ"
+        return f"une date entre le {DATE_MIN} et le {DATE_MAX}, AAAA-MM-JJ"
     m = _FRENCH_DATE.fullmatch(text)
     if m:
         return f"AAAA-MM-JJ, ex. {m[3]}-{int(m[2]):02d}-{int(m[1]):02d} pour {text}"
@@ -186,6 +188,10 @@ def validate_rows(rows: Iterable[RawRow], centres: Sequence[Centre], catalogues:
         def bad(column: str | None, what: str, expected: str) -> None:
             problems.append(_problem(source, line, column, what, expected))  # noqa: B023 (called in this iteration)
 
+        for column, text in v.items():
+            control = control_character(text)
+            if control:
+                bad(column, control, "du texte sur une ligne, sans caractère de contrôle")
         if row.extra or row.missing:
             width = len(v) + row.missing
             bad(None, f"{width + row.extra - row.missing} champ(s) au lieu de {width}",
@@ -222,7 +228,7 @@ def validate_rows(rows: Iterable[RawRow], centres: Sequence[Centre], catalogues:
                 f"« {close[0]} »" if close else "l'un de " + ", ".join(by_id))
 
         department = v.get("department", "").upper()
-        if len(department) == 1 and department.isdigit():
+        if len(department) == 1 and department in "0123456789":
             department = "0" + department  # a spreadsheet dropped the leading zero
         if not _DEPARTMENT.fullmatch(department):
             bad("department", f"département « {v.get('department', '')} » invalide",
@@ -307,11 +313,7 @@ def learner_row(learner: Learner) -> dict[str, str]:
 
 def roster_csv(learners: Iterable[Learner]) -> str:
     """Return the CSV text of ``learners``, header first."""
-    out = io.StringIO(newline="")
-    writer = csv.DictWriter(out, COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(learner_row(learner) for learner in learners)
-    return out.getvalue()
+    return csv_text(COLUMNS, ([learner_row(learner)[c] for c in COLUMNS] for learner in learners))
 
 
 def write_roster(learners: Iterable[Learner], path: str | os.PathLike[str]) -> None:

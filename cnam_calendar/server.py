@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from datetime import date, datetime, timezone
@@ -20,17 +21,19 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from . import build as build_mod
 from .catalogue import load_catalogue
+from .checks import parse_year
 from .config import load_centres
 from .errors import CnamCalendarError
 from .feed_cache import PersonalCache, Rendered, Validators, rendered
 from .model import UE, Centre
 from .personal_ics import PersonalFeeds
-from .service import academic_year, local_date, ouvres_for, schedule
+from .service import academic_year, checked_schedule, local_date, ouvres_for
 from .store import Store
+from .web_security import ExtraHeaders, page_policy, security_headers
 
 Clock = Callable[[], datetime]
 NOT_FOUND_BODY = "Introuvable.\n"
@@ -42,18 +45,38 @@ def not_found() -> Response:
     return PlainTextResponse(NOT_FOUND_BODY, status_code=404)
 
 
+def page(html: str) -> Response:
+    """An HTML page with the Content-Security-Policy that lets exactly its own inline style and script run."""
+    return HTMLResponse(html, headers={"Content-Security-Policy": page_policy(html)})
+
+
 def bad_request(message: str) -> Response:
     """A 400 that says what is wrong and what is expected."""
     return PlainTextResponse(f"Requête invalide : {message}\n", status_code=400)
 
 
+_QVALUE = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")  # RFC 9110 §12.4.2
+
+
+def accepted_codings(header: str) -> dict[str, float]:
+    """Return the weight of each content coding an Accept-Encoding header names (a malformed weight is 0)."""
+    weights: dict[str, float] = {}
+    for part in header.split(","):
+        name, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                value = value.strip()
+                q = float(value) if _QVALUE.fullmatch(value) else 0.0
+        if name:
+            weights.setdefault(name.lower(), q)
+    return weights
+
+
 def _accepts_gzip(request: Request) -> bool:
-    for part in request.headers.get("accept-encoding", "").split(","):
-        name, _, params = part.strip().partition(";")
-        if name.strip().lower() in ("gzip", "*"):
-            q = params.strip()
-            return not (q.startswith("q=") and float(q[2:] or 0) == 0)
-    return False
+    weights = accepted_codings(request.headers.get("accept-encoding", ""))
+    return weights.get("gzip", weights.get("*", 0.0)) > 0
 
 
 def _not_modified(request: Request, etag: str, last_modified: datetime) -> bool:
@@ -140,6 +163,10 @@ class Feeds:
                                                                     generation, today))
         return found[1]
 
+    def removed_ue(self, centre: Centre, year: int, code: str) -> Rendered | None:
+        return _removed_ue(self.calendars, self.out, centre.id, year, code, self.generation(),
+                           local_date(self.clock()))
+
     def feed(self, centre: Centre, year: int, ues: tuple[UE, ...], lang: str) -> Rendered:
         codes = tuple(u.code for u in ues)
         return _feed(self.calendars, self.out, centre.id, year, codes, lang, self.generation(),
@@ -168,10 +195,19 @@ def _feed(calendars: Path, out: Path, centre_id: str, year: int, codes: tuple[st
           generation: tuple, today: date) -> Rendered:
     centre = _centres(calendars, generation)[centre_id]
     by_code = {u.code: u for u in _catalogue(calendars, centre_id, generation)}
-    sched = schedule(centre, year)
+    sched = checked_schedule(centre, year)
     manifest = build_mod.load_manifest(out, centre, year)
     data = build_mod.combined_feed(sched, [by_code[c] for c in codes], manifest, source_stamp(centre), today, lang)
     return rendered(data)
+
+
+@lru_cache(maxsize=64)
+def _removed_ue(calendars: Path, out: Path, centre_id: str, year: int, code: str, generation: tuple,
+                today: date) -> Rendered | None:
+    centre = _centres(calendars, generation)[centre_id]
+    manifest = build_mod.load_manifest(out, centre, year)
+    data = build_mod.removed_ue_feed(checked_schedule(centre, year), code, manifest, today)
+    return None if data is None else rendered(data)
 
 
 def _input_times(calendars: str, out: str) -> tuple:
@@ -195,34 +231,15 @@ def _input_times(calendars: str, out: str) -> tuple:
 def _personal_feeds(calendars: Path, out: Path, centre_id: str, year: int, generation: tuple,
                     today: date) -> PersonalCache:
     centre = _centres(calendars, generation)[centre_id]
-    sched = schedule(centre, year)
+    sched = checked_schedule(centre, year)
     return PersonalCache(PersonalFeeds(sched, _catalogue(calendars, centre_id, generation),
                                        build_mod.load_manifest(out, centre, year), source_stamp(centre), today,
                                        ouvres_for(centre, year - 1, year + 2)))
 
 
-class WorkerHeader:
+def worker_pid(scope: Scope, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """Say which worker process answered (X-Worker-Pid): for operators and the workers test."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        pid = str(os.getpid()).encode()
-
-        async def send_with_pid(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (b"x-worker-pid", pid)]
-            await send(message)
-
-        await self.app(scope, receive, send_with_pid)
-
-
-def _year(text: str) -> int | None:
-    return int(text) if text.isdigit() and 1900 < int(text) < 2200 else None
+    return [(b"x-worker-pid", str(os.getpid()).encode())]
 
 
 def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://127.0.0.1:8000",
@@ -233,7 +250,7 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
 
     def lookup(request: Request) -> tuple[Centre, int] | Response:
         centre = feeds.centres().get(request.path_params["centre"])
-        year = _year(request.path_params["year"])
+        year = parse_year(request.path_params["year"])
         if centre is None or year is None:
             return not_found()
         return centre, year
@@ -272,10 +289,12 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
         by_code = {u.code: u for u in feeds.catalogue(centre)}
         ue = by_code.get(request.path_params["code"])
         lang = lang_of(request)
-        if ue is None:
-            return not_found()
         if isinstance(lang, Response):
             return lang
+        if ue is None:  # a UE removed from the catalogue: its events, cancelled, until they are past
+            removed = feeds.removed_ue(centre, year, request.path_params["code"])
+            return not_found() if removed is None else calendar_response(
+                request, removed, private=False, filename=f"{centre.id}-{year}-{request.path_params['code']}.ics")
         return calendar_response(request, feeds.feed(centre, year, (ue,), lang), private=False,
                                  filename=f"{centre.id}-{year}-{ue.code}.ics")
 
@@ -310,11 +329,11 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
         if isinstance(found, Response):
             return found
         centre, year = found
-        sched = schedule(centre, year)
+        sched = checked_schedule(centre, year)
         links = [("Calendrier du centre (.ics)", f"{base_url}/feeds/{centre.id}/{year}.ics")]
         links += [(f"{u.code} — {u.title}", f"{base_url}/feeds/{centre.id}/{year}/ue/{quote(u.code)}.ics")
                   for u in feeds.catalogue(centre)]
-        return HTMLResponse(render_overview(sched, links))
+        return page(render_overview(sched, links))
 
     async def healthz(request: Request) -> Response:
         feeds.centres()
@@ -330,7 +349,7 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
             return bad_request(f"centre « {params['centre']} » inconnu ; attendu : " + ", ".join(centres))
         current = academic_year(local_date(clock()))
         years = (current, current + 1)
-        year = _year(params.get("year", str(current)))
+        year = parse_year(params.get("year", str(current)))
         if year is None:
             return bad_request(f"année « {params.get('year')} » invalide ; attendu : AAAA, ex. {current}")
         catalogue = feeds.catalogue(centre) if centre else ()
@@ -340,7 +359,7 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
         if centre is not None:
             query = urlencode([("ue", u.code) for u in chosen])
             link = f"{base_url}/feeds/{centre.id}/{year}.ics" + (f"?{query}" if query else "")
-        return HTMLResponse(render_page(list(centres.values()), years, centre, year, catalogue, chosen, link))
+        return page(render_page(list(centres.values()), years, centre, year, catalogue, chosen, link))
 
     async def fallback(request: Request) -> Response:
         return not_found()
@@ -360,7 +379,8 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
         Route("/{path:path}", fallback, methods=["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]),
     ]
     app = Starlette(routes=routes, exception_handlers={CnamCalendarError: on_error},
-                    middleware=[Middleware(WorkerHeader)])
+                    middleware=[Middleware(ExtraHeaders, extra=worker_pid),
+                                Middleware(ExtraHeaders, extra=security_headers)])
     app.state.feeds = feeds
     return app
 

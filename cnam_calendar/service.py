@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from .dates import WorkingCalendar
-from .engine import build_schedule, personal_deadline
+from .engine import build_schedule, check_schedule, personal_deadline
+from .errors import RuleError
 from .holidays_fr import calendars_for
 from .model import Centre, Deadline, Schedule
 
@@ -31,6 +33,22 @@ def ouvres_for(centre: Centre, first_year: int, last_year: int) -> WorkingCalend
 def schedule(centre: Centre, year: int) -> Schedule:
     """Derive the institutional schedule of ``centre`` for academic year ``year``."""
     return build_schedule(centre, year, ouvres_for(centre, year - 1, year + 2))
+
+
+def checked_schedules(centres: Iterable[Centre], years: Iterable[int]) -> list[Schedule]:
+    """Derive every centre-year, or raise RuleError listing every problem: what each command that publishes uses."""
+    years = list(years)
+    schedules = [schedule(centre, year) for centre in centres for year in years]
+    problems = [p for sched in schedules for p in check_schedule(sched)]
+    if problems:
+        raise RuleError(problems[0], hint="lancez `cnam-calendar check` pour la liste complète",
+                        problems=[RuleError(p) for p in problems])
+    return schedules
+
+
+def checked_schedule(centre: Centre, year: int) -> Schedule:
+    """Derive one centre-year as ``build`` would, refusing it when it has a problem."""
+    return checked_schedules([centre], [year])[0]
 
 
 def deadline(rule: str, origin: date, centre: Centre = DEFAULT_CENTRE) -> Deadline:

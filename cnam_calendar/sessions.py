@@ -117,8 +117,8 @@ def exam_events(ue: UE, schedule: Schedule) -> list[Event]:
         out.append(Event(
             id=f"ue-{ue.code}-{event_id}",
             kind="exam",
-            title=f"Examen {ue.code} — {which} ({window.title.lower()})",
-            title_en=f"Exam {ue.code}: {'first' if rank == 1 else 'second'} sitting ({window.title_en.lower()})",
+            title=f"Examen {ue.code} — {which} ({window.title[:1].lower()}{window.title[1:]})",
+            title_en=f"Exam {ue.code}: {'first' if rank == 1 else 'second'} sitting ({window.title_en})",
             start=window.start,
             end=window.end,
             explanation=(

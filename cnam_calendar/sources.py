@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .model import Source
+from .model import Centre, Source
 
 IPST_FAQ = "FAQ Ipst-Cnam"
 IPST_FAQ_URL = "https://ipst.cnam.fr/contact/foire-aux-questions-ipst-cnam--1605162.kjsp?RH=1623911274792"
@@ -71,3 +71,18 @@ HOURS_OCCITANIE = Source(
     "Qu'est-ce qu'une UE ?",
     "En moyenne, 4 crédits = 40 heures, 8 crédits = 65 heures et 12 crédits = 100 heures.",
 )
+
+CENTRE_FAQS = (IPST_FAQ, OCCITANIE_FAQ)  # the FAQs of one centre each, as opposed to laws
+
+
+def as_seen_by(source: Source | None, centre: Centre) -> Source | None:
+    """Return ``source`` as the centre's learners read it.
+
+    Where the rule comes from another centre's FAQ (their own FAQ is silent, the network value
+    applies), the citation says so and carries no link: another centre's page is not theirs.
+    """
+    if source is None or source.document not in CENTRE_FAQS or source.document == centre.faq_name:
+        return source
+    own = f"la {centre.faq_name}" if centre.faq_name else "la FAQ du centre"
+    return Source(f"Valeur du réseau Cnam, telle que l'énonce la {source.document} ({own} ne précise pas ce point)",
+                  source.question, source.quote)

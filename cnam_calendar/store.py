@@ -186,7 +186,12 @@ def db_url(value: str) -> str:
     """Return a SQLAlchemy URL for ``value``: a URL as is, a file path as a SQLite URL."""
     if "://" in value:
         return value
-    return f"sqlite:///{Path(value).expanduser().resolve()}"
+    try:
+        path = Path(value).expanduser().resolve()
+    except (RuntimeError, OSError, ValueError) as exc:  # "~nobody": no such home directory
+        raise StoreError(f"chemin de base invalide ({exc})", where=value,
+                         hint="attendu : un fichier SQLite, ex. cnam-calendar.db, ou une URL SQLAlchemy") from None
+    return f"sqlite:///{path}"
 
 
 def learner_values(learner: Learner) -> tuple[Any, ...]:
@@ -500,12 +505,13 @@ def make_engine(url: str) -> Engine:
     """Create the engine for ``url``, or raise StoreError saying what is wrong with it."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
+        sqlite_file = parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
+        parent = Path(parsed.database).expanduser().parent if sqlite_file else None
+    except (ArgumentError, ValueError, RuntimeError):  # a port that is not a number, "~nobody"
         raise StoreError(f"adresse de base invalide « {url} »", hint="attendu : un fichier .db ou une URL "
                          "SQLAlchemy, ex. postgresql+psycopg://utilisateur@hôte:5432/base") from None
     shown = parsed.render_as_string(hide_password=True)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        parent = Path(parsed.database).expanduser().parent
+    if parent is not None:
         if not parent.is_dir():
             raise StoreError("dossier de la base introuvable", where=str(parent),
                              hint="créez-le ou indiquez un autre fichier avec --db")
@@ -571,12 +577,18 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         raise StoreError(f"schéma de base inconnu ({exc})", where=shown,
                          hint="la base vient sans doute d'une version plus récente de cnam-calendar ; mettez-le à jour"
                          ) from None
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, sqlite3.Error) as exc:
         file = _sqlite_file(engine)
         if disk_full(exc, file) or conflict(exc):
             raise describe("ouverture de la base", exc, where=shown, file=file) from None
-        raise StoreError(f"base inaccessible : {first_line(exc)}", where=shown,
-                         hint="vérifiez l'adresse (--db, CNAM_CALENDAR_DB) et que le serveur répond") from None
+        path = Path(engine.url.database or "") if engine.dialect.name == "sqlite" else None
+        what = ("c'est un dossier" if path and path.is_dir() else
+                "ce fichier n'est pas une base SQLite" if isinstance(exc, sqlite3.DatabaseError) and path and
+                path.is_file() else f"base inaccessible : {first_line(exc)}")
+        raise StoreError(what, where=shown,
+                         hint="attendu : un fichier SQLite (créé s'il n'existe pas) ou une URL, ex. "
+                         "postgresql+psycopg://hôte/base ; vérifiez l'adresse (--db, CNAM_CALENDAR_DB) "
+                         "et que le serveur répond") from None
 
 
 def open_store(url: str, *, clock: Callable[[], datetime] = _utc_now, migrate: bool = True) -> Store:

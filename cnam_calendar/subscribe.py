@@ -108,7 +108,7 @@ def render_page(centres: Sequence[Centre], years: Sequence[int], centre: Centre 
 <input type="text" id="feed-url" readonly value="{e(link)}">
 <button type="button" data-copy="feed-url">Copier le lien</button>
 <a class="button" id="webcal-url" href="{e(wc)}">S'abonner (iPhone, Mac, Outlook)</a>
-<a class="button alt" id="google-url" href="{e(google)}" rel="noopener">Ajouter à Google Agenda</a></div>
+<a class="button alt" id="google-url" href="{e(google)}" rel="noopener noreferrer">Ajouter à Google Agenda</a></div>
 <p class="note">Les applications relisent le calendrier toutes les quelques heures (Google : 12 à 24 h). Les rappels
 d'échéances personnelles sont envoyés par e-mail.</p>
 <h2>Mode d'emploi</h2><dl>{howto}</dl></section>"""

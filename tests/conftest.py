@@ -114,3 +114,13 @@ def calendars_copy(tmp_path: Path) -> Callable[..., Path]:
         return target
 
     return copy
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001 (pytest hook)
+    """Print the fuzz figures (inputs tried, tracebacks, bad inputs accepted, 5xx) when fuzz tests ran."""
+    from tests.support.fuzz import PROFILE, summary
+
+    text = summary()
+    if text:
+        terminalreporter.section(f"fuzz (profil {PROFILE})")
+        terminalreporter.write_line(text)

@@ -412,7 +412,7 @@ def test_help_everywhere(path: tuple[str, ...], run_cli) -> None:
     for flag in ("--help", "-h"):
         result = run_cli(*path, flag)
         assert result.exit_code == 0, result.output
-        assert "Usage:" in result.stdout
+        assert "Utilisation :" in result.stdout
         assert len(result.stdout.splitlines()) > 3
 
 

@@ -19,7 +19,7 @@ import pytest
 from ical.calendar_stream import IcsCalendarStream
 
 from tests.conftest import CALENDARS
-from tests.support.server import running_server
+from tests.support.server import run_command, running_server
 
 ROSTER = """id,email,first_name,last_name,centre,department,status,ues,dossier_received,cpf_validated,training_start,lang
 A001,alice@example.org,Alice,Martin,ipst-cnam,31,cpf,NFA031;NFP121,2026-10-22,2026-11-09,,fr
@@ -28,8 +28,7 @@ A002,bob@example.org,Bob,Durand,ipst-cnam,81,apprentissage,NFP121,2026-09-15,,20
 
 
 def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cnam_calendar.cli", "--calendars", str(CALENDARS), *args],
-                          cwd=cwd, capture_output=True, text=True, timeout=120)
+    return run_command(cwd, CALENDARS, *args)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +65,7 @@ def test_personal_feed_holds_own_deadlines_ues_and_alarms(site: tuple[str, Path]
     withdrawal = next(e for uid, e in events.items() if uid.startswith("withdrawal."))
     assert withdrawal["DTSTART"].dt.isoformat() == "2026-11-02"
     triggers = sorted(str(a["TRIGGER"].to_ical().decode()) for a in cpf.walk("VALARM"))
-    assert triggers == ["-P6DT15H", "-PT15H"]  # J-7 and J-1 at 09:00
+    assert triggers == ["-PT15H"]  # J-1 at 09:00; J-7 (6 Nov) would ring before the validation (9 Nov)
     codes = {c for e in events.values() for c in e.categories if c[:3].isupper() and c[-3:].isdigit()}
     assert codes == {"NFA031", "NFP121"}
     assert "semester-1.ipst-cnam.2026@cnam-calendar" in events

@@ -93,13 +93,36 @@ def test_plan_window_and_json(env):
     s.close()
 
 
+def test_a_window_changes_nothing_outside_it(env):
+    full = env.run("reminders", "plan", "--year", "2026")
+    assert full.exit_code == 0, full.stderr
+    s = env.store()
+    before = {d.key: (d.status, d.due_at, d.payload) for d in list_deliveries(s)}
+    s.close()
+    # B2's apprenticeship contract ends 2027-01-05: its J-7 (29 December) is inside, its J-1 outside
+    r = env.run("reminders", "plan", "--year", "2026", "--from", "2026-12-29", "--to", "2026-12-29")
+    assert r.exit_code == 0, r.stderr
+    listed = r.stdout.splitlines()
+    assert listed and all(line.startswith("2026-12-29 09:00") for line in listed)
+    assert any("B2  J-7  Contrat d'apprentissage" in line for line in listed)
+    assert "0 annulé(s)" in r.stderr and "0 ajouté(s), 0 mis à jour" in r.stderr
+    s = env.store()
+    after = {d.key: (d.status, d.due_at, d.payload) for d in list_deliveries(s)}
+    s.close()
+    assert after == before
+    assert any("J-1/2027-01-05" in k and v[0] == "pending" for k, v in after.items())
+    # and the next full plan finds nothing to revive
+    assert "0 réactivé(s), 0 annulé(s)" in env.run("reminders", "plan", "--year", "2026").stderr
+
+
 def test_preview_renders_the_email_of_one_row(env):
     items = json.loads(env.run("reminders", "plan", "--year", "2026", "--format", "json").stdout)
     key = next(i["key"] for i in items if i["event_id"] == "cpf-confirmation")
     r = env.run("reminders", "preview", key)
     assert r.exit_code == 0, r.stderr
     head, body = r.stdout.split("\n\n", 1)
-    assert "Subject: Rappel : Confirmation CPF : date limite le lundi 16 novembre 2026 (J-1)" in head
+    # shown as it will be sent: on its due day, the day before the deadline
+    assert "Subject: Rappel : Confirmation CPF : date limite le lundi 16 novembre 2026 (demain)" in head
     assert "To: Alice Martin <alice@example.org>" in head
     assert "Auto-Submitted: auto-generated" in head and "List-Unsubscribe: <mailto:" in head
     assert "Message-ID: <" in head and "X-Cnam-Calendar-Status: pending" in head

@@ -16,6 +16,12 @@ import httpx
 from tests.support.smtp_sink import end_process
 
 
+def run_command(cwd: Path, calendars: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `cnam-calendar --calendars CALENDARS ARGS` in a real process, as an operator would."""
+    return subprocess.run([sys.executable, "-m", "cnam_calendar.cli", "--calendars", str(calendars), *args],
+                          cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
 def free_port() -> int:
     """Return a TCP port free on 127.0.0.1 right now."""
     with socket.socket() as s:
@@ -25,18 +31,22 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(args: Sequence[str] = (), *, cwd: Path, env: dict[str, str] | None = None,
-                   extra: Sequence[str] = (), ready_timeout: float = 30.0) -> Iterator[str]:
-    """Start `cnam-calendar [ARGS] serve` and yield its base URL once /healthz answers."""
+                   extra: Sequence[str] = (), ready_timeout: float = 30.0, log: Path | None = None) -> Iterator[str]:
+    """Start `cnam-calendar [ARGS] serve` and yield its base URL once /healthz answers.
+
+    ``log`` receives what the server prints (its log), to be read by the test once the server stopped.
+    """
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "cnam_calendar.cli", *args, "serve", "--port", str(port), "--base-url", base, *extra]
-    proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    sink = open(log, "wb") if log is not None else subprocess.PIPE  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **(env or {})}, stdout=sink, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + ready_timeout
         while True:  # readiness polling, not waiting for time to pass
             if proc.poll() is not None:
-                raise RuntimeError(f"serve exited: {proc.stdout.read().decode() if proc.stdout else ''}")
+                said = proc.stdout.read().decode() if proc.stdout else log.read_text() if log else ""
+                raise RuntimeError(f"serve exited: {said}")
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
@@ -48,3 +58,5 @@ def running_server(args: Sequence[str] = (), *, cwd: Path, env: dict[str, str] |
         yield base
     finally:
         end_process(proc)
+        if log is not None:
+            sink.close()

@@ -92,10 +92,11 @@ def test_every_generated_file_is_valid(centre: str, year: int, all_feeds: Path) 
         cal = icalendar.Calendar.from_ical(data)
         stream = IcsCalendarStream.calendar_from_ics(data.decode("utf-8"))
         assert len(stream.events) == len(list(cal.walk("VEVENT"))), path
-        for line in ("METHOD:PUBLISH", "CALSCALE:GREGORIAN", "REFRESH-INTERVAL;VALUE=DURATION:PT6H",
-                     "X-PUBLISHED-TTL:PT6H"):
+        for line in ("CALSCALE:GREGORIAN", "REFRESH-INTERVAL;VALUE=DURATION:PT6H", "X-PUBLISHED-TTL:PT6H"):
             assert line in data.decode("utf-8").split("\r\n"), (path, line)
         assert "X-WR-CALNAME" in cal and "NAME" in cal and "X-WR-TIMEZONE" in cal
+        # a subscription, not an iTIP message (no METHOD); no calendar UID (vdirsyncer would give it to every item)
+        assert "METHOD" not in cal and "UID" not in cal, path
         assert cal.walk("VTIMEZONE"), path
         for vevent in cal.walk("VEVENT"):
             uid = str(vevent["UID"])
@@ -124,7 +125,8 @@ def test_rfc5545_lines(centre: str, year: int, all_feeds: Path) -> None:
 def test_calendar_properties(centre: str, year: int, all_feeds: Path) -> None:
     text = feed(all_feeds, centre, year).read_bytes().decode("utf-8")
     lines = text.split("\r\n")
-    for line in ("METHOD:PUBLISH", "CALSCALE:GREGORIAN", "X-WR-TIMEZONE:Europe/Paris",
+    assert not any(line.startswith(("METHOD:", "UID:")) for line in lines[:lines.index("BEGIN:VTIMEZONE")])
+    for line in ("CALSCALE:GREGORIAN", "X-WR-TIMEZONE:Europe/Paris",
                  "REFRESH-INTERVAL;VALUE=DURATION:PT6H", "X-PUBLISHED-TTL:PT6H", "VERSION:2.0"):
         assert line in lines, line
     cal = icalendar.Calendar.from_ical(text)

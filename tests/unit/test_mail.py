@@ -46,7 +46,7 @@ def test_french_subject_parts_and_headers(payloads):
     r = payloads[("L1", "cpf-confirmation", 1)]
     msg = roundtrip(compose(r.payload, r.key, sender=SENDER))
     # (the parser keeps the space of a header folded right after its name; clients drop it)
-    assert msg["Subject"].strip() == "Rappel : Confirmation CPF : date limite le lundi 16 novembre 2026 (J-1)"
+    assert msg["Subject"].strip() == "Rappel : Confirmation CPF : date limite le lundi 16 novembre 2026 (demain)"
     assert msg["To"] == "Camille Martin <alice@example.org>"
     assert msg["From"] == SENDER
     assert msg["Message-ID"] == f"<{hashlib.sha256(r.key.encode()).hexdigest()[:32]}@cnam-calendar>"
@@ -66,7 +66,7 @@ def test_french_subject_parts_and_headers(payloads):
 def test_english_when_the_learner_reads_english(payloads):
     r = payloads[("L2", "withdrawal", 7)]
     msg = roundtrip(compose(r.payload, r.key, sender=SENDER))
-    assert msg["Subject"].strip() == "Reminder: Withdrawal window (10 days) ends on Thursday 12 November 2026 (D-7)"
+    assert msg["Subject"].strip() == "Reminder: Withdrawal window (10 days) ends on Thursday 12 November 2026 (in 7 days)"
     plain = msg.get_body(("plain",)).get_content()
     assert plain.startswith("Hello Bob Smith,") and "To stop these reminder e-mails" in plain
     assert msg["Content-Language"] == "en"
@@ -85,7 +85,7 @@ def test_exam_subject_says_from(payloads, request):
     r = next(r for r in rs if r.event_id == "ue-NFA001-exam-winter" and r.offset_days == 2)
     msg = compose(r.payload, r.key, sender=SENDER)
     assert msg["Subject"].startswith("Rappel : Examen NFA001 — 1re session")
-    assert msg["Subject"].endswith("à partir du lundi 18 janvier 2027 (J-2)")
+    assert msg["Subject"].endswith("à partir du lundi 18 janvier 2027 (dans 2 jours)")
     assert "convocation" in text_part(msg)
 
 
@@ -95,9 +95,10 @@ def test_the_event_is_attached_as_ics(payloads):
     parts = [p for p in msg.iter_attachments() if p.get_content_type() == "text/calendar"]
     assert len(parts) == 1
     part = parts[0]
-    assert part.get_param("method") == "PUBLISH" and part.get_filename() == "rappel.ics"
+    # a copy of the event, as in the feeds: no iTIP method (RFC 5546 would require an ORGANIZER)
+    assert part.get_param("method") is None and part.get_filename() == "rappel.ics"
     cal = icalendar.Calendar.from_ical(part.get_payload(decode=True))
-    assert str(cal["METHOD"]) == "PUBLISH"
+    assert "METHOD" not in cal
     (event,) = cal.walk("VEVENT")
     assert str(event["UID"]) == r.event_uid
     assert event["DTSTART"].dt == date(2026, 11, 16) and event["DTEND"].dt == date(2026, 11, 17)
@@ -170,7 +171,8 @@ def crlf(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
 
 
-def check_wire(data: bytes, payload, lang: str, sender: str = SENDER) -> email.message.EmailMessage:
+def check_wire(data: bytes, payload, lang: str, sender: str = SENDER, moment: datetime | None = None
+               ) -> email.message.EmailMessage:
     """Parse the bytes of `render` and check them against the payload; return the parsed message."""
     assert all(len(line) <= 998 for line in data.split(b"\r\n"))  # RFC 5322 §2.1.1
     assert b"\n" not in data.replace(b"\r\n", b"")  # CRLF only
@@ -181,7 +183,7 @@ def check_wire(data: bytes, payload, lang: str, sender: str = SENDER) -> email.m
                      b"Content-Type", b"Content-Language"]
     msg = email.message_from_bytes(data, policy=policy.default)
     assert not [d for part in msg.walk() for d in part.defects]
-    assert msg["Subject"] == subject_for(payload, lang)
+    assert msg["Subject"] == subject_for(payload, lang, moment)
     learner = payload["learner"]
     (to,) = msg["To"].addresses
     assert to.addr_spec == learner["email"]
@@ -194,7 +196,7 @@ def check_wire(data: bytes, payload, lang: str, sender: str = SENDER) -> email.m
         assert to.display_name == name
     assert msg["Content-Language"] == lang
     mailbox = SENDER.split("<")[1].rstrip(">")
-    texts = mail._texts(payload, lang, mailbox, mail._unsubscribe(payload, mailbox)[1])
+    texts = mail._texts(payload, lang, mailbox, mail._unsubscribe(payload, mailbox)[1], moment)
     assert msg.get_body(("plain",)).get_content() == crlf(mail._plain(texts))
     assert msg.get_body(("html",)).get_content() == crlf(mail._html(texts, lang))
     (ics,) = [p for p in msg.iter_attachments() if p.get_content_type() == "text/calendar"]
@@ -236,7 +238,7 @@ def test_render_writes_what_the_payload_says_for_every_planned_reminder(planned)
         lang = r.payload["learner"]["lang"]
         wire = render(r.payload, r.key, sender=SENDER, date=datetime(2026, 11, 23, 8, tzinfo=timezone.utc))
         assert wire.recipients == (r.payload["learner"]["email"],) and wire.sender == "rappels@example.org"
-        msg = check_wire(wire.data, r.payload, lang)
+        msg = check_wire(wire.data, r.payload, lang, moment=datetime(2026, 11, 23, 8, tzinfo=timezone.utc))
         assert msg["Message-ID"] == message_id(r.key)
         assert render(r.payload, r.key, sender=SENDER, date=datetime(2026, 11, 23, 8, tzinfo=timezone.utc)) == wire
 
@@ -260,3 +262,21 @@ def test_any_name_or_title_round_trips_and_injects_nothing(payloads, first, last
                "event": {**r.payload["event"], "title": title, "title_en": title,
                          "explanation": [step, *r.payload["event"]["explanation"]]}}
     check_wire(render(payload, r.key, sender=SENDER, lang=lang).data, payload, lang)
+
+
+@pytest.mark.parametrize(("moment", "fr", "en"), [
+    pytest.param(datetime(2026, 11, 5, 8, 0, tzinfo=timezone.utc), "dans 7 jours", "in 7 days", id="on-time-j7"),
+    pytest.param(datetime(2026, 11, 9, 22, 59, tzinfo=timezone.utc), "dans 3 jours", "in 3 days", id="late"),
+    # 23:30 UTC on the 10th is already the 11th in Paris: the day before the deadline there
+    pytest.param(datetime(2026, 11, 10, 23, 30, tzinfo=timezone.utc), "demain", "tomorrow", id="paris-midnight"),
+    pytest.param(datetime(2026, 11, 12, 7, 0, tzinfo=timezone.utc), "aujourd'hui", "today", id="same-day"),
+])
+def test_the_time_left_is_counted_from_the_moment_of_sending_in_the_centre_s_zone(payloads, moment, fr, en):
+    """A J-7 reminder (withdrawal window ending Thursday 12 November) sent at various moments."""
+    for learner, lang, left in (("L1", "fr", fr), ("L2", "en", en)):
+        r = payloads[(learner, "withdrawal", 7)]
+        msg = roundtrip(compose(r.payload, r.key, sender=SENDER, date=moment))
+        assert msg["Subject"].strip().endswith(f"12 {'November' if lang == 'en' else 'novembre'} 2026 ({left})")
+        assert f"2026 ({left})." in text_part(msg)
+        assert f"2026 ({left})".replace("'", "&#x27;") in msg.get_body(("html",)).get_content()
+        assert msg["Message-ID"] == message_id(r.key)  # the same row, whatever the moment

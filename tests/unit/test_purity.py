@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-PURE = ("dates", "model", "engine", "i18n", "sources")
+PURE = ("dates", "model", "engine", "i18n", "sources", "checks")
 PACKAGE = Path(importlib.util.find_spec("cnam_calendar").origin).parent
 # package modules a pure module may import: the other pure ones and the error tree
 ALLOWED_INTERNAL = {*PURE, "errors"}

@@ -67,7 +67,7 @@ def test_reminders_module_reads_nothing_of_the_world():
         elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
             imported.add(node.module.split(".")[0])
         elif isinstance(node, ast.ImportFrom) and node.level:
-            assert node.module in ("dates", "model", "personal", "sessions", "roster"), node.module
+            assert node.module in ("checks", "dates", "model", "personal", "sessions", "roster"), node.module
         if isinstance(node, ast.Attribute):
             assert node.attr not in ("now", "today", "utcnow", "environ", "getenv", "read_text"), node.attr
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
@@ -242,13 +242,22 @@ def test_a_whole_year_of_a_small_roster(world):
     assert len(months) >= 8  # reminders spread over the year
 
 
-def test_the_feed_alarms_and_the_emails_agree(world):
+LEARNERS_WITH_ALARMS = {
+    "apprentice": dict(status="apprentissage", ues=("NFA001", "GDN100"), dossier_received=date(2026, 9, 1),
+                       training_start=date(2026, 9, 14)),
+    # validated on 11 Nov (Armistice), deadline Monday 16 Nov: a J-7 would ring on the 9th, before the validation
+    "cpf-validated-11-nov": dict(status="cpf", ues=("NFA002",), cpf_validated=date(2026, 11, 11),
+                                 dossier_received=date(2026, 11, 10)),
+}
+
+
+@pytest.mark.parametrize("who", list(LEARNERS_WITH_ALARMS))
+def test_the_feed_alarms_and_the_emails_agree(world, who):
     """The personal feed's VALARMs and the planned e-mails: same events, same days, same local time."""
     import icalendar
 
     sched = world["schedules"]["ipst-cnam"][0]
-    one = learner(status="apprentissage", ues=("NFA001", "GDN100"), dossier_received=date(2026, 9, 1),
-                  training_start=date(2026, 9, 14))
+    one = learner(**LEARNERS_WITH_ALARMS[who])
     stamp = datetime(2026, 9, 1, tzinfo=UTC)
     feed = PersonalFeeds(sched, CATALOGUE, {}, stamp, date(2026, 9, 1), world["ouvres"]["ipst-cnam"]).render(
         one, KEYS["L1"], stamp)
@@ -261,3 +270,6 @@ def test_the_feed_alarms_and_the_emails_agree(world):
     emails = {(r.event_uid, r.local_due.replace(tzinfo=None)) for r in plan(world, one) if r.year == 2026}
     assert emails and alarms
     assert emails == alarms
+    if who == "cpf-validated-11-nov":
+        cpf = {when for uid, when in alarms if uid.startswith("cpf-confirmation.")}
+        assert cpf == {datetime(2026, 11, 15, 9, 0)}  # J-1 only: J-7 (9 Nov) is before the validation

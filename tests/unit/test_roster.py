@@ -99,7 +99,7 @@ def test_every_error_is_listed_with_line_and_column(centres):
         "learners.csv:6 (status) : statut vide ; attendu : l'un de apprentissage, professionnalisation, cpf, "
         "individuel",
         "learners.csv:6 (dossier_received) : date invalide « 0026-01-01 » ; "
-        "attendu : une date entre 2000 et 2100, AAAA-MM-JJ",
+        "attendu : une date entre le 2000-01-01 et le 2100-12-31, AAAA-MM-JJ",
     ]
 
 
@@ -116,7 +116,9 @@ def test_quoted_newline_keeps_line_numbers_true(centres):
     text = (f"{HEADER}\n"
             'A1,a1@example.org,Camille,"Martin\nDupont",ipst-cnam,31,individuel,,,,,\n'
             "A2,bad,Léa,Roux,ipst-cnam,31,individuel,,,,,\n")
-    assert errors(text, centres)[0].startswith("learners.csv:4 (email)")
+    found = errors(text, centres)
+    assert found[0].startswith("learners.csv:2 (last_name) : caractère de contrôle U+000A (saut de ligne) en position 7")
+    assert found[1].startswith("learners.csv:4 (email)")
 
 
 def test_cpf_without_validation_date_is_only_a_warning(centres):
