@@ -8,8 +8,9 @@ from datetime import date, datetime
 from pathlib import Path
 
 from . import ics
-from .files import read_or_none, write_all
+from .files import read_or_none
 from .model import UE, Centre, Schedule
+from .publish import publish
 from .service import checked_schedules
 from .sessions import exam_events, ue_sessions
 
@@ -122,16 +123,17 @@ def build(
     overview=None,
 ) -> list[Path]:
     """Build each centre-year into ``out``; refuse (writing nothing) when a schedule has a problem."""
-    files: dict[Path, bytes] = {}
+    published: dict[Path, dict[str, bytes]] = {}
+    names: dict[Path, str] = {}
     for sched in checked_schedules(centres, years):
         centre, year = sched.centre, sched.year
         catalogue = (catalogues or {}).get(centre.id, ())
         target = year_dir(out, centre, year)
         rendered, manifest = render_centre_year(sched, catalogue, load_manifest(out, centre, year), stamp, today)
-        for rel, data in rendered.items():
-            files[target / rel] = data
+        files = dict(rendered)
         if overview is not None:
-            files[target / "index.html"] = overview(sched, overview_links(rendered, catalogue)).encode()
-        files[target / MANIFEST] = ics.dump_manifest(manifest)
-    write_all(files)
-    return [p for p in files if p.name != MANIFEST]
+            files["index.html"] = overview(sched, overview_links(rendered, catalogue)).encode()
+        files[MANIFEST] = ics.dump_manifest(manifest)
+        published[target], names[target] = files, f"{centre.id} {year}"
+    publish(out, published, describe=names)  # each year whole or not at all
+    return [target / rel for target, files in published.items() for rel in files if rel != MANIFEST]

@@ -25,7 +25,7 @@ import os
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import astuple, dataclass
 from datetime import datetime, timedelta, timezone
 from functools import cached_property, lru_cache
@@ -57,6 +57,7 @@ from .lookup import Lookup, Prepared, Run, Writer
 from .reminders import Reminder, uid_year
 from .store import Store, UtcDateTime, learners_table
 from .store import reminder_deliveries_table as deliveries
+from .store_errors import disk_full, disk_full_error
 
 STATUSES = ("pending", "leased", "sent", "failed", "expired", "superseded", "cancelled")
 CHUNK = 500  # ids or keys per IN (…)
@@ -527,6 +528,15 @@ def release(store: Store, key: str, owner: str) -> bool:
         return (result.rowcount or 0) == 1
 
 
+def release_mine(store: Store, owner: str) -> int:
+    """Give back, untouched, every row ``owner`` holds: a daemon's leftovers once an outage is over."""
+    with _tx(store, "libération des rappels après une panne") as conn:
+        result = conn.execute(update(deliveries).where(
+            deliveries.c.lease_owner == owner, deliveries.c.status == "leased").values(
+            status="pending", lease_owner=None, lease_until=None, attempts=deliveries.c.attempts - 1))
+        return result.rowcount or 0
+
+
 def release_abandoned(store: Store) -> int:
     """Put every leased row back to pending: only for the sole daemon of a SQLite file, at start."""
     with _tx(store, "reprise des rappels abandonnés") as conn:
@@ -611,7 +621,13 @@ def _lock_path(store: Store, suffix: str) -> Path | None:
 
 
 def _try_flock(path: Path) -> TextIO | None:
-    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the lifetime of the lock
+    try:
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the lifetime of the lock
+    except OSError as exc:
+        if disk_full(exc):
+            raise disk_full_error("verrou", path) from None
+        raise StoreError(f"verrou impossible à créer ({exc.strerror})", where=str(path),
+                         hint="vérifiez les droits sur le dossier de la base") from None
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -633,23 +649,24 @@ def singleton(store: Store, name: str) -> Iterator[bool]:
     exclusive ``flock`` on a file beside the database (an in-memory database is never shared: True).
     """
     if _is_pg(store):
-        try:
+        with store._errors(f"verrou « {name} »"):
             conn = store.engine.connect()
-        except SQLAlchemyError as exc:
-            raise StoreError(f"verrou « {name} » impossible : {exc}", where=store.url) from None
         try:
-            schema_key = _lock_keys("cnam-calendar:" + str(conn.scalar(text("SELECT current_schema()"))))
-            keys = {"a": schema_key, "b": _lock_keys(name)}
-            got = bool(conn.scalar(text("SELECT pg_try_advisory_lock(:a, :b)"), keys))
-            conn.commit()
+            with store._errors(f"verrou « {name} »"):
+                schema_key = _lock_keys("cnam-calendar:" + str(conn.scalar(text("SELECT current_schema()"))))
+                keys = {"a": schema_key, "b": _lock_keys(name)}
+                got = bool(conn.scalar(text("SELECT pg_try_advisory_lock(:a, :b)"), keys))
+                conn.commit()
             try:
                 yield got
             finally:
                 if got:
-                    conn.execute(text("SELECT pg_advisory_unlock(:a, :b)"), keys)
-                    conn.commit()
+                    with store._errors(f"verrou « {name} »"):  # a session gone took its lock with it
+                        conn.execute(text("SELECT pg_advisory_unlock(:a, :b)"), keys)
+                        conn.commit()
         finally:
-            conn.close()
+            with suppress(SQLAlchemyError):
+                conn.close()
         return
     path = _lock_path(store, f".{name}.lock")
     if path is None:
@@ -697,16 +714,24 @@ def acquire_sqlite_daemon_lock(store: Store) -> DaemonLock:
         raise StoreError("un autre démon cnam-calendar utilise déjà cette base SQLite", where=store.url,
                          hint="arrêtez-le d'abord ; pour plusieurs démons à la fois, utilisez PostgreSQL "
                               "(--db postgresql+psycopg://…)")
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"{os.getpid()}\n")
-    handle.flush()
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+    except OSError as exc:  # a full disk (ENOSPC) or a read-only one: not a traceback, a reason
+        with suppress(OSError):
+            handle.close()  # flushes what could not be written once more: it fails again, the file closes
+        if disk_full(exc):
+            raise disk_full_error("démarrage du démon (écriture de son verrou)", path) from None
+        raise StoreError(f"démarrage du démon impossible : verrou illisible ou non inscriptible ({exc.strerror})",
+                         where=str(path), hint="vérifiez les droits sur le dossier de la base") from None
     return DaemonLock(handle)
 
 
 __all__ = [
     "STATUSES", "Claimed", "DaemonLock", "Delivery", "Marks", "SyncReport", "acquire_sqlite_daemon_lock", "claim_due",
     "get_delivery", "list_deliveries", "mark_failed", "mark_retry", "mark_sent", "mark_sent_many", "opted_out",
-    "release",
+    "release", "release_mine",
     "set_opt_out", "singleton", "status_counts", "sync_plan",
 ]

@@ -57,3 +57,7 @@ class FeedError(CnamCalendarError):
 
 class StoreError(CnamCalendarError):
     """The store cannot do what was asked."""
+
+
+class StoreConflict(StoreError):
+    """Another writer got in the way (a duplicate key from a simultaneous import): running it again may succeed."""

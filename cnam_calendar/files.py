@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping
 from pathlib import Path
 
 
@@ -28,12 +27,6 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, durable: bool = T
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def write_all(files: Mapping[Path, bytes]) -> None:
-    """Write every file atomically; the caller computed them all before, so nothing fails half-way."""
-    for path, data in files.items():
-        atomic_write(path, data)
 
 
 def read_or_none(path: str | os.PathLike[str]) -> bytes | None:

@@ -18,6 +18,19 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import Compiled
 
 
+def connect(engine: Engine) -> Any:
+    """Return a pooled DBAPI connection; a failure to open one is raised as SQLAlchemy's error.
+
+    ``engine.raw_connection()`` lets the driver's own errors through (psycopg's or sqlite3's
+    OperationalError): converted, the store's handling of database errors applies to them too.
+    """
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    try:
+        return engine.raw_connection()
+    except dbapi_error as exc:
+        raise DBAPIError.instance("connect", None, exc, dbapi_error, connection_invalidated=True) from exc
+
+
 class Prepared:
     """One statement compiled for the engine's dialect: its SQL, the order of its parameters, their converters."""
 
@@ -76,7 +89,7 @@ class Lookup(Prepared):
 
     def _run(self, params: dict[str, Any], *, many: bool) -> list[Any]:
         args = self.args(params)
-        raw = self.engine.raw_connection()
+        raw = connect(self.engine)
         cursor = None
         try:
             cursor = raw.cursor()
@@ -130,10 +143,16 @@ class Writer:
         rolled back, the connection given up (the pool checks it) and SQLAlchemy's error raised,
         so that the store's messages apply.
         """
+        dbapi_error = self.engine.dialect.loaded_dbapi.Error
         if self._raw is None:
-            self._raw = self.engine.raw_connection()
-        self._set_autocommit(single and self._begin is None)
-        raw, cursor, dbapi_error = self._raw, self._raw.cursor(), self.engine.dialect.loaded_dbapi.Error
+            self._raw = connect(self.engine)
+        try:
+            self._set_autocommit(single and self._begin is None)
+            cursor = self._raw.cursor()
+        except dbapi_error as exc:  # the connection died while idle in our hands
+            self._abandon(None)
+            raise DBAPIError.instance("cursor", None, exc, dbapi_error, connection_invalidated=True) from exc
+        raw = self._raw
 
         def execute(sql: str, args: Any, prepared: Prepared | None = None, fetch: bool = False) -> Any:
             try:

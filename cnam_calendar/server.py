@@ -220,6 +220,8 @@ def _input_times(calendars: str, out: str) -> tuple:
             if centre.is_dir():
                 with os.scandir(centre.path) as years:
                     for year in years:
+                        if year.name.startswith("."):
+                            continue  # a build's staging (.2026.new): not published, never read
                         with suppress(OSError):
                             manifest = os.path.join(year.path, ".manifest.json")
                             found.append((manifest, os.stat(manifest).st_mtime_ns))

@@ -448,10 +448,12 @@ class Mailer:
                     with suppress(queue.Empty):
                         upcoming.append(made(tasks.get_nowait()))
 
+            marked = False  # this lane took its stop marker: the queue is no longer its to drain
             try:
                 while True:
                     task = upcoming.pop() if upcoming else made(tasks.get())
                     if task is None:
+                        marked = True
                         break
                     key, message = task
                     if isinstance(message, BaseException):
@@ -477,8 +479,10 @@ class Mailer:
                 errors.append(err)
                 with suppress(Exception):
                     settle()  # an outcome being recorded still ends (the first error is the one raised)
-                if None not in upcoming:
-                    while tasks.get() is not None:  # let the caller's put() go on until it says stop
+                if not marked and None not in upcoming:
+                    # let the caller's put() go on until it says stop; a lane that took its marker
+                    # already must not take another lane's, which would then wait for ever
+                    while tasks.get() is not None:
                         pass
 
         recorders = [ThreadPoolExecutor(1, thread_name_prefix=f"smtp-lane-{i}-record") for i in range(self.lanes)]

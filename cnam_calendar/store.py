@@ -52,14 +52,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
 
-from .errors import StoreError
+from .errors import StoreConflict, StoreError
 from .lookup import Lookup
 from .roster import Learner
+from .store_errors import conflict, describe, disk_full, first_line
 
 DEFAULT_DB = "cnam-calendar.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
 TOKEN_BYTES = 32  # 256 random bits, 43 URL-safe characters
 WRITE_CHUNK = 2000  # rows per executemany: large enough to amortise, small enough for progress
+IMPORT_TRIES = 3  # an import that meets a simultaneous one (duplicate key) is run again, at most this often
 READ_CHUNK = 500  # ids per IN (…): below every backend's limit on bound parameters
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,128}")
 _PG_MIGRATION_LOCK = 0x636E616D  # "cnam": serialises concurrent upgrades of one PostgreSQL database
@@ -242,10 +244,8 @@ class Store:
             yield
         except StoreError:
             raise
-        except SQLAlchemyError as exc:
-            raise StoreError(f"{action} impossible : {_first_line(exc)}",
-                             where=self.url, hint="vérifiez que la base est accessible (--db, CNAM_CALENDAR_DB)"
-                             ) from None
+        except (SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error) as exc:  # the driver's own: raw connections
+            raise describe(action, exc, where=self.url, file=_sqlite_file(self.engine)) from None
 
     def end_idle_transactions_after(self, seconds: float) -> None:
         """On PostgreSQL, have the server end any transaction of this store left idle over SECONDS.
@@ -306,11 +306,28 @@ class Store:
         if len(set(ids)) != len(ids):
             dup = next(i for i, n in Counter(ids).items() if n > 1)
             raise StoreError(f"identifiant « {dup} » en double dans l'import", hint="un identifiant par apprenant")
+        for attempt in range(1, IMPORT_TRIES + 1):
+            done = 0
 
-        def report(n: int) -> None:
-            if progress is not None:
-                progress(n)
+            def report(n: int) -> None:
+                nonlocal done
+                done += n
+                if progress is not None:
+                    progress(n)
 
+            try:
+                return self._import_once(learners, ids, dry_run, report)
+            except StoreConflict:
+                # a simultaneous import inserted some of the same learners first (duplicate key on
+                # PostgreSQL): rolled back whole, so run again, reading what the other one wrote
+                if attempt == IMPORT_TRIES:
+                    raise
+                if progress is not None and done:
+                    progress(-done)
+        raise AssertionError("unreachable")
+
+    def _import_once(self, learners: Sequence[Learner], ids: list[str], dry_run: bool,
+                     report: Callable[[int], None]) -> ImportReport:
         with self._write("import des apprenants") as conn:
             existing: dict[str, tuple[Any, ...]] = {}
             stored = int(conn.scalar(select(func.count()).select_from(learners_table)) or 0)
@@ -461,9 +478,12 @@ class Store:
         return hmac.new(self._key_secret, learner_id.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else ""
+def _sqlite_file(engine: Engine) -> str | None:
+    """Return the SQLite file of ENGINE (None for a server or an in-memory database)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        return None
+    return str(Path(database).expanduser())
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -558,10 +578,13 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
                          hint="la base vient sans doute d'une version plus récente de cnam-calendar ; mettez-le à jour"
                          ) from None
     except (SQLAlchemyError, sqlite3.Error) as exc:
+        file = _sqlite_file(engine)
+        if disk_full(exc, file) or conflict(exc):
+            raise describe("ouverture de la base", exc, where=shown, file=file) from None
         path = Path(engine.url.database or "") if engine.dialect.name == "sqlite" else None
         what = ("c'est un dossier" if path and path.is_dir() else
                 "ce fichier n'est pas une base SQLite" if isinstance(exc, sqlite3.DatabaseError) and path and
-                path.is_file() else f"base inaccessible : {_first_line(exc)}")
+                path.is_file() else f"base inaccessible : {first_line(exc)}")
         raise StoreError(what, where=shown,
                          hint="attendu : un fichier SQLite (créé s'il n'existe pas) ou une URL, ex. "
                          "postgresql+psycopg://hôte/base ; vérifiez l'adresse (--db, CNAM_CALENDAR_DB) "

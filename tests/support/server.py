@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.smtp_sink import end_process
+
 
 def run_command(cwd: Path, calendars: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Run `cnam-calendar --calendars CALENDARS ARGS` in a real process, as an operator would."""
@@ -55,10 +57,6 @@ def running_server(args: Sequence[str] = (), *, cwd: Path, env: dict[str, str] |
             time.sleep(0.05)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        end_process(proc)
         if log is not None:
             sink.close()

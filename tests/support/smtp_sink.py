@@ -373,8 +373,32 @@ def sink_process(record: str | os.PathLike[str], *args: str, ready_timeout: floa
 
     CPUS, when given, pins the sink to those processors (benchmarks keep it off the client's).
     """
+    proc, port = start_sink_process(record, *args, ready_timeout=ready_timeout, cpus=cpus)
+    try:
+        yield port
+    finally:
+        end_process(proc)
+
+
+def end_process(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """SIGTERM PROC and wait for it; SIGKILL it when it has not ended after TIMEOUT seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def start_sink_process(record: str | os.PathLike[str], *args: str, port: int = 0, ready_timeout: float = 30.0,
+                       cpus: set[int] | None = None) -> tuple[subprocess.Popen[str], int]:
+    """Start the sink process on PORT (0: a free one) and wait until it listens; return it and its port.
+
+    The caller stops it (a relay outage: kill it, then start another on the same port).
+    """
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    cmd = [sys.executable, "-m", "tests.support.smtp_sink", "--port", "0", "--record", os.fspath(record), *args]
+    cmd = [sys.executable, "-m", "tests.support.smtp_sink", "--port", str(port), "--record", os.fspath(record),
+           *args]
     proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, text=True)
     try:
         if cpus:
@@ -385,14 +409,11 @@ def sink_process(record: str | os.PathLike[str], *args: str, ready_timeout: floa
         ready.cancel()
         if not line.startswith("listening "):
             raise RuntimeError(f"the SMTP sink did not start: {line!r}, exit status {proc.poll()}")
-        yield int(line.split()[2])
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc, int(line.split()[2])
 
 
 def read_record(path: str | os.PathLike[str]) -> list[tuple[str, float, str]]:

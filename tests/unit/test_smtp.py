@@ -393,3 +393,30 @@ def test_sink_in_its_own_process_records_each_accepted_message(tmp_path: Path) -
     rows = read_record(record)
     assert [mid for mid, _, _ in rows] == ["<r0@cnam.test>", "<r1@cnam.test>", "<r3@cnam.test>", "<r4@cnam.test>"]
     assert all(rcpts == "learner@example.org" for _, _, rcpts in rows)
+
+
+@pytest.mark.parametrize("lanes", [1, 2])
+def test_a_failing_last_record_ends_send_many_instead_of_hanging_it(sink: SmtpSink, lanes: int) -> None:
+    # the lane that records the last message has taken its stop marker already: its failure must not
+    # make it wait for (or swallow) another marker
+    keys = [str(n) for n in range(3 * lanes)]
+    outcome: list[BaseException | object] = []
+
+    def record(key: str, result: SendResult) -> None:
+        if key == keys[-1]:
+            raise RuntimeError("the delivery table is gone")
+
+    def run() -> None:
+        with Mailer("127.0.0.1", sink.port, lanes=lanes, local_hostname="client.test") as mailer:
+            try:
+                outcome.append(mailer.send_many(((k, reminder(int(k))) for k in keys), record))
+            except BaseException as err:  # noqa: BLE001 - handed to the test thread
+                outcome.append(err)
+
+    caller = threading.Thread(target=run, daemon=True)
+    caller.start()
+    caller.join(60)  # a bounded wait for the call to come back, not a measure of its speed
+    assert not caller.is_alive(), "send_many never returned"
+    [error] = outcome
+    assert isinstance(error, RuntimeError) and "delivery table" in str(error)
+    assert len(sink.messages) == len(keys)
