@@ -36,11 +36,12 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 
-from cnam_calendar import build, config
-from cnam_calendar.model import UE
-from cnam_calendar.overview import render_overview
+from cnam_calendar.ical import build
+from cnam_calendar.inputs import config
+from cnam_calendar.rules.model import UE
+from cnam_calendar.rules.sessions import exam_events, ue_sessions
 from cnam_calendar.service import schedule
-from cnam_calendar.sessions import exam_events, ue_sessions
+from cnam_calendar.web.overview import render_overview
 
 CENTRE = "ipst-cnam"
 YEAR = 2026

@@ -11,7 +11,7 @@ Setup (not measured): `generate_learners(N, seed 1, both centres, year 2026)` im
 fresh store. Then two child processes, each started from scratch (`python this-file --child …`),
 so that each peak is its own:
 
-- baseline: import the package (`cnam_calendar.daemon`, which pulls in the engine, the store,
+- baseline: import the package (`cnam_calendar.mail.daemon`, which pulls in the engine, the store,
   the mailer and APScheduler's callers) and load the N learners from the store (`Store.learners()`);
 - planner: the same, then `Daemon.plan()` with a fixed clock (1 September 2026, 08:00 UTC): every
   reminder of academic year 2026-2027 planned and written into the delivery table, as the daemon
@@ -50,11 +50,11 @@ def child(mode: str, url: str, trace: bool) -> None:
 
         tracemalloc.start(10)
     start = time.perf_counter()
-    from cnam_calendar.config import load_centres
-    from cnam_calendar.daemon import Daemon
-    from cnam_calendar.delivery import status_counts
-    from cnam_calendar.smtp import Mailer
-    from cnam_calendar.store import open_store
+    from cnam_calendar.inputs.config import load_centres
+    from cnam_calendar.mail.daemon import Daemon
+    from cnam_calendar.mail.smtp import Mailer
+    from cnam_calendar.store.database import open_store
+    from cnam_calendar.store.delivery import status_counts
 
     store = open_store(url, clock=lambda: NOW)
     out: dict[str, object] = {"mode": mode}
@@ -69,8 +69,8 @@ def child(mode: str, url: str, trace: bool) -> None:
     else:  # Daemon.plan's two steps, with a look at what the plan holds between them
         import tracemalloc
 
-        from cnam_calendar.daemon import plan_all
-        from cnam_calendar.delivery import sync_plan
+        from cnam_calendar.mail.daemon import plan_all
+        from cnam_calendar.store.delivery import sync_plan
 
         reminders = plan_all(store, load_centres(CALENDARS), 2026)
         out["plan_mb"] = tracemalloc.get_traced_memory()[0] / 2**20
@@ -122,10 +122,10 @@ def main() -> int:
         return 0
     n = args.n or (5000 if args.quick else 50_000)
 
-    from cnam_calendar.catalogue import load_catalogue
-    from cnam_calendar.config import load_centres
-    from cnam_calendar.roster import generate_learners
-    from cnam_calendar.store import open_store
+    from cnam_calendar.inputs.catalogue import load_catalogue
+    from cnam_calendar.inputs.config import load_centres
+    from cnam_calendar.inputs.roster import generate_learners
+    from cnam_calendar.store.database import open_store
 
     with tempfile.TemporaryDirectory(prefix="memory-bench-") as tmp, \
             fresh_database(args.db, Path(tmp), "memory") as url:

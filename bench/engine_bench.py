@@ -33,8 +33,10 @@ from datetime import date, datetime, timezone
 
 import numpy as np
 
-from cnam_calendar import build, config, service
-from cnam_calendar.holidays_fr import calendars_for, french_holidays
+from cnam_calendar import service
+from cnam_calendar.ical import build
+from cnam_calendar.inputs import config
+from cnam_calendar.inputs.holidays_fr import calendars_for, french_holidays
 
 YEARS = range(2026, 2036)  # ten academic years
 CPF_DAYS = 3
@@ -63,7 +65,7 @@ def to_datetime64(days: list[date]) -> np.ndarray:
 
 def renderer():
     """Return (name, fn(sched) -> bytes rendered): pure rendering with the centre's UE catalogue, no disk."""
-    from cnam_calendar.catalogue import load_catalogue
+    from cnam_calendar.inputs.catalogue import load_catalogue
 
     def render(sched) -> int:
         files, _ = build.render_centre_year(sched, load_catalogue(sched.centre), {}, STAMP, TODAY)

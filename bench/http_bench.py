@@ -55,9 +55,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # measure this work tree, wherever pip points
 
-from cnam_calendar.config import load_centres  # noqa: E402
-from cnam_calendar.roster import catalogue_codes, generate_learners  # noqa: E402
-from cnam_calendar.store import open_store  # noqa: E402
+from cnam_calendar.inputs.config import load_centres  # noqa: E402
+from cnam_calendar.inputs.roster import catalogue_codes, generate_learners  # noqa: E402
+from cnam_calendar.store.database import open_store  # noqa: E402
 
 YEAR = 2026
 SEED = 20260901
@@ -237,7 +237,7 @@ def profile_304(calendars: Path, out: Path, db: str, token: str, requests: int) 
     """Profile the 304 path in process and print where a request's time goes."""
     import starlette.routing
 
-    from cnam_calendar.server import make_app
+    from cnam_calendar.web.app import make_app
 
     async def inline(func, *args, **kwargs):  # run a sync endpoint in this thread, seen by cProfile
         return func(*args, **kwargs)

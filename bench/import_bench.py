@@ -39,9 +39,9 @@ from typing import Any
 
 import sqlalchemy
 
-from cnam_calendar.config import load_centres
-from cnam_calendar.roster import catalogue_codes, generate_learners, load_roster, write_roster
-from cnam_calendar.store import LEARNER_FIELDS, learner_values, open_store
+from cnam_calendar.inputs.config import load_centres
+from cnam_calendar.inputs.roster import catalogue_codes, generate_learners, load_roster, write_roster
+from cnam_calendar.store.database import LEARNER_FIELDS, learner_values, open_store
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 YEAR = 2026

@@ -39,9 +39,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reminder_rows import CALENDARS, ROOT, due_at, fresh_database, percentile, real_reminders, seed  # noqa: E402
 
-from cnam_calendar.delivery import status_counts  # noqa: E402
-from cnam_calendar.mail import message_id, render  # noqa: E402
-from cnam_calendar.store import open_store  # noqa: E402
+from cnam_calendar.mail.compose import message_id, render  # noqa: E402
+from cnam_calendar.store.database import open_store  # noqa: E402
+from cnam_calendar.store.delivery import status_counts  # noqa: E402
 from tests.support.smtp_sink import read_record, sink_process  # noqa: E402
 
 SENDER = "rappels@cnam.test"

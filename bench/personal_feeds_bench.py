@@ -50,19 +50,20 @@ import icalendar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # measure this work tree, wherever pip points
 
-from cnam_calendar import build, ics  # noqa: E402
-from cnam_calendar.catalogue import load_catalogue  # noqa: E402
-from cnam_calendar.config import load_centres  # noqa: E402
-from cnam_calendar.dates import WorkingCalendar  # noqa: E402
-from cnam_calendar.engine import KIND_LABELS  # noqa: E402
+from cnam_calendar import ics  # noqa: E402
 from cnam_calendar.files import atomic_write  # noqa: E402
-from cnam_calendar.model import UE, Event, Schedule  # noqa: E402
-from cnam_calendar.personal import deadline_event, learner_deadlines  # noqa: E402
-from cnam_calendar.personal_ics import PersonalFeeds  # noqa: E402
-from cnam_calendar.roster import Learner, catalogue_codes, generate_learners  # noqa: E402
+from cnam_calendar.ical import build
+from cnam_calendar.ical.personal import PersonalFeeds  # noqa: E402
+from cnam_calendar.inputs.catalogue import load_catalogue  # noqa: E402
+from cnam_calendar.inputs.config import load_centres  # noqa: E402
+from cnam_calendar.inputs.roster import catalogue_codes, generate_learners  # noqa: E402
+from cnam_calendar.rules.dates import WorkingCalendar  # noqa: E402
+from cnam_calendar.rules.engine import KIND_LABELS  # noqa: E402
+from cnam_calendar.rules.model import UE, Event, Learner, Schedule  # noqa: E402
+from cnam_calendar.rules.personal import deadline_event, learner_deadlines  # noqa: E402
+from cnam_calendar.rules.sessions import exam_events  # noqa: E402
 from cnam_calendar.service import local_date, ouvres_for, schedule  # noqa: E402
-from cnam_calendar.sessions import exam_events  # noqa: E402
-from cnam_calendar.store import open_store  # noqa: E402
+from cnam_calendar.store.database import open_store  # noqa: E402
 
 YEAR = 2026
 SEED = 20260901

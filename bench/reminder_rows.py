@@ -29,13 +29,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # this work tree first, wherever pip points; tests.support lives here too
 
-from cnam_calendar.catalogue import load_catalogue  # noqa: E402
-from cnam_calendar.config import load_centres  # noqa: E402
-from cnam_calendar.daemon import plan_all  # noqa: E402
-from cnam_calendar.delivery import sync_plan  # noqa: E402
-from cnam_calendar.reminders import Reminder  # noqa: E402
-from cnam_calendar.roster import Learner, generate_learners  # noqa: E402
-from cnam_calendar.store import Store, open_store  # noqa: E402
+from cnam_calendar.inputs.catalogue import load_catalogue  # noqa: E402
+from cnam_calendar.inputs.config import load_centres  # noqa: E402
+from cnam_calendar.inputs.roster import generate_learners  # noqa: E402
+from cnam_calendar.mail.daemon import plan_all  # noqa: E402
+from cnam_calendar.rules.model import Learner  # noqa: E402
+from cnam_calendar.rules.reminders import Reminder  # noqa: E402
+from cnam_calendar.store.database import Store, open_store  # noqa: E402
+from cnam_calendar.store.delivery import sync_plan  # noqa: E402
 
 CALENDARS = ROOT / "calendars"
 BENCH_CENTRE = "bench"

@@ -64,14 +64,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reminder_rows import CALENDARS, due_at, fresh_database, real_reminders, seed  # noqa: E402
 
-from cnam_calendar.config import load_centres  # noqa: E402
-from cnam_calendar.daemon import Daemon  # noqa: E402
-from cnam_calendar.delivery import status_counts  # noqa: E402
-from cnam_calendar.mail import message_id, render  # noqa: E402
-from cnam_calendar.reminders import Reminder  # noqa: E402
-from cnam_calendar.roster import Learner  # noqa: E402
-from cnam_calendar.smtp import Mailer, WireMessage  # noqa: E402
-from cnam_calendar.store import open_store  # noqa: E402
+from cnam_calendar.inputs.config import load_centres  # noqa: E402
+from cnam_calendar.inputs.roster import Learner  # noqa: E402
+from cnam_calendar.mail.compose import message_id, render  # noqa: E402
+from cnam_calendar.mail.daemon import Daemon  # noqa: E402
+from cnam_calendar.mail.smtp import Mailer, WireMessage  # noqa: E402
+from cnam_calendar.rules.reminders import Reminder  # noqa: E402
+from cnam_calendar.store.database import open_store  # noqa: E402
+from cnam_calendar.store.delivery import status_counts  # noqa: E402
 from tests.support.smtp_sink import read_record, sink_process  # noqa: E402
 
 SENDER = "rappels@cnam.test"

@@ -6,11 +6,11 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from .dates import WorkingCalendar
-from .engine import build_schedule, check_schedule, personal_deadline
-from .errors import RuleError
-from .holidays_fr import calendars_for
-from .model import Centre, Deadline, Schedule
+from cnam_calendar.inputs.holidays_fr import calendars_for
+from cnam_calendar.rules.dates import WorkingCalendar
+from cnam_calendar.rules.engine import build_schedule, check_schedule, personal_deadline
+from cnam_calendar.rules.errors import RuleError
+from cnam_calendar.rules.model import Centre, Deadline, Schedule
 
 DEFAULT_CENTRE = Centre(id="cnam", name="Cnam (règles par défaut, calendrier national)")
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from cnam_calendar.cli import main
-from cnam_calendar.config import load_centre
-from cnam_calendar.model import Centre
+from cnam_calendar.cli.main import main
+from cnam_calendar.inputs.config import load_centre
+from cnam_calendar.rules.model import Centre
 
 pytest_plugins = ["tests.support.mutation"]  # a no-op outside `mutmut run`
 

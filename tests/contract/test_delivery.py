@@ -14,7 +14,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import update
 
-from cnam_calendar.delivery import (
+from cnam_calendar.rules.errors import StoreError
+from cnam_calendar.rules.model import Learner
+from cnam_calendar.rules.reminders import Reminder, delivery_key, local_instant, plan_reminders
+from cnam_calendar.service import ouvres_for, schedule
+from cnam_calendar.store.database import Store, learners_table, open_store
+from cnam_calendar.store.delivery import (
     CLAIM_KEYS,
     STATUSES,
     Marks,
@@ -32,11 +37,6 @@ from cnam_calendar.delivery import (
     status_counts,
     sync_plan,
 )
-from cnam_calendar.errors import StoreError
-from cnam_calendar.reminders import Reminder, delivery_key, local_instant, plan_reminders
-from cnam_calendar.roster import Learner
-from cnam_calendar.service import ouvres_for, schedule
-from cnam_calendar.store import Store, learners_table, open_store
 from tests.contract.test_store import db_url  # noqa: F401  (the fixture: SQLite file, PostgreSQL schema)
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -16,11 +16,11 @@ import pytest
 import recurring_ical_events
 from ical.calendar_stream import IcsCalendarStream
 
-from cnam_calendar import build
-from cnam_calendar.catalogue import load_catalogue
-from cnam_calendar.config import load_centre
+from cnam_calendar.ical import build
+from cnam_calendar.inputs.catalogue import load_catalogue
+from cnam_calendar.inputs.config import load_centre
+from cnam_calendar.rules.sessions import ue_sessions
 from cnam_calendar.service import schedule
-from cnam_calendar.sessions import ue_sessions
 
 CALENDARS = Path(__file__).resolve().parents[2] / "calendars"
 CENTRES = ("ipst-cnam", "cnam-occitanie")

@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timezone
 
-from cnam_calendar.catalogue import load_catalogue
-from cnam_calendar.config import load_centres
-from cnam_calendar.daemon import Daemon, plan_all
-from cnam_calendar.delivery import list_deliveries, sync_plan
-from cnam_calendar.roster import generate_learners
-from cnam_calendar.smtp import Mailer
-from cnam_calendar.store import open_store
+from cnam_calendar.inputs.catalogue import load_catalogue
+from cnam_calendar.inputs.config import load_centres
+from cnam_calendar.inputs.roster import generate_learners
+from cnam_calendar.mail.daemon import Daemon, plan_all
+from cnam_calendar.mail.smtp import Mailer
+from cnam_calendar.store.database import open_store
+from cnam_calendar.store.delivery import list_deliveries, sync_plan
 from tests.conftest import CALENDARS
 from tests.contract.test_store import db_url  # noqa: F401  (the fixture: SQLite file, PostgreSQL schema)
 
@@ -37,7 +37,7 @@ def test_planning_in_slices_writes_what_one_plan_of_everyone_writes(db_url, tmp_
             store.import_learners(learners)
         sliced.engine.dispose()
         # both stores derive the learners' opaque keys from their own secret: give them the same one
-        from cnam_calendar.store import settings_table
+        from cnam_calendar.store.database import settings_table
 
         with whole.engine.connect() as conn:
             secret = conn.scalar(settings_table.select().with_only_columns(settings_table.c.value)

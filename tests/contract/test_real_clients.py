@@ -30,17 +30,17 @@ import httpx
 import icalendar
 import pytest
 
-from cnam_calendar.catalogue import load_catalogue
-from cnam_calendar.config import load_centres
-from cnam_calendar.daemon import plan_all
-from cnam_calendar.mail import render
-from cnam_calendar.model import UE, Event, Schedule
-from cnam_calendar.personal import deadline_event, learner_deadlines
-from cnam_calendar.reminders import Reminder
-from cnam_calendar.roster import COLUMNS, Learner
+from cnam_calendar.inputs.catalogue import load_catalogue
+from cnam_calendar.inputs.config import load_centres
+from cnam_calendar.inputs.roster import COLUMNS
+from cnam_calendar.mail.compose import render
+from cnam_calendar.mail.daemon import plan_all
+from cnam_calendar.rules.model import UE, Event, Learner, Schedule
+from cnam_calendar.rules.personal import deadline_event, learner_deadlines
+from cnam_calendar.rules.reminders import Reminder
+from cnam_calendar.rules.sessions import exam_events, ue_sessions
 from cnam_calendar.service import academic_year, local_date, ouvres_for, schedule
-from cnam_calendar.sessions import exam_events, ue_sessions
-from cnam_calendar.store import open_store
+from cnam_calendar.store.database import open_store
 from tests.conftest import CALENDARS
 from tests.support import clients
 from tests.support.clients import Shown, counted

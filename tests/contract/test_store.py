@@ -22,10 +22,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
-from cnam_calendar import store as store_mod
-from cnam_calendar.errors import StoreError
-from cnam_calendar.roster import Learner
-from cnam_calendar.store import (
+from cnam_calendar.rules.errors import StoreError
+from cnam_calendar.rules.model import Learner
+from cnam_calendar.store import database as store_mod
+from cnam_calendar.store.database import (
     Store,
     alembic_config,
     feed_tokens_table,

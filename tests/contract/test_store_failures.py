@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, insert, text
 
-from cnam_calendar.delivery import Marks, acquire_sqlite_daemon_lock, claim_due
-from cnam_calendar.errors import StoreError
-from cnam_calendar.store import LEARNER_FIELDS, learner_values, learners_table, open_store
+from cnam_calendar.rules.errors import StoreError
+from cnam_calendar.store.database import LEARNER_FIELDS, learner_values, learners_table, open_store
+from cnam_calendar.store.delivery import Marks, acquire_sqlite_daemon_lock, claim_due
 from tests.contract.test_store import db_url, many  # noqa: F401  (db_url: the fixture)
 from tests.support.daemons import seed_burst
 from tests.support.pg_server import own_pg_server

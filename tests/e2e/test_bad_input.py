@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cnam_calendar.roster import COLUMNS
-from cnam_calendar.store import open_store
+from cnam_calendar.inputs.roster import COLUMNS
+from cnam_calendar.store.database import open_store
 from tests.conftest import CALENDARS
 from tests.contract.test_store import db_url  # noqa: F401 (the SQLite and PostgreSQL fixture)
 from tests.support.server import run_command, running_server
@@ -61,7 +61,7 @@ def test_odd_accept_encoding_is_no_500_on_any_feed(site, value: str) -> None:
 
 
 def test_accept_encoding_weights() -> None:
-    from cnam_calendar.server import accepted_codings
+    from cnam_calendar.web.app import accepted_codings
 
     assert accepted_codings("gzip;q=abc, br") == {"gzip": 0.0, "br": 1.0}
     assert accepted_codings("deflate, gzip;q=0.5") == {"deflate": 1.0, "gzip": 0.5}
@@ -390,7 +390,7 @@ def test_every_message_of_click_has_its_french_text() -> None:
 
     import click
 
-    from cnam_calendar import click_fr
+    from cnam_calendar.cli import click_fr
 
     missing = []
     for name in click_fr.MODULES:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from cnam_calendar.publish import exchange
+from cnam_calendar.ical.publish import exchange
 from tests.support.tmpfs import fill, small_tmpfs
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,14 +16,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cnam_calendar.config import load_centres
-from cnam_calendar.daemon import Daemon
-from cnam_calendar.delivery import list_deliveries
-from cnam_calendar.mail import message_id
-from cnam_calendar.reminders import delivery_key, personal_uid
-from cnam_calendar.roster import Learner
-from cnam_calendar.smtp import Mailer
-from cnam_calendar.store import Store, open_store
+from cnam_calendar.inputs.config import load_centres
+from cnam_calendar.mail.compose import message_id
+from cnam_calendar.mail.daemon import Daemon
+from cnam_calendar.mail.smtp import Mailer
+from cnam_calendar.rules.model import Learner
+from cnam_calendar.rules.reminders import delivery_key, personal_uid
+from cnam_calendar.store.database import Store, open_store
+from cnam_calendar.store.delivery import list_deliveries
 from tests.conftest import CALENDARS
 from tests.e2e.test_daemon import sink  # noqa: F401, F811  (fixture: a running aiosmtpd server)
 from tests.support.smtp_sink import SmtpSink

@@ -18,7 +18,7 @@ import click
 import pytest
 
 from cnam_calendar import service
-from cnam_calendar.cli import main
+from cnam_calendar.cli.main import main
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data"

@@ -16,15 +16,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cnam_calendar.catalogue import load_catalogue
-from cnam_calendar.config import load_centres
-from cnam_calendar.daemon import Daemon, plan_all
-from cnam_calendar.delivery import list_deliveries, set_opt_out, status_counts, sync_plan
-from cnam_calendar.mail import message_id
-from cnam_calendar.reminders import Reminder, delivery_key, local_instant
-from cnam_calendar.roster import Learner, generate_learners
-from cnam_calendar.smtp import Mailer
-from cnam_calendar.store import Store, open_store
+from cnam_calendar.inputs.catalogue import load_catalogue
+from cnam_calendar.inputs.config import load_centres
+from cnam_calendar.inputs.roster import generate_learners
+from cnam_calendar.mail.compose import message_id
+from cnam_calendar.mail.daemon import Daemon, plan_all
+from cnam_calendar.mail.smtp import Mailer
+from cnam_calendar.rules.model import Learner
+from cnam_calendar.rules.reminders import Reminder, delivery_key, local_instant
+from cnam_calendar.store.database import Store, open_store
+from cnam_calendar.store.delivery import list_deliveries, set_opt_out, status_counts, sync_plan
 from tests.conftest import CALENDARS
 from tests.contract.test_store import db_url  # noqa: F401  (fixture: SQLite file or PostgreSQL schema)
 from tests.support.daemons import template_payload
@@ -294,7 +295,7 @@ def test_a_daemon_whose_lease_runs_low_mid_batch_stops_sending_it_and_gives_the_
         claims.append(len(rows))
         return rows
 
-    from cnam_calendar import delivery
+    from cnam_calendar.store import delivery
 
     real_claim = delivery.claim_due  # the real claim, counted
     monkeypatch.setattr(delivery, "claim_due", claim_spy)

@@ -1,6 +1,6 @@
 """The `cnam-calendar` program as pip installed it: every command and group answers.
 
-The CLI tests run ``cnam_calendar.cli.main`` in-process; nothing in the tests registers a command
+The CLI tests run ``cnam_calendar.cli.main.main`` in-process; nothing in the tests registers a command
 on it, so a group dropped from ``cli.py`` fails here and in its own tests.
 """
 

@@ -13,9 +13,9 @@ import icalendar
 import pytest
 from click.testing import Result
 
-from cnam_calendar.catalogue import load_catalogue
-from cnam_calendar.config import load_centre
-from cnam_calendar.model import Centre, Schedule
+from cnam_calendar.inputs.catalogue import load_catalogue
+from cnam_calendar.inputs.config import load_centre
+from cnam_calendar.rules.model import Centre, Schedule
 from cnam_calendar.service import schedule
 
 CHOSEN = ("NFP107", "NFA031")  # annual Monday in Albi, S1 Tuesday in Toulouse

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from cnam_calendar.roster import COLUMNS
-from cnam_calendar.store import open_store
+from cnam_calendar.inputs.roster import COLUMNS
+from cnam_calendar.store.database import open_store
 
 UES_HEADER = "code,title,ects,semester,modality,site,weekday,start,end,room\n"
 CATALOGUES = {

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from cnam_calendar import config, service
-from cnam_calendar.model import Schedule
-from cnam_calendar.overview import render_overview
+from cnam_calendar import service
+from cnam_calendar.inputs import config
+from cnam_calendar.rules.model import Schedule
+from cnam_calendar.web.overview import render_overview
 
 try:
     from tests.support import browser

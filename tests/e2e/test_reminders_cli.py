@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from cnam_calendar.delivery import claim_due, list_deliveries, mark_sent
-from cnam_calendar.roster import COLUMNS
-from cnam_calendar.store import open_store
+from cnam_calendar.inputs.roster import COLUMNS
+from cnam_calendar.store.database import open_store
+from cnam_calendar.store.delivery import claim_due, list_deliveries, mark_sent
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 LEASE = timedelta(minutes=5)

@@ -33,7 +33,7 @@ def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     cwd = tmp_path_factory.mktemp("fuzz-http")
-    from cnam_calendar.roster import COLUMNS
+    from cnam_calendar.inputs.roster import COLUMNS
 
     (cwd / "learners.csv").write_text(",".join(COLUMNS) + "\n" + ROW, encoding="utf-8")
     assert _cli(cwd, "learners", "import", "learners.csv", "-q").returncode == 0

@@ -21,9 +21,9 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cnam_calendar.checks import DATE_MAX, DATE_MIN, parse_year
-from cnam_calendar.cli import main
-from cnam_calendar.cli_types import AcademicYear, Decimal, Integer, IsoDate
+from cnam_calendar.cli.main import main
+from cnam_calendar.cli.types import AcademicYear, Decimal, Integer, IsoDate
+from cnam_calendar.rules.checks import DATE_MAX, DATE_MIN, parse_year
 from tests.conftest import CALENDARS, FIXED_NOW
 from tests.fuzz.test_fuzz_rosters import GOOD
 from tests.support.fuzz import STATS, fuzz_settings

@@ -19,9 +19,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cnam_calendar.config import load_centres
-from cnam_calendar.roster import COLUMNS, catalogue_codes, generate_learners, roster_csv
-from cnam_calendar.store import open_store
+from cnam_calendar.inputs.config import load_centres
+from cnam_calendar.inputs.roster import COLUMNS, catalogue_codes, generate_learners, roster_csv
+from cnam_calendar.store.database import open_store
 from tests.conftest import CALENDARS, invoke
 from tests.contract.test_store import db_url  # noqa: F401 (the SQLite and PostgreSQL fixture)
 from tests.fuzz.test_fuzz_rule_files import CONTROL, blind

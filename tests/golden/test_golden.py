@@ -27,11 +27,10 @@ import recurring_ical_events
 from ical.calendar_stream import IcsCalendarStream
 
 from cnam_calendar import service
-from cnam_calendar.catalogue import load_catalogue
-from cnam_calendar.config import load_centre, parse_centre
-from cnam_calendar.model import Schedule
-from cnam_calendar.personal_ics import PersonalFeeds
-from cnam_calendar.roster import Learner
+from cnam_calendar.ical.personal import PersonalFeeds
+from cnam_calendar.inputs.catalogue import load_catalogue
+from cnam_calendar.inputs.config import load_centre, parse_centre
+from cnam_calendar.rules.model import Learner, Schedule
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]

@@ -26,11 +26,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cnam_calendar.config import load_centres
-from cnam_calendar.daemon import Daemon
-from cnam_calendar.delivery import list_deliveries
-from cnam_calendar.smtp import Mailer
-from cnam_calendar.store import open_store
+from cnam_calendar.inputs.config import load_centres
+from cnam_calendar.mail.daemon import Daemon
+from cnam_calendar.mail.smtp import Mailer
+from cnam_calendar.store.database import open_store
+from cnam_calendar.store.delivery import list_deliveries
 from tests.conftest import CALENDARS
 from tests.support.smtp_sink import SmtpSink, running_sink
 

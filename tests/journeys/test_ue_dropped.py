@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import icalendar
 
-from cnam_calendar.delivery import list_deliveries
-from cnam_calendar.store import open_store
+from cnam_calendar.store.database import open_store
+from cnam_calendar.store.delivery import list_deliveries
 from tests.conftest import CALENDARS
 from tests.support.server import running_server
 

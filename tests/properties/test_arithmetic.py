@@ -13,10 +13,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cnam_calendar import dates
-from cnam_calendar.dates import OUVRABLES, OUVRES, WorkingCalendar
-from cnam_calendar.engine import build_schedule, check_schedule
-from cnam_calendar.holidays_fr import calendars_for
+from cnam_calendar.inputs.holidays_fr import calendars_for
+from cnam_calendar.rules import dates
+from cnam_calendar.rules.dates import OUVRABLES, OUVRES, WorkingCalendar
+from cnam_calendar.rules.engine import build_schedule, check_schedule
 from cnam_calendar.service import DEFAULT_CENTRE
 
 FIRST, LAST = 2025, 2029  # calendars cover these civil years

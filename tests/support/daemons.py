@@ -31,13 +31,14 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from cnam_calendar.config import load_centres
-from cnam_calendar.daemon import plan_all
-from cnam_calendar.delivery import list_deliveries, sync_plan
-from cnam_calendar.mail import message_id
-from cnam_calendar.reminders import Reminder
-from cnam_calendar.roster import Learner, generate_learners
-from cnam_calendar.store import open_store
+from cnam_calendar.inputs.config import load_centres
+from cnam_calendar.inputs.roster import generate_learners
+from cnam_calendar.mail.compose import message_id
+from cnam_calendar.mail.daemon import plan_all
+from cnam_calendar.rules.model import Learner
+from cnam_calendar.rules.reminders import Reminder
+from cnam_calendar.store.database import open_store
+from cnam_calendar.store.delivery import list_deliveries, sync_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 CALENDARS = ROOT / "calendars"
@@ -47,7 +48,7 @@ PARIS = ZoneInfo("Europe/Paris")
 
 @functools.cache
 def _template_json() -> str:
-    from cnam_calendar.catalogue import load_catalogue
+    from cnam_calendar.inputs.catalogue import load_catalogue
 
     centres = load_centres(CALENDARS)
     catalogues = {c.id: [u.code for u in load_catalogue(c)] for c in centres}
@@ -188,7 +189,7 @@ def count(url: str, keys: list[str], record: Path) -> Tally:
 
 def sent_rows(url: str) -> int:
     """Return how many rows of the table are sent (cheap enough to poll)."""
-    from cnam_calendar.delivery import status_counts
+    from cnam_calendar.store.delivery import status_counts
 
     store = open_store(url, migrate=False)
     try:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from cnam_calendar.delivery import list_deliveries
-from cnam_calendar.store import open_store
+from cnam_calendar.store.database import open_store
+from cnam_calendar.store.delivery import list_deliveries
 from tests.support.daemons import Tally, accepted, count, seed_burst, sent_rows, start_daemon, stop, wait_until
 from tests.support.smtp_sink import end_process, read_record, start_sink_process
 

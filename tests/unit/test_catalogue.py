@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from cnam_calendar.catalogue import COLUMNS, catalogue_path, load_catalogue, parse_catalogue
-from cnam_calendar.errors import CatalogueError
-from cnam_calendar.model import MODALITIES, SEMESTERS, UE, Centre
+from cnam_calendar.inputs.catalogue import COLUMNS, catalogue_path, load_catalogue, parse_catalogue
+from cnam_calendar.rules.errors import CatalogueError
+from cnam_calendar.rules.model import MODALITIES, SEMESTERS, UE, Centre
+from cnam_calendar.rules.sessions import hours_problems, ue_sessions
 from cnam_calendar.service import schedule
-from cnam_calendar.sessions import hours_problems, ue_sessions
 
 BAD = Path(__file__).resolve().parents[1] / "data" / "catalogues"
 YEARS = (2026, 2027, 2028)

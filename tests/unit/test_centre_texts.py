@@ -9,15 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from cnam_calendar.catalogue import load_catalogue
-from cnam_calendar.config import load_centre
-from cnam_calendar.errors import ConfigError
-from cnam_calendar.mail import render
-from cnam_calendar.model import UE
-from cnam_calendar.reminders import plan_reminders
-from cnam_calendar.roster import Learner
+from cnam_calendar.inputs.catalogue import load_catalogue
+from cnam_calendar.inputs.config import load_centre
+from cnam_calendar.mail.compose import render
+from cnam_calendar.rules.errors import ConfigError
+from cnam_calendar.rules.model import UE, Learner
+from cnam_calendar.rules.reminders import plan_reminders
+from cnam_calendar.rules.sessions import exam_events
 from cnam_calendar.service import ouvres_for, schedule
-from cnam_calendar.sessions import exam_events
 
 IPST_HOST = "ipst.cnam.fr"
 

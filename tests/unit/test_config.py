@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from cnam_calendar.config import centre_files, load_centre, load_centres, parse_centre
-from cnam_calendar.errors import ConfigError
-from cnam_calendar.model import Centre
+from cnam_calendar.inputs.config import centre_files, load_centre, load_centres, parse_centre
+from cnam_calendar.rules.errors import ConfigError
+from cnam_calendar.rules.model import Centre
 
 INVALID = Path(__file__).resolve().parents[1] / "data" / "invalid"
 

@@ -6,10 +6,10 @@ from datetime import date
 
 import pytest
 
-from cnam_calendar import dates
-from cnam_calendar.dates import WorkingCalendar
-from cnam_calendar.errors import RuleError
-from cnam_calendar.holidays_fr import calendars_for, french_holidays
+from cnam_calendar.inputs.holidays_fr import calendars_for, french_holidays
+from cnam_calendar.rules import dates
+from cnam_calendar.rules.dates import WorkingCalendar
+from cnam_calendar.rules.errors import RuleError
 
 D = date.fromisoformat
 
@@ -21,7 +21,7 @@ def ouvres() -> WorkingCalendar:
 
 @pytest.fixture(scope="module")
 def national_centre():
-    from cnam_calendar.model import Centre
+    from cnam_calendar.rules.model import Centre
 
     return Centre(id="national", name="Centre sans subdivision")
 
@@ -144,7 +144,7 @@ def test_french_holidays_two_names_on_one_date_are_kept_apart() -> None:
 
 
 def test_a_date_with_two_holidays_is_one_event_naming_both(national_centre) -> None:
-    from cnam_calendar.engine import holiday_events
+    from cnam_calendar.rules.engine import holiday_events
 
     ouvres = WorkingCalendar(french_holidays(None, [2007, 2008]), 2007, 2008)
     (event,) = [e for e in holiday_events(2007, national_centre, ouvres) if e.start == D("2008-05-01")]

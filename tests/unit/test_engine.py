@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from cnam_calendar import engine, service
-from cnam_calendar.config import load_centre
-from cnam_calendar.dates import WorkingCalendar
-from cnam_calendar.errors import CnamCalendarError
-from cnam_calendar.model import Centre, Override, RuleSettings, YearSettings
+from cnam_calendar import service
+from cnam_calendar.inputs.config import load_centre
+from cnam_calendar.rules import engine
+from cnam_calendar.rules.dates import WorkingCalendar
+from cnam_calendar.rules.errors import CnamCalendarError
+from cnam_calendar.rules.model import Centre, Override, RuleSettings, YearSettings
 
 NATIONAL = service.DEFAULT_CENTRE
 CDC4 = Centre(id="cdc4", name="CGU de la Caisse des Dépôts", rules=RuleSettings(cpf_working_days=4))
@@ -102,7 +103,7 @@ def test_personal_deadline(rule: str, origin: str, expected: str, calendar: str,
 
 
 def long_fr(d: date) -> str:
-    from cnam_calendar.i18n import long_date
+    from cnam_calendar.text.i18n import long_date
 
     return long_date(d)
 

@@ -15,8 +15,8 @@ import recurring_ical_events
 from ical.calendar_stream import IcsCalendarStream
 
 from cnam_calendar import service
-from cnam_calendar.config import load_centre
-from cnam_calendar.model import Centre, Schedule
+from cnam_calendar.inputs.config import load_centre
+from cnam_calendar.rules.model import Centre, Schedule
 
 CENTRES = ("ipst-cnam", "cnam-occitanie")
 YEARS = (2026, 2027, 2028)
@@ -313,7 +313,7 @@ def test_cancelled_event_that_comes_back_is_confirmed_again(tmp_path: Path, run_
 
 def test_feed_item_does_not_read_the_wall_clock(ipst: Centre, schedules: dict) -> None:
     """An item's content hash decides SEQUENCE, so it must not hold "now" (icalendar's default DTSTAMP)."""
-    from cnam_calendar import ics
+    from cnam_calendar.ical import ics
 
     now = datetime.now(timezone.utc)  # read here only to show the code under test must not use it
     for e in schedules[("ipst-cnam", 2026)].events:

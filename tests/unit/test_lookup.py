@@ -1,4 +1,4 @@
-"""Prepared statements on DBAPI connections (cnam_calendar.lookup), on an in-memory SQLite store."""
+"""Prepared statements on DBAPI connections (cnam_calendar.store.lookup), on an in-memory SQLite store."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import bindparam, select, update
 
-from cnam_calendar.lookup import Lookup, Prepared, Writer
-from cnam_calendar.roster import Learner
-from cnam_calendar.store import UtcDateTime, learners_table, open_store
+from cnam_calendar.rules.model import Learner
+from cnam_calendar.store.database import UtcDateTime, learners_table, open_store
+from cnam_calendar.store.lookup import Lookup, Prepared, Writer
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
 

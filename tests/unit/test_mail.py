@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cnam_calendar.mail import clean_header, compose, message_id, render, text_part
-from cnam_calendar.reminders import plan_reminders
-from cnam_calendar.roster import Learner
+from cnam_calendar.mail.compose import clean_header, compose, message_id, render, text_part
+from cnam_calendar.rules.model import Learner
+from cnam_calendar.rules.reminders import plan_reminders
 from cnam_calendar.service import ouvres_for, schedule
 
 SENDER = "Rappels Cnam <rappels@example.org>"
@@ -76,7 +76,7 @@ def test_english_when_the_learner_reads_english(payloads):
 
 def test_exam_subject_says_from(payloads, request):
     ipst = request.getfixturevalue("ipst")
-    from cnam_calendar.model import UE
+    from cnam_calendar.rules.model import UE
 
     one = Learner("L3", "c@example.org", "C", "D", "ipst-cnam", "31", "individuel", ("NFA001",))
     rs = plan_reminders([one], {ipst.id: schedule(ipst, 2026)}, {ipst.id: ouvres_for(ipst, 2025, 2028)},
@@ -216,11 +216,11 @@ def check_wire(data: bytes, payload, lang: str, sender: str = SENDER, moment: da
 @pytest.fixture(scope="module")
 def planned(request):
     """Every reminder of a dozen generated learners of both shipped centres (French and English)."""
-    from cnam_calendar.catalogue import load_catalogue
-    from cnam_calendar.config import load_centres
-    from cnam_calendar.daemon import plan_all
-    from cnam_calendar.roster import generate_learners
-    from cnam_calendar.store import open_store
+    from cnam_calendar.inputs.catalogue import load_catalogue
+    from cnam_calendar.inputs.config import load_centres
+    from cnam_calendar.inputs.roster import generate_learners
+    from cnam_calendar.mail.daemon import plan_all
+    from cnam_calendar.store.database import open_store
     from tests.conftest import CALENDARS
 
     centres = load_centres(CALENDARS)

@@ -13,10 +13,9 @@ from email import policy
 
 import pytest
 
-from cnam_calendar.mail import compose
-from cnam_calendar.model import UE
-from cnam_calendar.reminders import plan_reminders
-from cnam_calendar.roster import Learner
+from cnam_calendar.mail.compose import compose
+from cnam_calendar.rules.model import UE, Learner
+from cnam_calendar.rules.reminders import plan_reminders
 from cnam_calendar.service import ouvres_for, schedule
 
 SENDER = "Rappels Cnam <rappels@example.org>"

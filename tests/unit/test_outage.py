@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from cnam_calendar.outage import Outage
+from cnam_calendar.mail.outage import Outage
 
 T0 = datetime(2026, 12, 2, 9, 0, tzinfo=timezone.utc)
 
@@ -26,7 +26,7 @@ class Clock:
 def test_one_line_per_outage_and_one_when_it_ends_with_a_doubling_capped_wait(caplog: pytest.LogCaptureFixture):
     clock = Clock()
     outage = Outage("la base", clock)
-    caplog.set_level(logging.INFO, "cnam_calendar.daemon")
+    caplog.set_level(logging.INFO, "cnam_calendar.mail.daemon")
     assert outage.ready() and not outage.failing and not outage.ok()
     waits = []
     for _ in range(6):

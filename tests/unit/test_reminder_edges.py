@@ -14,9 +14,8 @@ from datetime import date, datetime, time, timedelta, timezone
 import pytest
 
 from cnam_calendar import service
-from cnam_calendar.model import Centre, Event, ReminderPolicy, Source
-from cnam_calendar.reminders import plan_reminders, uid_year
-from cnam_calendar.roster import Learner
+from cnam_calendar.rules.model import Centre, Event, Learner, ReminderPolicy, Source
+from cnam_calendar.rules.reminders import plan_reminders, uid_year
 
 FAQ = "https://ipst.cnam.fr/contact/foire-aux-questions-ipst-cnam--1605162.kjsp?RH=1623911274792"
 KEY = "w" * 32
@@ -150,7 +149,7 @@ def test_uid_year(uid: str, year: int | None) -> None:
     ("professionnalisation", []),
 ])
 def test_only_apprentices_get_the_contract_deadline(ipst: Centre, status: str, rules: list[str]) -> None:
-    from cnam_calendar.personal import deadline_event, learner_deadlines
+    from cnam_calendar.rules.personal import deadline_event, learner_deadlines
 
     learner = wanda(status=status, dossier_received=None, training_start=date(2026, 10, 12))
     found = learner_deadlines(learner, service.schedule(ipst, 2026), service.ouvres_for(ipst, 2025, 2028))

@@ -12,12 +12,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-import cnam_calendar.reminders as reminders_mod
-from cnam_calendar.ics import uid_for
-from cnam_calendar.model import UE, ReminderPolicy
-from cnam_calendar.personal_ics import PersonalFeeds
-from cnam_calendar.reminders import academic_year_of, local_instant, plan_reminders, uid_year
-from cnam_calendar.roster import Learner, generate_learners
+import cnam_calendar.rules.reminders as reminders_mod
+from cnam_calendar.ical.ics import uid_for
+from cnam_calendar.ical.personal import PersonalFeeds
+from cnam_calendar.inputs.roster import generate_learners
+from cnam_calendar.rules.model import UE, Learner, ReminderPolicy
+from cnam_calendar.rules.reminders import academic_year_of, local_instant, plan_reminders, uid_year
 from cnam_calendar.service import ouvres_for, schedule
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -8,10 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from cnam_calendar.config import load_centres
-from cnam_calendar.errors import RosterError
-from cnam_calendar.model import Centre
-from cnam_calendar.roster import (
+from cnam_calendar.inputs.config import load_centres
+from cnam_calendar.inputs.roster import (
     COLUMNS,
     STATUSES,
     Learner,
@@ -21,6 +19,8 @@ from cnam_calendar.roster import (
     roster_csv,
     validate_rows,
 )
+from cnam_calendar.rules.errors import RosterError
+from cnam_calendar.rules.model import Centre
 
 HEADER = ",".join(COLUMNS)
 CATALOGUES = {"ipst-cnam": {"NFA001", "NFA002", "GDN100"}, "cnam-occitanie": {"UTC501", "ENG210"}}

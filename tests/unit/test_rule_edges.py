@@ -13,12 +13,11 @@ from datetime import date
 import pytest
 
 from cnam_calendar import service
-from cnam_calendar.dates import WorkingCalendar
-from cnam_calendar.errors import RuleError
-from cnam_calendar.model import UE, Centre, Closure, Override, YearSettings
-from cnam_calendar.reminders import in_window, plan_reminders
-from cnam_calendar.roster import Learner
-from cnam_calendar.sessions import Sessions, exam_events, hours_problems, session_explanation, ue_sessions
+from cnam_calendar.rules.dates import WorkingCalendar
+from cnam_calendar.rules.errors import RuleError
+from cnam_calendar.rules.model import UE, Centre, Closure, Learner, Override, YearSettings
+from cnam_calendar.rules.reminders import in_window, plan_reminders
+from cnam_calendar.rules.sessions import Sessions, exam_events, hours_problems, session_explanation, ue_sessions
 
 D = date.fromisoformat
 MON, TUE, WED, THU, FRI = range(5)
@@ -236,7 +235,7 @@ def test_untimed_ues_before_a_timed_one_do_not_hide_its_problem(sched) -> None:
 
 
 def test_long_dates_with_and_without_the_weekday() -> None:
-    from cnam_calendar.i18n import long_date
+    from cnam_calendar.text.i18n import long_date
 
     assert long_date(D("2026-10-01")) == "jeudi 1er octobre 2026"
     assert long_date(D("2026-10-01"), weekday=False) == "1er octobre 2026"

@@ -11,10 +11,11 @@ from datetime import date
 
 import pytest
 
-from cnam_calendar import engine, service
-from cnam_calendar.dates import WorkingCalendar
-from cnam_calendar.errors import RuleError
-from cnam_calendar.model import Centre, Closure, Override, YearSettings
+from cnam_calendar import service
+from cnam_calendar.rules import engine
+from cnam_calendar.rules.dates import WorkingCalendar
+from cnam_calendar.rules.errors import RuleError
+from cnam_calendar.rules.model import Centre, Closure, Override, YearSettings
 
 D = date.fromisoformat
 NATIONAL = service.DEFAULT_CENTRE

@@ -13,10 +13,10 @@ import icalendar
 import pytest
 import recurring_ical_events
 
-from cnam_calendar import build, ics
-from cnam_calendar.model import UE, Centre, Schedule
+from cnam_calendar.ical import build, ics
+from cnam_calendar.rules.model import UE, Centre, Schedule
+from cnam_calendar.rules.sessions import duration_hours, exam_events, hours_problems, ue_sessions
 from cnam_calendar.service import schedule
-from cnam_calendar.sessions import duration_hours, exam_events, hours_problems, ue_sessions
 
 PARIS = ZoneInfo("Europe/Paris")
 MON, TUE, WED, THU, FRI, SAT = range(6)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cnam_calendar.smtp import Mailer, SendResult, SmtpError, WireMessage, backoff
+from cnam_calendar.mail.smtp import Mailer, SendResult, SmtpError, WireMessage, backoff
 from tests.support.smtp_sink import SmtpSink, free_port, read_record, running_sink, sink_process
 
 SENDER = "rappels@cnam.test"

@@ -9,13 +9,13 @@ from datetime import date, datetime, timedelta, timezone
 import icalendar
 import pytest
 
-from cnam_calendar import ics, splice
-from cnam_calendar.config import load_centre
-from cnam_calendar.engine import personal_deadline
-from cnam_calendar.feed_cache import rendered
-from cnam_calendar.personal import deadline_event
-from cnam_calendar.personal_ics import PersonalFeeds
-from cnam_calendar.roster import Learner
+from cnam_calendar.ical import ics, splice
+from cnam_calendar.ical.feed_cache import rendered
+from cnam_calendar.ical.personal import PersonalFeeds
+from cnam_calendar.inputs.config import load_centre
+from cnam_calendar.rules.engine import personal_deadline
+from cnam_calendar.rules.model import Learner
+from cnam_calendar.rules.personal import deadline_event
 from cnam_calendar.service import ouvres_for, schedule
 from tests.conftest import CALENDARS, FIXED_NOW
 

@@ -1,0 +1,321 @@
+"""`cnam-calendar`: parse options, call the library, print. One error handler for all commands."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import sys
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cnam_calendar.cli import click_fr
+from cnam_calendar.cli.learners import learners
+from cnam_calendar.cli.reminders import daemon, reminders
+from cnam_calendar.cli.types import ACADEMIC_YEAR, ISO_DATE, Integer, check_base_url
+from cnam_calendar.files import atomic_write
+from cnam_calendar.ical import build as build_mod
+from cnam_calendar.inputs.config import DEFAULT_DIR, load_centres
+from cnam_calendar.rules.engine import PERSONAL_RULES, check_schedule
+from cnam_calendar.rules.errors import CnamCalendarError, RuleError
+from cnam_calendar.rules.model import UE, Centre, Deadline, Event
+from cnam_calendar.rules.sessions import hours_problems
+from cnam_calendar.service import DEFAULT_CENTRE, academic_year, checked_schedule, deadline, local_date, schedule
+from cnam_calendar.text.i18n import long_date
+
+EXIT_PROBLEMS = 1
+EXIT_BAD_INPUT = 2
+SUBCOMMANDS = "COMMANDE [ARGS]..."
+
+click_fr.install()
+
+
+def system_clock() -> datetime:
+    """Return the current time, aware; the only place the CLI reads the clock."""
+    return datetime.now(timezone.utc)
+
+
+class _Group(click.Group):
+    """Turn every CnamCalendarError into its message on stderr and exit status 2."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("subcommand_metavar", SUBCOMMANDS)
+        super().__init__(*args, **kwargs)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CnamCalendarError as exc:
+            for line in exc.lines():
+                click.echo(f"Erreur : {line}", err=True)
+            if exc.problems and exc.hint and len(exc.problems) > 1:
+                click.echo(exc.hint, err=True)
+            ctx.exit(EXIT_BAD_INPUT)
+        except OSError as exc:  # a path the system refuses (too long, not writable, a file where a folder goes…)
+            where = exc.filename if exc.filename is not None else "système"
+            click.echo(f"Erreur : {where} : {exc.strerror or exc} (attendu : un chemin accessible en écriture)",
+                       err=True)
+            ctx.exit(EXIT_BAD_INPUT)
+
+
+def build_stamp(clock: datetime) -> datetime:
+    """Return the build time: SOURCE_DATE_EPOCH when set (reproducible builds), else the clock."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if not epoch:
+        return clock
+    try:
+        return datetime.fromtimestamp(int(epoch), timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        raise RuleError(f"SOURCE_DATE_EPOCH invalide « {epoch} »",
+                        hint="attendu : un nombre de secondes depuis 1970, ex. 1767225600") from None
+
+
+@click.group(name="cnam-calendar", cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--calendars", "calendars", envvar="CNAM_CALENDAR_CALENDARS", default=DEFAULT_DIR,
+              show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Dossier des fichiers de centre (variable CNAM_CALENDAR_CALENDARS).")
+@click.version_option(package_name="cnam-calendar")
+@click.pass_context
+def main(ctx: click.Context, calendars: Path) -> None:
+    """Calendriers du Cnam : semestres, examens, jours fériés et échéances."""
+    ctx.obj = {"calendars": calendars, "clock": ctx.obj.get("clock", system_clock) if ctx.obj else system_clock}
+
+
+def _centres(ctx: click.Context, only: tuple[str, ...] = ()) -> list[Centre]:
+    return load_centres(ctx.obj["calendars"], only)
+
+
+def _today(ctx: click.Context) -> date:
+    return local_date(ctx.obj["clock"]())
+
+
+
+def _catalogues(centres: list[Centre]) -> dict[str, tuple[UE, ...]]:
+    from cnam_calendar.inputs.catalogue import load_catalogue
+
+    return {c.id: load_catalogue(c) for c in centres}
+
+
+def _pick_ues(centre: Centre, catalogue: tuple[UE, ...], codes: tuple[str, ...]) -> list[UE]:
+    by_code = {u.code: u for u in catalogue}
+    chosen = []
+    for code in dict.fromkeys(codes):
+        if code not in by_code:
+            close = difflib.get_close_matches(code.upper(), list(by_code), n=1)
+            raise RuleError(f"UE inconnue « {code} » au catalogue de {centre.id}",
+                            where=f"--ue {code}",
+                            hint=(f"vouliez-vous dire « {close[0]} » ? " if close else "")
+                            + f"catalogue : {centre.id}.ues.csv")
+        chosen.append(by_code[code])
+    return chosen
+
+
+@main.command()
+@click.option("--centre", "centres", multiple=True, metavar="ID", help="Centre à construire (répétable ; défaut : tous).")
+@click.option("--year", "years", multiple=True, type=ACADEMIC_YEAR,
+              help="Année universitaire (répétable ; défaut : l'année en cours, qui commence en septembre).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("output"), show_default=True,
+              help="Dossier de sortie.")
+@click.pass_context
+def build(ctx: click.Context, centres: tuple[str, ...], years: tuple[int, ...], out: Path) -> None:
+    """Construire les fichiers .ics de chaque centre et année dans OUT."""
+    clock = ctx.obj["clock"]()
+    stamp = build_stamp(clock)
+    selected = _centres(ctx, centres)
+    from cnam_calendar.web.overview import render_overview
+
+    today = local_date(clock)
+    written = build_mod.build(selected, years or (academic_year(today),), out, stamp, today,
+                              catalogues=_catalogues(selected), overview=render_overview)
+    for path in written:
+        click.echo(f"écrit {path}")
+
+
+def _event_json(e: Event) -> dict[str, Any]:
+    return {"id": e.id, "kind": e.kind, "title": e.title, "title_en": e.title_en, "start": e.start.isoformat(),
+            "end": e.end.isoformat(), "explanation": list(e.explanation), "categories": list(e.categories),
+            "overridden": e.overridden, "source": e.source.cite() if e.source else None}
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+@main.command()
+@click.option("--centre", required=True, metavar="ID", help="Identifiant du centre, ex. ipst-cnam.")
+@click.option("--year", required=True, type=ACADEMIC_YEAR, help="Année universitaire, ex. 2026.")
+@click.argument("event_id", required=False)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def explain(ctx: click.Context, centre: str, year: int, event_id: str | None, fmt: str) -> None:
+    """Expliquer comment chaque date de l'année a été obtenue (ou seulement EVENT_ID)."""
+    sched = checked_schedule(_centres(ctx, (centre,))[0], year)
+    events = list(sched.events)
+    if event_id is not None:
+        events = [e for e in events if e.id == event_id]
+        if not events:
+            ids = [e.id for e in sched.events]
+            close = difflib.get_close_matches(event_id, ids, n=1)
+            raise RuleError(f"événement inconnu « {event_id} » pour {centre} {sched.label}",
+                            hint=(f"vouliez-vous dire « {close[0]} » ? " if close else "")
+                            + f"liste : cnam-calendar explain --centre {centre} --year {year}")
+    if fmt == "json":
+        _echo_json([_event_json(e) for e in events])
+        return
+    for e in events:
+        when = long_date(e.start) if e.start == e.end else f"du {long_date(e.start)} au {long_date(e.end)}"
+        click.echo(f"{e.id} — {e.title} : {when}")
+        for step in e.explanation:
+            click.echo(f"  • {step}")
+        if e.source:
+            click.echo(f"  Source : {e.source.cite()}")
+
+
+def _deadline_json(d: Deadline) -> dict[str, Any]:
+    return {"rule": d.rule, "from": d.origin.isoformat(), "deadline": d.deadline.isoformat(), "title": d.title,
+            "explanation": list(d.explanation), "source": d.source.cite() if d.source else None}
+
+
+@main.command(name="deadline")
+@click.argument("rule", type=click.Choice(PERSONAL_RULES), metavar="RÈGLE")
+@click.option("--from", "origin", required=True, type=ISO_DATE,
+              help="Date de départ : validation CPF, réception du dossier ou début de formation.")
+@click.option("--centre", metavar="ID", help="Centre dont on applique les réglages (défaut : règles nationales).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def deadline_cmd(ctx: click.Context, rule: str, origin: date, centre: str | None, fmt: str) -> None:
+    """Calculer une échéance personnelle à partir d'une date.
+
+    RÈGLE : cpf-confirmation, withdrawal ou apprenticeship-contract.
+    """
+    c = _centres(ctx, (centre,))[0] if centre else DEFAULT_CENTRE
+    d = deadline(rule, origin, c)
+    if fmt == "json":
+        _echo_json(_deadline_json(d))
+        return
+    click.echo(f"{d.title} : {long_date(d.deadline)} ({d.deadline.isoformat()})")
+    for step in d.explanation:
+        click.echo(f"  • {step}")
+    if d.source:
+        click.echo(f"  Source : {d.source.cite()}")
+
+
+@main.command()
+@click.option("--centre", "centres", multiple=True, metavar="ID", help="Centre à vérifier (répétable ; défaut : tous).")
+@click.pass_context
+def check(ctx: click.Context, centres: tuple[str, ...]) -> None:
+    """Vérifier les fichiers de calendars/ : code 0 si tout va bien, 1 avec la liste des problèmes."""
+    problems: list[str] = []
+    checked = 0
+    for centre in _centres(ctx, centres):
+        years = sorted({*centre.years, academic_year(_today(ctx))})
+        catalogue = _catalogues([centre])[centre.id]
+        for year in years:
+            try:
+                sched = schedule(centre, year)
+                found = check_schedule(sched)
+                # hours only mean something once the semesters themselves are sound
+                problems.extend(found or hours_problems(sched, catalogue))
+            except CnamCalendarError as exc:
+                problems.extend(exc.lines())
+            checked += 1
+    for problem in problems:
+        click.echo(f"Problème : {problem}")
+    if problems:
+        click.echo(f"{len(problems)} problème(s) trouvé(s).")
+        ctx.exit(EXIT_PROBLEMS)
+    click.echo(f"Tout est en ordre ({checked} année(s) vérifiée(s)).")
+
+
+@main.command()
+@click.option("--centre", required=True, metavar="ID", help="Identifiant du centre, ex. ipst-cnam.")
+@click.option("--year", required=True, type=ACADEMIC_YEAR, help="Année universitaire, ex. 2026.")
+@click.option("--ue", "ues", multiple=True, metavar="CODE", help="UE à inclure (répétable).")
+@click.option("--lang", type=click.Choice(["fr", "en"]), default="fr", show_default=True, help="Langue des titres.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Fichier à écrire (défaut : sortie standard).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("output"), show_default=True,
+              help="Dossier d'un build précédent, dont on reprend SEQUENCE et LAST-MODIFIED.")
+@click.pass_context
+def feed(ctx: click.Context, centre: str, year: int, ues: tuple[str, ...], lang: str, output: Path | None,
+         out: Path) -> None:
+    """Écrire un calendrier : événements du centre et UE choisies."""
+    c = _centres(ctx, (centre,))[0]
+    chosen = _pick_ues(c, _catalogues([c])[c.id], ues)
+    clock = ctx.obj["clock"]()
+    sched = checked_schedule(c, year)
+    data = build_mod.combined_feed(sched, chosen, build_mod.load_manifest(out, c, year), build_stamp(clock),
+                                   local_date(clock), lang)
+    if output is None:
+        click.echo(data.decode(), nl=False)
+    else:
+        atomic_write(output, data)
+        click.echo(f"écrit {output}", err=True)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Adresse d'écoute.")
+@click.option("--port", default=8000, show_default=True, type=Integer(1, 65535), help="Port d'écoute.")
+@click.option("--base-url", callback=check_base_url,
+              help="URL publique du serveur, pour les liens (défaut : http://HOST:PORT).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("output"), show_default=True,
+              help="Dossier du build (manifestes : SEQUENCE et LAST-MODIFIED).")
+@click.option("--workers", default=1, show_default=True, type=Integer(1, 64),
+              help="Processus serveurs sur le même stockage.")
+@click.option("--db", envvar="CNAM_CALENDAR_DB", default="cnam-calendar.db", show_default=True,
+              metavar="FICHIER|URL", help="Base des apprenants (SQLite ou URL SQLAlchemy ; CNAM_CALENDAR_DB).")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: Path, workers: int, db: str) -> None:
+    """Servir les flux, la page d'abonnement et la vue de l'année."""
+    import uvicorn
+
+    from cnam_calendar.store.database import open_store
+    from cnam_calendar.web.log import log_config
+
+    _centres(ctx)  # fail now, with a clear message, on a broken calendars/ directory
+    open_store(db).close()  # create or upgrade the schema once, before the workers start
+    os.environ["CNAM_CALENDAR_CALENDARS"] = str(Path(ctx.obj["calendars"]).resolve())
+    os.environ["CNAM_CALENDAR_OUT"] = str(out.resolve())
+    os.environ["CNAM_CALENDAR_DB"] = db
+    os.environ["CNAM_CALENDAR_BASE_URL"] = base_url or f"http://{host}:{port}"
+    click.echo(f"cnam-calendar sert {os.environ['CNAM_CALENDAR_BASE_URL']}/ ({workers} processus)", err=True)
+    if workers > 1:
+        _keep_tcp_nodelay()
+    uvicorn.run("cnam_calendar.web.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level="warning", log_config=log_config())
+
+
+def _keep_tcp_nodelay() -> None:
+    """Make the socket `--workers N` shares say it is TCP, so that asyncio sets TCP_NODELAY on connections.
+
+    uvicorn binds that socket itself with proto 0; the accepted sockets inherit it, asyncio then leaves
+    Nagle's algorithm on, and each keep-alive response with a body waits about 40 ms for the client's
+    delayed ACK (uvicorn issue #3149). The single-process path is not affected.
+    """
+    import socket
+
+    from uvicorn.config import Config
+
+    bind = Config.bind_socket
+    if getattr(bind, "keeps_tcp_nodelay", False):
+        return
+
+    def bind_socket(self: Config) -> socket.socket:
+        sock = bind(self)
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.proto == 0:
+            sock = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+        return sock
+
+    bind_socket.keeps_tcp_nodelay = True  # type: ignore[attr-defined]
+    Config.bind_socket = bind_socket  # type: ignore[method-assign]
+
+
+main.add_command(learners)
+main.add_command(reminders)
+main.add_command(daemon)
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""`cnam-calendar reminders …`: plan the reminder e-mails, preview one, count them, opt a learner out."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+
+from cnam_calendar.cli.learners import _centres, _clock, _db_option, _store, _year_option
+from cnam_calendar.cli.types import ACADEMIC_YEAR, ISO_DATE, Decimal, Integer
+from cnam_calendar.mail.compose import compose, text_part
+from cnam_calendar.mail.daemon import plan_all
+from cnam_calendar.rules.errors import StoreError
+from cnam_calendar.rules.reminders import Reminder, in_window
+from cnam_calendar.store.database import DEFAULT_DB, Store
+from cnam_calendar.store.delivery import STATUSES, get_delivery, set_opt_out, status_counts, sync_plan
+
+STATUS_LABELS = {"pending": "en attente", "leased": "en cours d'envoi", "sent": "envoyés", "failed": "en échec",
+                 "expired": "expirés", "superseded": "remplacés", "cancelled": "annulés"}
+
+
+def compute_plan(store: Store, ctx: click.Context, year: int) -> list[Reminder]:
+    """Return every reminder of the store's learners for academic year ``year``."""
+    return plan_all(store, _centres(ctx), year)
+
+
+def _local_midnight(day: date | None, tz: str = "Europe/Paris") -> datetime | None:
+    return None if day is None else datetime.combine(day, time(0), ZoneInfo(tz))
+
+
+def _reminder_json(r: Reminder) -> dict[str, Any]:
+    event = r.payload["event"]
+    return {"key": r.key, "learner_id": r.learner_id, "event_uid": r.event_uid, "event_id": r.event_id,
+            "kind": r.kind, "title": event["title"], "offset_days": r.offset_days, "date": r.target.isoformat(),
+            "local_due": r.local_due.isoformat(), "due_at": r.due_at.isoformat(),
+            "expires_at": r.expires_at.isoformat()}
+
+
+@click.group(name="reminders", subcommand_metavar="COMMANDE [ARGS]...")
+@_db_option(DEFAULT_DB)
+def reminders() -> None:
+    """Rappels par e-mail : ce qui sera envoyé, l'aperçu d'un message, l'état des envois."""
+
+
+@reminders.command()
+@click.option("--from", "first", type=ISO_DATE, help="Premier jour d'envoi montré (heure locale).")
+@click.option("--to", "last", type=ISO_DATE, help="Dernier jour d'envoi montré (inclus).")
+@click.option("--year", type=ACADEMIC_YEAR, callback=_year_option,
+              help="Année universitaire (défaut : l'année en cours).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_db_option(None)
+@click.pass_context
+def plan(ctx: click.Context, first: date | None, last: date | None, year: int, fmt: str) -> None:
+    """Calculer les rappels de tous les apprenants, les écrire dans la base (sans doublon) et les lister."""
+    if first and last and last < first:
+        raise click.BadParameter(f"--to {last} précède --from {first} ; attendu : une fin après le début",
+                                 param_hint="--to")
+    store = _store(ctx)
+    planned = [r for r in compute_plan(store, ctx, year) if in_window(r, first, last)]
+    end = None if last is None else last + timedelta(days=1)
+    report = sync_plan(store, planned, _clock(ctx), _local_midnight(first), _local_midnight(end), years=[year])
+    if fmt == "json":
+        click.echo(json.dumps([_reminder_json(r) for r in planned], ensure_ascii=False, indent=2))
+    else:
+        for r in planned:
+            click.echo(f"{r.local_due:%Y-%m-%d %H:%M %Z}  {r.learner_id}  J-{r.offset_days}  "
+                       f"{r.payload['event']['title']} ({r.target.isoformat()})  {r.key}")
+    click.echo(f"{len(planned)} rappel(s) prévu(s) ; base : {report.created} ajouté(s), {report.updated} mis à "
+               f"jour, {report.revived} réactivé(s), {report.cancelled} annulé(s), {report.unchanged} inchangé(s), "
+               f"{report.skipped} déjà passé(s)", err=True)
+
+
+@reminders.command()
+@click.argument("key")
+@click.option("--from", "sender", envvar="CNAM_CALENDAR_FROM", metavar="ADRESSE",
+              help="Expéditeur (variable CNAM_CALENDAR_FROM ; défaut : celui du fichier du centre).")
+@_db_option(None)
+@click.pass_context
+def preview(ctx: click.Context, key: str, sender: str | None) -> None:
+    """Afficher l'e-mail du rappel KEY (en-têtes et texte), tel qu'il serait envoyé."""
+    store = _store(ctx)
+    row = get_delivery(store, key)
+    if row is None:
+        raise StoreError(f"rappel inconnu « {key} »", where=store.url,
+                         hint="les clés sont listées par : cnam-calendar reminders plan")
+    if not row.payload:
+        raise StoreError(f"le rappel « {key} » n'a pas de contenu", where=store.url,
+                         hint="recalculez-le : cnam-calendar reminders plan")
+    # as it will be sent: at its due time, or now if that is past (the text states the time left then)
+    msg = compose(row.payload, row.key, sender=sender, date=max(_clock(ctx), row.due_at))
+    for name, value in msg.items():
+        if name.lower() not in ("content-type", "mime-version"):
+            click.echo(f"{name}: {value}")
+    click.echo(f"X-Cnam-Calendar-Status: {row.status}")
+    click.echo("")
+    click.echo(text_part(msg), nl=False)
+
+
+@reminders.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_db_option(None)
+@click.pass_context
+def status(ctx: click.Context, fmt: str) -> None:
+    """Compter les rappels par état : en attente, envoyés, en échec, expirés, annulés…"""
+    counts = status_counts(_store(ctx))
+    if fmt == "json":
+        click.echo(json.dumps(counts, indent=2))
+        return
+    for name in STATUSES:
+        click.echo(f"{name:<11} {counts[name]:>8}  {STATUS_LABELS[name]}")
+    click.echo(f"{'total':<11} {sum(counts.values()):>8}")
+
+
+@click.command()
+@click.option("--smtp-host", default="127.0.0.1", show_default=True, help="Serveur SMTP.")
+@click.option("--smtp-port", default=25, show_default=True, type=Integer(1, 65535), help="Port SMTP.")
+@click.option("--smtp-starttls", is_flag=True, help="Passer en TLS (STARTTLS) après la connexion.")
+@click.option("--smtp-user", help="Identifiant SMTP ; le mot de passe est lu dans CNAM_CALENDAR_SMTP_PASSWORD.")
+@click.option("--from", "sender", metavar="ADRESSE",
+              help="Adresse d'expédition de tous les rappels (défaut : celle du fichier de chaque centre, "
+                   "[reminders] sender, sinon son adresse de contact).")
+@click.option("--lanes", default=2, show_default=True, type=Integer(1, 64),
+              help="Connexions SMTP en parallèle.")
+@click.option("--lease-seconds", default=120, show_default=True, type=Integer(1, 86400),
+              help="Durée de réservation d'un rappel : passé ce délai, un autre démon le reprend.")
+@click.option("--dispatch-every", default=2.0, show_default=True, type=Decimal(0.1, 3600),
+              help="Secondes entre deux tournées d'envoi.")
+@_db_option(DEFAULT_DB)
+@click.pass_context
+def daemon(ctx: click.Context, smtp_host: str, smtp_port: int, smtp_starttls: bool, smtp_user: str | None,
+           sender: str | None, lanes: int, lease_seconds: int, dispatch_every: float) -> None:
+    """Envoyer les rappels par e-mail avant chaque échéance : jamais deux fois, aucun perdu."""
+    import logging
+    import os
+
+    from cnam_calendar.mail.daemon import Daemon
+    from cnam_calendar.mail.smtp import Mailer
+    from cnam_calendar.store.delivery import acquire_sqlite_daemon_lock
+
+    store = _store(ctx)
+    lock = acquire_sqlite_daemon_lock(store)  # a second daemon on one SQLite file refuses to start
+    ctx.call_on_close(lock.release)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("cnam_calendar").setLevel(logging.INFO)
+    password = os.environ.get("CNAM_CALENDAR_SMTP_PASSWORD")
+    mailer = Mailer(smtp_host, smtp_port, starttls=smtp_starttls, user=smtp_user, password=password, lanes=lanes,
+                    sender=sender)
+    ctx.call_on_close(mailer.close)
+    worker = Daemon(store, mailer, _centres(ctx), lambda: _clock(ctx), sender,
+                    lease=timedelta(seconds=lease_seconds))
+    released = worker.recover()
+    click.echo(f"démon {worker.owner} : {store.url}, smtp://{smtp_host}:{smtp_port}, {lanes} voie(s)"
+               + (f", {released} rappel(s) repris" if released else ""), err=True)
+    worker.run(dispatch_every=dispatch_every)
+
+
+@reminders.command(name="opt-out")
+@click.argument("learner_id", metavar="ID")
+@click.option("--undo", is_flag=True, help="Reprendre les rappels (au prochain « reminders plan »).")
+@_db_option(None)
+@click.pass_context
+def opt_out(ctx: click.Context, learner_id: str, undo: bool) -> None:
+    """Ne plus envoyer de rappels par e-mail à ID (son flux reste à jour)."""
+    set_opt_out(_store(ctx), learner_id, not undo)
+    if undo:
+        click.echo(f"{learner_id} recevra de nouveau les rappels (au prochain : cnam-calendar reminders plan).")
+    else:
+        click.echo(f"{learner_id} ne recevra plus de rappels par e-mail ; son flux reste à jour.")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(reminders())

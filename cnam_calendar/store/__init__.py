@@ -1,0 +1,1 @@
+"""The SQLAlchemy store: learners, tokens, the reminder delivery table, migrations."""

@@ -1,0 +1,1 @@
+"""Wording of dates, numbers and explanations in French and English (pure)."""

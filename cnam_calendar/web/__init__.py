@@ -1,0 +1,1 @@
+"""The ASGI app: feeds, the subscription page, the year at a glance."""
