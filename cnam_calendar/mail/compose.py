@@ -1,7 +1,7 @@
 """Reminder e-mails: one delivery row's payload → the message on the wire, nothing sent here.
 
 French by default, English when the learner's ``lang`` is en. Each message has a plain-text and an
-HTML part (everything escaped), the event as a small ``.ics`` (no METHOD, as in the feeds: a copy of
+HTML part (a Jinja2 template, mail/templates/, everything escaped), the event as a small ``.ics`` (no METHOD, as in the feeds: a copy of
 the event, not an iTIP request), what to do and whom to contact, the FAQ source, a Message-ID
 derived from the delivery key (a resend is the same message), ``Auto-Submitted: auto-generated``
 and an opt-out. The sender, the opt-out mailbox and the contact are the learner's centre's. The
@@ -20,7 +20,6 @@ from __future__ import annotations
 import binascii
 import email
 import hashlib
-import html
 import re
 import unicodedata
 from base64 import b64encode
@@ -35,6 +34,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from cnam_calendar.mail.smtp import WireMessage
+from cnam_calendar.templating import environment, render as render_template
 from cnam_calendar.text.i18n import long_date
 
 MESSAGE_DOMAIN = "cnam-calendar"
@@ -76,6 +76,9 @@ _DEFAULT_ACTION = (
     "Vérifiez ce qui est attendu de vous avant cette date ; en cas de doute, contactez le centre.",
     "Check what is expected of you before this date; if in doubt, contact the centre.",
 )
+
+
+_TEMPLATES = environment("cnam_calendar.mail")
 
 
 def clean_header(value: object, limit: int = 200) -> str:
@@ -203,21 +206,7 @@ def _plain(t: Mapping[str, Any]) -> str:
 
 
 def _html(t: Mapping[str, Any], lang: str) -> str:
-    e = html.escape
-    parts = [f'<!DOCTYPE html><html lang="{e(lang)}"><head><meta charset="utf-8"><title>{e(t["lead"])}</title>'
-             "</head><body>",
-             f"<p>{e(t['hello'])}</p>", f"<p><strong>{e(t['lead'])}</strong></p>",
-             f"<h2>{e(t['todo_head'])}</h2>", f"<p>{e(t['todo'])}</p>"]
-    if t["steps"]:
-        parts.append(f"<h2>{e(t['why_head'])}</h2><ul>" + "".join(f"<li>{e(s)}</li>" for s in t["steps"]) + "</ul>")
-    if t["source"]:
-        parts.append(f"<p>{e(t['source_label'])}{e(t['colon'])} {e(t['source'])}</p>")
-    if t["contact"]:
-        parts.append(f"<h2>{e(t['contact_head'])}</h2><p>" + " — ".join(e(c) for c in t["contact"]) + "</p>")
-    if t["faq"]:
-        parts.append(f'<p>{e(t["faq_label"])}{e(t["colon"])} <a href="{e(t["faq"], quote=True)}">{e(t["faq"])}</a></p>')
-    parts.append(f"<hr><p><small>{e(t['stop'])}</small></p></body></html>")
-    return "\n".join(parts) + "\n"
+    return render_template(_TEMPLATES, "reminder.html.j2", t=t, lang=lang)
 
 
 def _ics_text(value: str) -> str:
