@@ -9,15 +9,19 @@ from __future__ import annotations
 import calendar
 from collections.abc import Sequence
 from datetime import date, timedelta
-from html import escape
 from pathlib import PurePath
 
+from markupsafe import Markup
+
 from cnam_calendar.rules.model import Event, Schedule
+from cnam_calendar.templating import environment, render
 from cnam_calendar.text.i18n import LANGS, day_name, long_date, month_name
 
 # Which background a day takes when several events cover it (the others stay in data-kinds and title).
 FILL_PRIORITY = ("holiday", "closure", "exam", "semester")
 KINDS = ("semester", "exam", "holiday", "closure", "deadline")
+
+_TEMPLATES = environment("cnam_calendar.web")
 
 _SHORT_MONTHS = {
     "fr": ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."),
@@ -98,145 +102,6 @@ _TEXT = {
     },
 }
 
-_CSS = """
-:root {
-  --ink: #1c2430; --muted: #5b6472; --rule: #d5dae1; --paper: #ffffff;
-  --s1: #cfe2f8; --s1-ink: #0b3d74; --s2: #c9eadf; --s2-ink: #0d5440;
-  --exam: #ffd27a; --exam-ink: #6b4200;
-  --holiday: #c62836; --holiday-ink: #ffffff;
-  --closure-hatch: #aab0b9;
-  --deadline: #6a1b9a;
-  --weekend: #f1f2f4;
-}
-* { box-sizing: border-box; -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-html { font-size: 15px; }
-body {
-  margin: 0; background: var(--paper); color: var(--ink);
-  font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans", "DejaVu Sans",
-    Arial, sans-serif;
-  line-height: 1.4; font-variant-numeric: tabular-nums;
-}
-main { max-width: 1560px; margin: 0 auto; padding: 1.4rem 1.6rem 2rem; }
-header.page { display: flex; align-items: flex-end; justify-content: space-between; gap: 2rem;
-  border-bottom: 3px solid var(--ink); padding-bottom: .5rem; margin-bottom: 1rem; }
-.kicker { margin: 0; text-transform: uppercase; letter-spacing: .08em; font-size: .75rem; color: var(--muted);
-  font-weight: 600; }
-h1 { margin: .1rem 0 0; font-size: 1.9rem; line-height: 1.15; font-weight: 750; letter-spacing: -.01em; }
-.lede { margin: 0; color: var(--muted); font-size: .85rem; max-width: 34em; text-align: right; }
-
-.year { display: grid; grid-template-columns: repeat(7, minmax(0, 1fr)); gap: 1.1rem .9rem; align-items: start; }
-.month h2 { margin: 0 0 .25rem; font-size: 1rem; font-weight: 700; text-transform: capitalize;
-  border-bottom: 1.5px solid var(--ink); padding-bottom: .1rem; display: flex; justify-content: space-between;
-  align-items: baseline; }
-.month h2 .y { font-weight: 500; color: var(--muted); font-size: .8rem; }
-.month table { width: 100%; table-layout: fixed; border-collapse: separate; border-spacing: 1px; }
-.month col.wk { width: 11%; }
-.month th { font-size: .62rem; font-weight: 600; color: var(--muted); text-align: center; padding: 0 0 .1rem; }
-.month th.we { color: #8a919c; }
-.month td { height: 1.62rem; padding: 0; text-align: center; vertical-align: middle; font-size: .78rem;
-  position: relative; border-radius: 2px; }
-.month td.wk { font-size: .56rem; color: #8a919c; text-align: left; padding-left: 1px; }
-.month td.day.we { background-color: var(--weekend); color: #6b7380; }
-.month td.day.k-sem1 { background-color: var(--s1); color: var(--s1-ink); }
-.month td.day.k-sem2 { background-color: var(--s2); color: var(--s2-ink); }
-.month td.day.k-exam { background-color: var(--exam); color: var(--exam-ink); font-weight: 600; }
-.month td.we.k-sem1, .month td.we.k-sem2, .month td.we.k-exam {
-  background-image: linear-gradient(rgba(28, 36, 48, .10), rgba(28, 36, 48, .10)); }
-.month td.day.k-closure { color: #3b424d;
-  background: repeating-linear-gradient(135deg, var(--closure-hatch) 0 1.5px, #eceef1 1.5px 5px); }
-.month td.day.k-holiday { background: var(--holiday); color: var(--holiday-ink); font-weight: 700; }
-.tag { position: absolute; top: 1px; right: 1px; font-size: .5rem; line-height: 1; font-weight: 700;
-  letter-spacing: 0; }
-.n { display: inline-block; min-width: 1.32rem; line-height: 1.2rem; border-radius: 50%; }
-.month td.dl .n { box-shadow: 0 0 0 2px var(--deadline); background: #fff; color: var(--deadline); font-weight: 800; }
-
-.notes { list-style: none; margin: .35rem 0 0; padding: 0; font-size: .66rem; line-height: 1.3; color: var(--ink); }
-.notes li { display: grid; grid-template-columns: .8rem minmax(1.85rem, max-content) 1fr; align-items: baseline; margin-bottom: .12rem; }
-.notes b { white-space: nowrap; font-weight: 700; text-align: right; padding-right: .3rem; }
-.notes .sw { width: .6rem; height: .6rem; align-self: start; margin-top: .22em; }
-.notes .ev-end { color: var(--muted); }
-.notes .sw.k-deadline { width: .5rem; height: .5rem; margin: .27em 0 0 .05rem; box-shadow: 0 0 0 1.5px var(--deadline); }
-
-.sw { display: inline-block; border-radius: 2px; flex: none; }
-.sw.k-sem1 { background: var(--s1); box-shadow: inset 0 0 0 1px #9dbfe6; }
-.sw.k-sem2 { background: var(--s2); box-shadow: inset 0 0 0 1px #93cfbb; }
-.sw.k-exam { background: var(--exam); }
-.sw.k-holiday { background: var(--holiday); }
-.sw.k-closure { background: repeating-linear-gradient(135deg, var(--closure-hatch) 0 1.5px, #eceef1 1.5px 5px); }
-.sw.k-deadline { background: #fff; box-shadow: 0 0 0 2px var(--deadline); border-radius: 50%; }
-abbr[title] { text-decoration: none; border: 0; cursor: help; }
-.vh { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
-.sw.we { background: var(--weekend); box-shadow: inset 0 0 0 1px var(--rule); }
-
-.legend { border: 1.5px solid var(--ink); border-radius: 6px; padding: .55rem .65rem .6rem; font-size: .72rem; }
-.legend h2 { margin: 0 0 .35rem; font-size: 1rem; font-weight: 700; }
-.legend ul { list-style: none; margin: 0; padding: 0; }
-.legend li { display: flex; align-items: center; gap: .5rem; margin-bottom: .32rem; line-height: 1.2; }
-.legend .swatch { position: relative; width: 1.55rem; height: 1.15rem; border-radius: 2px; flex: none;
-  display: inline-flex; align-items: center; justify-content: center; font-size: .66rem; font-weight: 700; }
-.legend .swatch.k-holiday { color: var(--holiday-ink); }
-.legend .swatch.k-deadline { width: 1.15rem; margin: 0 .2rem; color: var(--deadline); border-radius: 50%; }
-.legend .swatch.k-exam { color: var(--exam-ink); }
-.legend .swatch.k-sem1 { color: var(--s1-ink); }
-.legend .swatch.k-sem2 { color: var(--s2-ink); }
-.legend .swatch.wkn { color: #8a919c; font-weight: 500; font-size: .6rem; }
-.legend small { display: block; color: var(--muted); font-size: .62rem; }
-
-.details { margin-top: 2rem; display: grid; grid-template-columns: minmax(0, 1.25fr) minmax(0, 1fr); gap: 1rem 2.4rem; }
-.details h2 { font-size: 1.15rem; margin: 0 0 .5rem; border-bottom: 1.5px solid var(--ink); padding-bottom: .15rem; }
-.details section { break-inside: avoid-page; }
-.details .wide { grid-column: 1 / -1; }
-table.periods { width: 100%; border-collapse: collapse; font-size: .85rem; }
-table.periods th { text-align: left; font-size: .7rem; text-transform: uppercase; letter-spacing: .05em;
-  color: var(--muted); font-weight: 600; border-bottom: 1px solid var(--rule); padding: .2rem .4rem; }
-table.periods td.len { white-space: nowrap; }
-table.periods td { border-bottom: 1px solid var(--rule); padding: .3rem .4rem; vertical-align: top; }
-table.periods td:first-child { font-weight: 600; }
-table.periods .sw, .daysoff .sw { width: .8rem; height: .8rem; margin-right: .45rem; vertical-align: -.08rem; }
-.deadlines { list-style: none; margin: 0; padding: 0; }
-.deadlines > li { margin: 0 0 .8rem; padding-left: .8rem; border-left: 3px solid var(--deadline); break-inside: avoid; }
-.deadlines .when { font-weight: 700; color: var(--deadline); font-size: .85rem; }
-.deadlines h3 { margin: 0; font-size: .95rem; }
-.deadlines ol { margin: .2rem 0 0; padding-left: 1.2rem; font-size: .8rem; color: #353d49; }
-.deadlines ol li { margin-bottom: .1rem; }
-.flag { font-size: .7rem; color: var(--muted); font-weight: 500; }
-.daysoff { list-style: none; margin: 0; padding: 0; font-size: .85rem; }
-.daysoff-block { margin-top: 1.2rem; }
-.daysoff li { break-inside: avoid; margin-bottom: .2rem; }
-.links p { margin: 0 0 .5rem; font-size: .8rem; color: var(--muted); }
-.links ul { margin: 0; padding: 0; list-style: none; columns: 3; column-gap: 1.5rem; font-size: .85rem; }
-.links li { break-inside: avoid; margin-bottom: .25rem; }
-.links a { color: #0b4f9c; text-decoration: none; border-bottom: 1px solid #9dbfe6; }
-.links code { font-size: .75rem; color: var(--muted); }
-footer { margin-top: 1.6rem; font-size: .72rem; color: var(--muted); border-top: 1px solid var(--rule); padding-top: .4rem; }
-
-@media (max-width: 1150px) { .year { grid-template-columns: repeat(4, minmax(0, 1fr)); } }
-@media (max-width: 760px) {
-  .year { grid-template-columns: repeat(2, minmax(0, 1fr)); }
-  .details { grid-template-columns: 1fr; }
-  header.page { display: block; } .lede { text-align: left; }
-}
-
-@page { size: A4 landscape; margin: 10mm; }
-@media print {
-  html { font-size: 9.8pt; }
-  main { max-width: none; padding: 0; }
-  header.page { margin-bottom: 3.5mm; padding-bottom: 1.5mm; }
-  h1 { font-size: 1.75rem; }
-  .year { grid-template-columns: repeat(7, minmax(0, 1fr)); gap: 4mm 3.2mm; }
-  .month td { height: 1.78rem; }
-  .notes { font-size: .68rem; }
-  .month, .legend { break-inside: avoid; }
-  .details { break-before: page; margin-top: 0; grid-template-columns: minmax(0, 1.25fr) minmax(0, 1fr); }
-  .links ul { columns: 4; font-size: .78rem; }
-  .deadlines > li { margin-bottom: .55rem; }
-  .deadlines ol { font-size: .76rem; }
-  footer { margin-top: 4mm; break-before: avoid; }
-  .links a { color: var(--ink); border: 0; }
-}
-"""
-
-
 def _t(lang: str, key: str, **kwargs: object) -> str:
     text = _TEXT[lang][key]
     return text.format(**kwargs) if kwargs else text
@@ -272,8 +137,8 @@ def _by_day(schedule: Schedule) -> dict[date, list[Event]]:
     return days
 
 
-def _day_cell(day: date, events: list[Event], semesters: Sequence[Event], lang: str) -> str:
-    """Return one day's <td>: colour, marker, data-date/data-kinds/data-events and a title."""
+def _day_cell(day: date, events: list[Event], semesters: Sequence[Event], lang: str) -> dict[str, object]:
+    """Return one day's cell: colour, marker, data-date/data-kinds/data-events and a title."""
     kinds = [k for k in KINDS if any(e.kind == k for e in events)]
     classes = ["day"]
     if day.weekday() >= 5:
@@ -283,20 +148,10 @@ def _day_cell(day: date, events: list[Event], semesters: Sequence[Event], lang: 
         classes.append(_shade(fill, semesters))
     if "deadline" in kinds:
         classes.append("dl")
-    attrs = [
-        f'class="{" ".join(classes)}"',
-        f'data-date="{day.isoformat()}"',
-        f'data-kinds="{" ".join(kinds)}"',
-    ]
-    if events:
-        ids = " ".join(e.id for e in events)
-        attrs.append(f'data-events="{escape(ids)}"')
-        labels = " · ".join(_kind_label(e, lang) for e in events)
-        attrs.append(f'title="{escape(_t(lang, "day_title", day=long_date(day, lang), what=labels))}"')
-    tag = ""
-    if "holiday" in kinds:
-        tag = f'<span class="tag" aria-hidden="true">{_t(lang, "holiday_tag")}</span>'
-    return f'<td {" ".join(attrs)}><span class="n">{day.day}</span>{tag}</td>'
+    labels = " · ".join(_kind_label(e, lang) for e in events)
+    return {"classes": " ".join(classes), "date": day.isoformat(), "kinds": " ".join(kinds),
+            "events": " ".join(e.id for e in events), "day": day.day, "holiday": "holiday" in kinds,
+            "title": _t(lang, "day_title", day=long_date(day, lang), what=labels) if events else ""}
 
 
 def _kind_label(event: Event, lang: str) -> str:
@@ -309,106 +164,44 @@ def _kind_label(event: Event, lang: str) -> str:
     return label
 
 
-def _notes(year: int, month: int, schedule: Schedule, semesters: Sequence[Event], lang: str) -> str:
+def _notes(year: int, month: int, schedule: Schedule, semesters: Sequence[Event], lang: str) -> list[dict]:
     """List what starts or ends in the month, under its grid, so the wall copy reads without the legend."""
-    items: list[tuple[date, int, str]] = []
+    items: list[tuple[date, int, dict[str, object]]] = []
     for event in schedule.events:
         if event.kind not in KINDS:
             continue
-        sw = f'<span class="sw {_shade(event, semesters)}" aria-hidden="true"></span>'
-        label = escape(event.label(lang))
+        shade, label = _shade(event, semesters), event.label(lang)
         if event.start == event.end:
             if (event.start.year, event.start.month) == (year, month):
-                items.append((event.start, 0, f"<li>{sw}<b>{event.start.day}</b><span>{label}</span></li>"))
+                items.append((event.start, 0, {"shade": shade, "when": event.start.day, "text": label}))
             continue
         starts = (event.start.year, event.start.month) == (year, month)
         ends = (event.end.year, event.end.month) == (year, month)
         if starts and ends:
             span = f"{event.start.day}–{event.end.day}"
-            items.append((event.start, 1, f"<li>{sw}<b>{span}</b><span>{label}</span></li>"))
+            items.append((event.start, 1, {"shade": shade, "when": span, "text": label}))
             continue
         if starts:
             text = _t(lang, "starts", label=label)
-            items.append((event.start, 1, f"<li>{sw}<b>{event.start.day}</b><span>{text}</span></li>"))
+            items.append((event.start, 1, {"shade": shade, "when": event.start.day, "text": text}))
         if ends:
             text = _t(lang, "ends", label=label)
-            items.append((event.end, 1, f'<li class="ev-end">{sw}<b>{event.end.day}</b><span>{text}</span></li>'))
-    if not items:
-        return ""
+            items.append((event.end, 1, {"shade": shade, "when": event.end.day, "text": text, "end": True}))
     items.sort(key=lambda item: (item[0], item[1]))
-    return '<ul class="notes">' + "".join(html for _, _, html in items) + "</ul>"
-
-
-WE_CLASS = ' class="we"'
+    return [item for _, _, item in items]
 
 
 def _month(year: int, month: int, schedule: Schedule, by_day: dict[date, list[Event]],
-           semesters: Sequence[Event], lang: str) -> str:
-    key = f"{year}-{month:02d}"
-    head = "".join(
-        f'<th scope="col"{WE_CLASS if i >= 5 else ""}><abbr title="{day_name(date(2024, 1, 1 + i), lang)}">'
-        f"{day_name(date(2024, 1, 1 + i), lang)[0].upper()}</abbr></th>"
-        for i in range(7)
-    )
-    rows = []
+           semesters: Sequence[Event], lang: str) -> dict[str, object]:
     weeks = calendar.Calendar(firstweekday=0).monthdatescalendar(year, month)
     while len(weeks) < 6:  # every month six rows high, so the grid lines up on the wall
         weeks.append([weeks[-1][-1] + timedelta(days=1 + i) for i in range(7)])
-    for week in weeks:
-        in_month = [d for d in week if d.month == month]
-        iso = f"{week[0].isocalendar().week}" if in_month else ""
-        cells = [f'<td class="wk">{iso}</td>']
-        for day in week:
-            if day.month != month:
-                cells.append('<td class="pad"></td>')
-            else:
-                cells.append(_day_cell(day, by_day.get(day, []), semesters, lang))
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    name = month_name(month, lang)
-    return (
-        f'<section class="month" data-month="{key}" aria-labelledby="m-{key}">'
-        f'<h2 id="m-{key}"><span>{escape(name)}</span><span class="y">{year}</span></h2>'
-        f'<table><colgroup><col class="wk">{"<col>" * 7}</colgroup>'
-        f'<thead><tr><th scope="col"><span class="vh">{_t(lang, "week_long")}</span></th>'
-        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        f"{_notes(year, month, schedule, semesters, lang)}</section>"
-    )
-
-
-def _legend(schedule: Schedule, semesters: Sequence[Event], lang: str) -> str:
-    items = []
-    for event in semesters:
-        items.append(
-            f'<li><span class="sw swatch {_shade(event, semesters)}" aria-hidden="true">12</span>'
-            f"<span>{escape(event.label(lang))}<small>{_short(event.start, lang)} → "
-            f"{_short(event.end, lang, year=True)}</small></span></li>"
-        )
-    exams = [e for e in schedule.events if e.kind == "exam"]
-    exam_dates = " ; ".join(f"{_short(e.start, lang)} → {_short(e.end, lang)}" for e in exams)
-    items.append(
-        f'<li><span class="sw swatch k-exam" aria-hidden="true">12</span>'
-        f'<span>{_t(lang, "exam")}<small>{escape(exam_dates)}</small></span></li>'
-    )
-    items.append(
-        f'<li><span class="sw swatch k-holiday" aria-hidden="true">11<span class="tag">{_t(lang, "holiday_tag")}'
-        f'</span></span><span>{_t(lang, "holiday")} ({_t(lang, "holiday_tag")})</span></li>'
-    )
-    items.append(
-        f'<li><span class="sw swatch k-closure" aria-hidden="true">19</span><span>{_t(lang, "closure")}</span></li>'
-    )
-    items.append(
-        f'<li><span class="sw swatch k-deadline" aria-hidden="true">6</span><span>{_t(lang, "deadline")}</span></li>'
-    )
-    items.append(
-        f'<li><span class="sw swatch we" aria-hidden="true">7</span><span>{_t(lang, "weekend")}</span></li>'
-    )
-    items.append(
-        f'<li><span class="swatch wkn" aria-hidden="true">42</span><span>{_t(lang, "week_long")}</span></li>'
-    )
-    return (
-        f'<aside class="legend" id="legend" aria-labelledby="legend-title">'
-        f'<h2 id="legend-title">{_t(lang, "legend")}</h2><ul>{"".join(items)}</ul></aside>'
-    )
+    rows = [{"iso": week[0].isocalendar().week if any(d.month == month for d in week) else "",
+             "cells": [_day_cell(d, by_day.get(d, []), semesters, lang) if d.month == month else None
+                       for d in week]}
+            for week in weeks]
+    return {"key": f"{year}-{month:02d}", "year": year, "name": month_name(month, lang), "weeks": rows,
+            "notes": _notes(year, month, schedule, semesters, lang)}
 
 
 def _length(event: Event, lang: str) -> str:
@@ -416,62 +209,12 @@ def _length(event: Event, lang: str) -> str:
     return _t(lang, "weeks", n=round(n / 7)) if n >= 14 else _t(lang, "days", n=n)
 
 
-def _flag(event: Event, lang: str) -> str:
-    return f' <span class="flag">({_t(lang, "overridden")})</span>' if event.overridden else ""
-
-
-def _details(schedule: Schedule, links: Sequence[tuple[str, str]], semesters: Sequence[Event], lang: str) -> str:
-    periods = [e for e in schedule.events if e.kind in ("semester", "exam")]
-    rows = "".join(
-        f'<tr data-event="{escape(e.id)}"><td><span class="sw {_shade(e, semesters)}" aria-hidden="true"></span>'
-        f"{escape(e.label(lang))}{_flag(e, lang)}</td>"
-        f"<td>{escape(long_date(e.start, lang))}</td><td>{escape(long_date(e.end, lang))}</td>"
-        f'<td class="len">{_length(e, lang)}</td></tr>'
-        for e in periods
-    )
-    period_table = (
-        f'<section class="periods-block"><h2>{_t(lang, "periods")}</h2><table class="periods"><thead><tr>'
-        f'<th scope="col">{_t(lang, "period")}</th><th scope="col">{_t(lang, "from")}</th>'
-        f'<th scope="col">{_t(lang, "to")}</th><th scope="col">{_t(lang, "length")}</th></tr></thead>'
-        f"<tbody>{rows}</tbody></table></section>"
-    )
-    off = [e for e in schedule.events if e.kind in ("holiday", "closure")]
-    off_items = "".join(
-        f'<li><span class="sw {_shade(e, semesters)}" aria-hidden="true"></span>'
-        + (escape(long_date(e.start, lang)) if e.start == e.end
-           else f"{escape(_short(e.start, lang, year=True))} → {escape(_short(e.end, lang, year=True))}")
-        + f" : <strong>{escape(e.label(lang))}</strong></li>"
-        for e in off
-    )
-    days_off = f'<section class="daysoff-block"><h2>{_t(lang, "days_off")}</h2><ul class="daysoff">{off_items}</ul></section>'
-
-    deadlines = [e for e in schedule.events if e.kind == "deadline"]
-    if deadlines:
-        items = "".join(
-            f'<li id="{escape(e.id)}" data-event="{escape(e.id)}"><div class="when">'
-            f"{escape(long_date(e.start, lang))}</div><h3>{escape(e.label(lang))}{_flag(e, lang)}</h3>"
-            f'<ol>{"".join(f"<li>{escape(step)}</li>" for step in e.explanation)}</ol></li>'
-            for e in deadlines
-        )
-        deadline_list = f'<ul class="deadlines">{items}</ul>'
-    else:
-        deadline_list = f'<p>{_t(lang, "no_deadlines")}</p>'
-    deadline_block = f'<section class="deadlines-block"><h2>{_t(lang, "deadlines")}</h2>{deadline_list}</section>'
-
-    if links:
-        link_items = "".join(
-            f'<li><a href="{escape(href, quote=True)}">{escape(label)}</a> <code>{escape(href)}</code></li>'
-            for label, href in links
-        )
-        link_list = f"<p>{_t(lang, 'links_hint')}</p><ul>{link_items}</ul>"
-    else:
-        link_list = f"<p>{_t(lang, 'no_links')}</p>"
-    link_block = f'<section class="links wide" id="links"><h2>{_t(lang, "links")}</h2>{link_list}</section>'
-
-    return (
-        f'<div class="details"><div>{deadline_block}</div><div>{period_table}{days_off}</div>'
-        f"{link_block}</div>"
-    )
+def _event(event: Event, semesters: Sequence[Event], lang: str) -> dict[str, object]:
+    """Return what the details show of an event: its id, colour, label, dates, length, steps."""
+    return {"id": event.id, "shade": _shade(event, semesters), "label": event.label(lang),
+            "overridden": event.overridden, "start": long_date(event.start, lang),
+            "end": long_date(event.end, lang), "when": long_date(event.start, lang),
+            "length": _length(event, lang), "steps": list(event.explanation)}
 
 
 def render_overview(schedule: Schedule, links: Sequence[tuple[str, str]], *, lang: str = "fr") -> str:
@@ -481,22 +224,30 @@ def render_overview(schedule: Schedule, links: Sequence[tuple[str, str]], *, lan
     centre = schedule.centre
     semesters = [e for e in schedule.events if e.kind == "semester"]
     by_day = _by_day(schedule)
-    title = _t(lang, "title", centre=centre.name, label=schedule.label)
-    months = "".join(_month(y, m, schedule, by_day, semesters, lang) for y, m in _months(schedule.year))
     source = f"calendars/{PurePath(centre.path).name}" if centre.path else f"calendars/{centre.id}.toml"
-    contact = " · ".join(escape(x) for x in (centre.contact.email, centre.contact.url) if x)
-    return (
-        f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
-        f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f'<meta name="generator" content="cnam-calendar">\n'
-        f"<title>{escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<main>\n"
-        f'<header class="page"><div><p class="kicker">{_t(lang, "kicker")}</p>'
-        f"<h1>{escape(title)}</h1></div>"
-        f'<p class="lede">{_t(lang, "lede", y=schedule.year, y1=schedule.year + 1)}</p></header>\n'
-        f'<div class="year" aria-label="{escape(_t(lang, "months", label=schedule.label))}" role="group">'
-        f"{months}{_legend(schedule, semesters, lang)}</div>\n"
-        f"{_details(schedule, links, semesters, lang)}\n"
-        f"<footer>{escape(_t(lang, 'footer', path=source))}"
-        + (f" {contact}" if contact else "")
-        + "</footer>\n</main>\n</body>\n</html>\n"
+    exams = [e for e in schedule.events if e.kind == "exam"]
+    days_off = [
+        {"shade": _shade(e, semesters), "label": e.label(lang),
+         "when": long_date(e.start, lang) if e.start == e.end
+         else f"{_short(e.start, lang, year=True)} → {_short(e.end, lang, year=True)}"}
+        for e in schedule.events if e.kind in ("holiday", "closure")
+    ]
+    return render(
+        _TEMPLATES, "overview.html.j2",
+        lang=lang, year=schedule.year,
+        t=lambda key, **kwargs: Markup(_t(lang, key, **kwargs)),  # the page's own wording, trusted
+        title=_t(lang, "title", centre=centre.name, label=schedule.label),
+        months_label=_t(lang, "months", label=schedule.label),
+        months=[_month(y, m, schedule, by_day, semesters, lang) for y, m in _months(schedule.year)],
+        day_names=[day_name(date(2024, 1, 1 + i), lang) for i in range(7)],
+        legend_semesters=[{"shade": _shade(e, semesters), "label": e.label(lang),
+                           "dates": f"{_short(e.start, lang)} → {_short(e.end, lang, year=True)}"}
+                          for e in semesters],
+        exam_dates=" ; ".join(f"{_short(e.start, lang)} → {_short(e.end, lang)}" for e in exams),
+        deadlines=[_event(e, semesters, lang) for e in schedule.events if e.kind == "deadline"],
+        periods=[_event(e, semesters, lang) for e in schedule.events if e.kind in ("semester", "exam")],
+        days_off=days_off,
+        links=links,
+        footer=_t(lang, "footer", path=source),
+        contact=[x for x in (centre.contact.email, centre.contact.url) if x],
     )
