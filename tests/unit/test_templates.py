@@ -20,7 +20,8 @@ HTML_TAG = re.compile(r"<(?:!DOCTYPE|html|head|body|p|div|span|li|ul|ol|td|tr|th
                       r"strong|label|input|option|select|form|button|footer|header|aside|style|script)[\s>]", re.I)
 
 
-def test_every_template_is_package_data() -> None:
+def test_every_template_and_catalogue_is_package_data() -> None:
+    """A plain `pip install .` (not editable) carries them: pyproject.toml lists each as package data."""
     globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     files = [p for p in PACKAGE.glob("*/templates/*") if p.is_file()]
     assert {p.parent.parent.name for p in files} == {"web", "mail"}
@@ -28,6 +29,10 @@ def test_every_template_is_package_data() -> None:
         package = "cnam_calendar." + path.parent.parent.name
         relative = path.relative_to(path.parent.parent).as_posix()
         assert any(fnmatch.fnmatch(relative, g) for g in globs.get(package, [])), relative
+    catalogues = [p.relative_to(PACKAGE).as_posix() for p in PACKAGE.glob("locale/*/LC_MESSAGES/*.po")]
+    assert len(catalogues) == 2
+    for relative in catalogues:
+        assert any(fnmatch.fnmatch(relative, g) for g in globs["cnam_calendar"]), relative
 
 
 @pytest.mark.parametrize("module", RENDERERS)
