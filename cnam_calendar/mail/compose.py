@@ -1,8 +1,9 @@
 """Reminder e-mails: one delivery row's payload → the message on the wire, nothing sent here.
 
-French by default, English when the learner's ``lang`` is en. Each message has a plain-text and an
-HTML part (a Jinja2 template, mail/templates/, everything escaped), the event as a small ``.ics`` (no METHOD, as in the feeds: a copy of
-the event, not an iTIP request), what to do and whom to contact, the FAQ source, a Message-ID
+French by default, English when the learner's ``lang`` is en (wording from the gettext catalogues,
+``messages``). Each message has a plain-text and an HTML part (the Jinja2 template
+``mail/templates/reminder.html.j2``, everything escaped), the event as a small ``.ics`` (no METHOD,
+as in the feeds: a copy of the event, not an iTIP request), what to do and whom to contact, the FAQ source, a Message-ID
 derived from the delivery key (a resend is the same message), ``Auto-Submitted: auto-generated``
 and an opt-out. The sender, the opt-out mailbox and the contact are the learner's centre's. The
 time left is counted from the moment of sending. Every text that reaches a header is stripped of

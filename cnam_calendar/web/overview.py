@@ -132,7 +132,7 @@ def _event(event: Event, semesters: Sequence[Event], lang: str) -> dict[str, obj
     """Return what the details show of an event: its id, colour, label, dates, length, steps."""
     return {"id": event.id, "shade": _shade(event, semesters), "label": event.label(lang),
             "overridden": event.overridden, "start": long_date(event.start, lang),
-            "end": long_date(event.end, lang), "when": long_date(event.start, lang),
+            "end": long_date(event.end, lang),
             "length": _length(event, lang), "steps": list(event.explanation)}
 
 
