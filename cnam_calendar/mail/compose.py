@@ -1,8 +1,9 @@
 """Reminder e-mails: one delivery row's payload → the message on the wire, nothing sent here.
 
-French by default, English when the learner's ``lang`` is en. Each message has a plain-text and an
-HTML part (everything escaped), the event as a small ``.ics`` (no METHOD, as in the feeds: a copy of
-the event, not an iTIP request), what to do and whom to contact, the FAQ source, a Message-ID
+French by default, English when the learner's ``lang`` is en (wording from the gettext catalogues,
+``messages``). Each message has a plain-text and an HTML part (the Jinja2 template
+``mail/templates/reminder.html.j2``, everything escaped), the event as a small ``.ics`` (no METHOD,
+as in the feeds: a copy of the event, not an iTIP request), what to do and whom to contact, the FAQ source, a Message-ID
 derived from the delivery key (a resend is the same message), ``Auto-Submitted: auto-generated``
 and an opt-out. The sender, the opt-out mailbox and the contact are the learner's centre's. The
 time left is counted from the moment of sending. Every text that reaches a header is stripped of
@@ -20,7 +21,6 @@ from __future__ import annotations
 import binascii
 import email
 import hashlib
-import html
 import re
 import unicodedata
 from base64 import b64encode
@@ -35,6 +35,8 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from cnam_calendar.mail.smtp import WireMessage
+from cnam_calendar.messages import gettext, ngettext
+from cnam_calendar.templating import environment, render as render_template
 from cnam_calendar.text.i18n import long_date
 
 MESSAGE_DOMAIN = "cnam-calendar"
@@ -78,6 +80,9 @@ _DEFAULT_ACTION = (
 )
 
 
+_TEMPLATES = environment("cnam_calendar.mail")
+
+
 def clean_header(value: object, limit: int = 200) -> str:
     """Return ``value`` on one line: control and line-separator characters become spaces."""
     text = str(value or "")
@@ -103,10 +108,9 @@ def _action(event: Mapping[str, Any], lang: str) -> str:
 
 
 def _when(event: Mapping[str, Any], day: date, lang: str) -> str:
-    exam = event.get("kind") == "exam"
-    if lang == "en":
-        return f"{'from' if exam else 'on'} {long_date(day, 'en')}"
-    return f"{'à partir du' if exam else 'le'} {long_date(day)}"
+    if event.get("kind") == "exam":
+        return gettext(lang, "à partir du %(date)s", date=long_date(day, lang))
+    return gettext(lang, "le %(date)s", date=long_date(day, lang))
 
 
 def days_left(payload: Mapping[str, Any], moment: datetime | None = None) -> int:
@@ -121,9 +125,13 @@ def days_left(payload: Mapping[str, Any], moment: datetime | None = None) -> int
 
 def countdown(n: int, lang: str) -> str:
     """Return « aujourd'hui », « demain », « dans 3 jours » (or « today », « tomorrow », « in 3 days »)."""
-    if lang == "en":
-        return "today" if n == 0 else "tomorrow" if n == 1 else f"in {n} days" if n > 1 else "already past"
-    return "aujourd'hui" if n == 0 else "demain" if n == 1 else f"dans {n} jours" if n > 1 else "date passée"
+    if n < 0:
+        return gettext(lang, "date passée")
+    if n == 0:
+        return gettext(lang, "aujourd'hui")
+    if n == 1:
+        return gettext(lang, "demain")
+    return ngettext(lang, "dans %(num)d jour", "dans %(num)d jours", n)
 
 
 def subject_for(payload: Mapping[str, Any], lang: str, moment: datetime | None = None) -> str:
@@ -131,9 +139,12 @@ def subject_for(payload: Mapping[str, Any], lang: str, moment: datetime | None =
     event = payload["event"]
     day = date.fromisoformat(payload["date"])
     left = countdown(days_left(payload, moment), lang)
-    if lang == "en":
-        return clean_header(f"Reminder: {event['title_en']} {_when(event, day, 'en')} ({left})", 250)
-    return clean_header(f"Rappel : {event['title']} {_when(event, day, 'fr')} ({left})", 250)
+    return clean_header(_reminder(event["title_en"] if lang == "en" else event["title"], event, day, left, lang), 250)
+
+
+def _reminder(title: str, event: Mapping[str, Any], day: date, left: str, lang: str) -> str:
+    """Return « Rappel : <title> le <date> (<left>) », the subject and the lead of a reminder."""
+    return gettext(lang, "Rappel : %(title)s %(when)s (%(left)s)", title=title, when=_when(event, day, lang), left=left)
 
 
 def centre_sender(centre: Mapping[str, Any]) -> str:
@@ -163,23 +174,21 @@ def _texts(payload: Mapping[str, Any], lang: str, unsubscribe: str, unsub_subjec
     contact = [c for c in (centre.get("name"), centre.get("email"), centre.get("phone")) if c]
     faq = event.get("url") or centre.get("faq_url") or ""
     return {
-        "hello": f"Hello {name}," if en else f"Bonjour {name},",
-        "lead": (f"Reminder: {title} {_when(event, day, 'en')} ({when})." if en
-                 else f"Rappel : {title} {_when(event, day, 'fr')} ({when})."),
-        "todo_head": "What to do" if en else "Ce qu'il faut faire",
+        "hello": gettext(lang, "Bonjour %(name)s,", name=name),
+        "lead": _reminder(title, event, day, when, lang) + ".",
+        "todo_head": gettext(lang, "Ce qu'il faut faire"),
         "todo": _action(event, lang),
-        "why_head": "How this date is worked out" if en else "Comment cette date est calculée",
+        "why_head": gettext(lang, "Comment cette date est calculée"),
         "steps": [str(s) for s in event.get("explanation", [])],
         "source": str(event.get("source") or ""),
-        "source_label": "Source" if en else "Source",
-        "contact_head": "Whom to contact" if en else "Qui contacter",
+        "source_label": gettext(lang, "Source"),
+        "contact_head": gettext(lang, "Qui contacter"),
         "contact": contact,
         "faq": faq,
         "faq_label": "FAQ",
-        "stop": (f"This message is automatic. To stop these reminder e-mails, write to {unsubscribe} with the "
-                 f"subject « {unsub_subject} »; your calendar subscription stays up to date." if en else
-                 f"Ce message est automatique. Pour ne plus recevoir ces rappels par e-mail, écrivez à "
-                 f"{unsubscribe} avec l'objet « {unsub_subject} » ; votre calendrier (abonnement) reste à jour."),
+        "stop": gettext(lang, "Ce message est automatique. Pour ne plus recevoir ces rappels par e-mail, écrivez à "
+                              "%(address)s avec l'objet « %(subject)s » ; votre calendrier (abonnement) reste à jour.",
+                        address=unsubscribe, subject=unsub_subject),
         "stop_address": unsubscribe,
         "colon": ":" if en else " :",  # French typography: a space before the colon
     }
@@ -203,21 +212,7 @@ def _plain(t: Mapping[str, Any]) -> str:
 
 
 def _html(t: Mapping[str, Any], lang: str) -> str:
-    e = html.escape
-    parts = [f'<!DOCTYPE html><html lang="{e(lang)}"><head><meta charset="utf-8"><title>{e(t["lead"])}</title>'
-             "</head><body>",
-             f"<p>{e(t['hello'])}</p>", f"<p><strong>{e(t['lead'])}</strong></p>",
-             f"<h2>{e(t['todo_head'])}</h2>", f"<p>{e(t['todo'])}</p>"]
-    if t["steps"]:
-        parts.append(f"<h2>{e(t['why_head'])}</h2><ul>" + "".join(f"<li>{e(s)}</li>" for s in t["steps"]) + "</ul>")
-    if t["source"]:
-        parts.append(f"<p>{e(t['source_label'])}{e(t['colon'])} {e(t['source'])}</p>")
-    if t["contact"]:
-        parts.append(f"<h2>{e(t['contact_head'])}</h2><p>" + " — ".join(e(c) for c in t["contact"]) + "</p>")
-    if t["faq"]:
-        parts.append(f'<p>{e(t["faq_label"])}{e(t["colon"])} <a href="{e(t["faq"], quote=True)}">{e(t["faq"])}</a></p>')
-    parts.append(f"<hr><p><small>{e(t['stop'])}</small></p></body></html>")
-    return "\n".join(parts) + "\n"
+    return render_template(_TEMPLATES, "reminder.html.j2", t=t, lang=lang)
 
 
 def _ics_text(value: str) -> str:

@@ -1,0 +1,59 @@
+"""Message catalogues (gettext, managed with Babel) and numbers by locale, for the pages and e-mails.
+
+The catalogues are ``cnam_calendar/locale/<lang>/LC_MESSAGES/messages.po``, shipped as package data
+and compiled in memory on first use (no ``.mo`` to build: a plain ``pip install .`` carries them).
+The msgids are the French wording; ``fr`` translates each to itself and holds the French plural rule,
+``en`` holds the English. To re-extract and update after changing a text (see docs/architecture.md):
+
+    pybabel extract -F babel.cfg -k gettext:2 -k ngettext:2,3 --no-location --omit-header \
+        -o cnam_calendar/locale/messages.pot .
+    pybabel update -i cnam_calendar/locale/messages.pot -d cnam_calendar/locale --no-fuzzy-matching
+"""
+
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+from importlib.resources import files
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+from babel.support import Translations
+
+LANGS = ("fr", "en")
+LOCALES = {"fr": "fr_FR", "en": "en_GB"}
+
+
+def catalogue_path(lang: str):
+    """Return the ``.po`` file of ``lang`` (a Traversable inside the package)."""
+    return files("cnam_calendar") / "locale" / lang / "LC_MESSAGES" / "messages.po"
+
+
+@lru_cache(maxsize=None)
+def translations(lang: str) -> Translations:
+    """Return the gettext translations of ``lang`` (``fr`` or ``en``), read from its ``.po``."""
+    if lang not in LANGS:
+        raise ValueError(f"unknown language {lang!r}: expected one of {', '.join(LANGS)}")
+    with catalogue_path(lang).open("rb") as po:
+        catalogue = read_po(po, locale=LOCALES[lang])
+    buffer = io.BytesIO()
+    write_mo(buffer, catalogue)
+    buffer.seek(0)
+    return Translations(buffer)
+
+
+def gettext(lang: str, message: str, **values: object) -> str:
+    """Return ``message`` in ``lang``, its ``%(name)s`` placeholders filled from ``values``."""
+    text = translations(lang).gettext(message)
+    return text % values if values else text
+
+
+def ngettext(lang: str, singular: str, plural: str, n: int, **values: object) -> str:
+    """Return the form of ``n`` in ``lang`` (« 1 jour », « 2 jours »), ``%(num)d`` being ``n``."""
+    return translations(lang).ngettext(singular, plural, n) % {"num": n, **values}
+
+
+def decimal(number: float, lang: str) -> str:
+    """Return ``number`` written as ``lang`` writes it: « 35,75 » in French, « 35.75 » in English."""
+    return format_decimal(number, locale=LOCALES[lang])
