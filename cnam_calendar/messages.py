@@ -13,7 +13,7 @@ The msgids are the French wording; ``fr`` translates each to itself and holds th
 from __future__ import annotations
 
 import io
-from functools import lru_cache
+from functools import cache
 from importlib.resources import files
 
 from babel.messages.mofile import write_mo
@@ -30,7 +30,7 @@ def catalogue_path(lang: str):
     return files("cnam_calendar") / "locale" / lang / "LC_MESSAGES" / "messages.po"
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(lang: str) -> Translations:
     """Return the gettext translations of ``lang`` (``fr`` or ``en``), read from its ``.po``."""
     if lang not in LANGS:

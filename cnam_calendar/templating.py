@@ -9,7 +9,7 @@ page or an e-mail stays byte for byte what it was.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -19,7 +19,7 @@ from cnam_calendar import messages
 _SPELLING = (("&#34;", "&quot;"), ("&#39;", "&#x27;"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def environment(package: str, lang: str = "fr") -> Environment:
     """Return the environment of ``package``'s ``templates/`` folder in ``lang``.
 

@@ -36,7 +36,8 @@ from zoneinfo import ZoneInfo
 
 from cnam_calendar.mail.smtp import WireMessage
 from cnam_calendar.messages import gettext, ngettext
-from cnam_calendar.templating import environment, render as render_template
+from cnam_calendar.templating import environment
+from cnam_calendar.templating import render as render_template
 from cnam_calendar.text.i18n import long_date
 
 MESSAGE_DOMAIN = "cnam-calendar"

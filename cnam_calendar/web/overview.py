@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import PurePath
 
-from cnam_calendar.rules.model import Event, Schedule
 from cnam_calendar.messages import gettext, ngettext
+from cnam_calendar.rules.model import Event, Schedule
 from cnam_calendar.templating import environment, render
 from cnam_calendar.text.i18n import LANGS, day_name, long_date, month_name
 
