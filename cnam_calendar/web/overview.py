@@ -13,6 +13,7 @@ from html import escape
 from pathlib import PurePath
 
 from cnam_calendar.rules.model import Event, Schedule
+from cnam_calendar.text.explain import render_all
 from cnam_calendar.text.i18n import LANGS, day_name, long_date, month_name
 
 # Which background a day takes when several events cover it (the others stay in data-kinds and title).
@@ -450,7 +451,7 @@ def _details(schedule: Schedule, links: Sequence[tuple[str, str]], semesters: Se
         items = "".join(
             f'<li id="{escape(e.id)}" data-event="{escape(e.id)}"><div class="when">'
             f"{escape(long_date(e.start, lang))}</div><h3>{escape(e.label(lang))}{_flag(e, lang)}</h3>"
-            f'<ol>{"".join(f"<li>{escape(step)}</li>" for step in e.explanation)}</ol></li>'
+            f'<ol>{"".join(f"<li>{escape(step)}</li>" for step in render_all(e.explanation, lang))}</ol></li>'
             for e in deadlines
         )
         deadline_list = f'<ul class="deadlines">{items}</ul>'
