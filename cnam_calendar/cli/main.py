@@ -173,7 +173,7 @@ def explain(ctx: click.Context, centre: str, year: int, event_id: str | None, fm
             when = long_date(e.start, lang) if e.start == e.end else f"{long_date(e.start, lang)} to {long_date(e.end, lang)}"
         else:
             when = long_date(e.start) if e.start == e.end else f"du {long_date(e.start)} au {long_date(e.end)}"
-        click.echo(f"{e.id} — {e.label(lang)} : {when}")
+        click.echo(f"{e.id} — {e.label(lang)}{': ' if lang == 'en' else ' : '}{when}")
         for step in render_all(e.explanation, lang):
             click.echo(f"  • {step}")
         if e.source:
@@ -205,7 +205,7 @@ def deadline_cmd(ctx: click.Context, rule: str, origin: date, centre: str | None
         _echo_json(_deadline_json(d, lang))
         return
     title = d.title_en if lang == "en" else d.title
-    click.echo(f"{title} : {long_date(d.deadline, lang)} ({d.deadline.isoformat()})")
+    click.echo(f"{title}{': ' if lang == 'en' else ' : '}{long_date(d.deadline, lang)} ({d.deadline.isoformat()})")
     for step in render_all(d.explanation, lang):
         click.echo(f"  • {step}")
     if d.source:

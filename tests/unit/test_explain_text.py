@@ -100,3 +100,18 @@ def test_an_override_and_a_closure_read_in_english() -> None:
 def test_steps_as_data_render_as_the_steps(lang) -> None:
     for _, steps in ALL[:400]:
         assert render_all([s.data() for s in steps], lang) == render_all(steps, lang)
+
+
+def test_an_english_feed_describes_in_english() -> None:
+    from cnam_calendar.ical.build import institutional_items, ue_items
+
+    centre = load_centre(REPO / "calendars/ipst-cnam.toml")
+    sched = service.schedule(centre, 2026)
+    items = institutional_items(sched, "en") + [i for ue in load_catalogue(centre) for i in ue_items(sched, ue, "en")]
+    for item in items:
+        explanation = str(item.component["DESCRIPTION"]).split("\n\nSource : ")[0]  # the FAQ is quoted as written
+        for closure in centre.year(2026).closures:  # the centre's own label (its file has no English one)
+            explanation = explanation.replace(closure.label, "")
+        assert explanation and not WORD.findall(explanation), (item.uid, explanation)
+    fr = {i.uid: str(i.component["DESCRIPTION"]) for i in institutional_items(sched, "fr")}
+    assert "Le semestre 1 commence le lundi 12 octobre 2026" in fr["cpf-latest-validation-s1.ipst-cnam.2026@cnam-calendar"]
