@@ -168,7 +168,7 @@ def test_urls_csv_neutralises_formulas(run_cli, tmp_path: Path) -> None:
 
 def test_every_csv_writer_goes_through_the_neutraliser() -> None:
     package = Path(__file__).resolve().parents[2] / "cnam_calendar"
-    writers = [p.name for p in package.glob("*.py") if "csv.writer(" in p.read_text() or "DictWriter(" in p.read_text()]
+    writers = [p.name for p in package.rglob("*.py") if "csv.writer(" in p.read_text() or "DictWriter(" in p.read_text()]
     assert writers == ["csv_out.py"]
 
 

@@ -65,6 +65,9 @@ def test_reminders_module_reads_nothing_of_the_world():
         if isinstance(node, ast.Import):
             imported.update(a.name.split(".")[0] for a in node.names)
         elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            if node.module.startswith("cnam_calendar."):  # since the layers: only the pure floors
+                assert node.module.split(".")[1] in ("rules", "text"), node.module
+                continue
             imported.add(node.module.split(".")[0])
         elif isinstance(node, ast.ImportFrom) and node.level:
             assert node.module in ("checks", "dates", "model", "personal", "sessions", "roster"), node.module
