@@ -241,6 +241,9 @@ def show(ctx: click.Context, learner_id: str, year: int, fmt: str) -> None:
     """Lister les échéances d'un apprenant, avec leurs explications."""
     from cnam_calendar.ical.personal import personal_deadline_events
     from cnam_calendar.rules.errors import StoreError
+    from cnam_calendar.text.explain import render_all
+
+    lang = "fr"  # a staff command: the explanations in the staff's language
 
     store = _store(ctx)
     learner = store.get_learner(learner_id)
@@ -258,13 +261,14 @@ def show(ctx: click.Context, learner_id: str, year: int, fmt: str) -> None:
         click.echo(json.dumps({
             "id": learner.id, "centre": centre.id, "year": year, "status": learner.status, "ues": list(learner.ues),
             "deadlines": [{"id": e.id, "title": e.title, "date": e.start.isoformat(),
-                           "explanation": list(e.explanation)} for e in events],
+                           "explanation": list(render_all(e.explanation, lang)),
+                           "steps": [s.data() for s in e.explanation]} for e in events],
         }, ensure_ascii=False, indent=2))
         return
     click.echo(f"{learner.first_name} {learner.last_name} ({learner.id}) — {centre.name}, {sched.label}")
     for e in events:
         click.echo(f"{e.start.isoformat()}  {e.title}")
-        for step in e.explanation:
+        for step in render_all(e.explanation, lang):
             click.echo(f"    • {step}")
 
 

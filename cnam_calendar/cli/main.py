@@ -24,7 +24,8 @@ from cnam_calendar.rules.errors import CnamCalendarError, RuleError
 from cnam_calendar.rules.model import UE, Centre, Deadline, Event
 from cnam_calendar.rules.sessions import hours_problems
 from cnam_calendar.service import DEFAULT_CENTRE, academic_year, checked_schedule, deadline, local_date, schedule
-from cnam_calendar.text.i18n import long_date
+from cnam_calendar.text.explain import render_all
+from cnam_calendar.text.i18n import LANGS, long_date
 
 EXIT_PROBLEMS = 1
 EXIT_BAD_INPUT = 2
@@ -134,9 +135,10 @@ def build(ctx: click.Context, centres: tuple[str, ...], years: tuple[int, ...], 
         click.echo(f"écrit {path}")
 
 
-def _event_json(e: Event) -> dict[str, Any]:
+def _event_json(e: Event, lang: str) -> dict[str, Any]:
     return {"id": e.id, "kind": e.kind, "title": e.title, "title_en": e.title_en, "start": e.start.isoformat(),
-            "end": e.end.isoformat(), "explanation": list(e.explanation), "categories": list(e.categories),
+            "end": e.end.isoformat(), "explanation": list(render_all(e.explanation, lang)),
+            "steps": [s.data() for s in e.explanation], "categories": list(e.categories),
             "overridden": e.overridden, "source": e.source.cite() if e.source else None}
 
 
@@ -149,8 +151,9 @@ def _echo_json(value: Any) -> None:
 @click.option("--year", required=True, type=ACADEMIC_YEAR, help="Année universitaire, ex. 2026.")
 @click.argument("event_id", required=False)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--lang", type=click.Choice(LANGS), default="fr", show_default=True, help="Langue des explications.")
 @click.pass_context
-def explain(ctx: click.Context, centre: str, year: int, event_id: str | None, fmt: str) -> None:
+def explain(ctx: click.Context, centre: str, year: int, event_id: str | None, fmt: str, lang: str) -> None:
     """Expliquer comment chaque date de l'année a été obtenue (ou seulement EVENT_ID)."""
     sched = checked_schedule(_centres(ctx, (centre,))[0], year)
     events = list(sched.events)
@@ -163,20 +166,24 @@ def explain(ctx: click.Context, centre: str, year: int, event_id: str | None, fm
                             hint=(f"vouliez-vous dire « {close[0]} » ? " if close else "")
                             + f"liste : cnam-calendar explain --centre {centre} --year {year}")
     if fmt == "json":
-        _echo_json([_event_json(e) for e in events])
+        _echo_json([_event_json(e, lang) for e in events])
         return
     for e in events:
-        when = long_date(e.start) if e.start == e.end else f"du {long_date(e.start)} au {long_date(e.end)}"
-        click.echo(f"{e.id} — {e.title} : {when}")
-        for step in e.explanation:
+        if lang == "en":
+            when = long_date(e.start, lang) if e.start == e.end else f"{long_date(e.start, lang)} to {long_date(e.end, lang)}"
+        else:
+            when = long_date(e.start) if e.start == e.end else f"du {long_date(e.start)} au {long_date(e.end)}"
+        click.echo(f"{e.id} — {e.label(lang)}{': ' if lang == 'en' else ' : '}{when}")
+        for step in render_all(e.explanation, lang):
             click.echo(f"  • {step}")
         if e.source:
             click.echo(f"  Source : {e.source.cite()}")
 
 
-def _deadline_json(d: Deadline) -> dict[str, Any]:
+def _deadline_json(d: Deadline, lang: str) -> dict[str, Any]:
     return {"rule": d.rule, "from": d.origin.isoformat(), "deadline": d.deadline.isoformat(), "title": d.title,
-            "explanation": list(d.explanation), "source": d.source.cite() if d.source else None}
+            "explanation": list(render_all(d.explanation, lang)), "steps": [s.data() for s in d.explanation],
+            "source": d.source.cite() if d.source else None}
 
 
 @main.command(name="deadline")
@@ -185,8 +192,9 @@ def _deadline_json(d: Deadline) -> dict[str, Any]:
               help="Date de départ : validation CPF, réception du dossier ou début de formation.")
 @click.option("--centre", metavar="ID", help="Centre dont on applique les réglages (défaut : règles nationales).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--lang", type=click.Choice(LANGS), default="fr", show_default=True, help="Langue des explications.")
 @click.pass_context
-def deadline_cmd(ctx: click.Context, rule: str, origin: date, centre: str | None, fmt: str) -> None:
+def deadline_cmd(ctx: click.Context, rule: str, origin: date, centre: str | None, fmt: str, lang: str) -> None:
     """Calculer une échéance personnelle à partir d'une date.
 
     RÈGLE : cpf-confirmation, withdrawal ou apprenticeship-contract.
@@ -194,10 +202,11 @@ def deadline_cmd(ctx: click.Context, rule: str, origin: date, centre: str | None
     c = _centres(ctx, (centre,))[0] if centre else DEFAULT_CENTRE
     d = deadline(rule, origin, c)
     if fmt == "json":
-        _echo_json(_deadline_json(d))
+        _echo_json(_deadline_json(d, lang))
         return
-    click.echo(f"{d.title} : {long_date(d.deadline)} ({d.deadline.isoformat()})")
-    for step in d.explanation:
+    title = d.title_en if lang == "en" else d.title
+    click.echo(f"{title}{': ' if lang == 'en' else ' : '}{long_date(d.deadline, lang)} ({d.deadline.isoformat()})")
+    for step in render_all(d.explanation, lang):
         click.echo(f"  • {step}")
     if d.source:
         click.echo(f"  Source : {d.source.cite()}")

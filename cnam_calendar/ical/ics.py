@@ -13,6 +13,7 @@ import icalendar
 from cnam_calendar import __version__
 from cnam_calendar.rules.model import UE, Centre, Event
 from cnam_calendar.rules.sessions import Sessions, session_explanation
+from cnam_calendar.text.explain import render_all
 
 PRODID = f"-//cnam-calendar//cnam-calendar {__version__}//FR"
 REFRESH = timedelta(hours=6)
@@ -36,9 +37,9 @@ def uid_for(event_id: str, centre_id: str, year: int) -> str:
     return f"{event_id}.{centre_id}.{year}@cnam-calendar"
 
 
-def describe(event: Event) -> str:
-    """Return the plain-text DESCRIPTION: the explanation, then the source."""
-    text = "\n".join(event.explanation)
+def describe(event: Event, lang: str = "fr") -> str:
+    """Return the plain-text DESCRIPTION: the explanation in ``lang``, then the source."""
+    text = "\n".join(render_all(event.explanation, lang))
     if event.source is not None:
         text += "\n\nSource : " + event.source.cite()
     return text[:DESCRIPTION_LIMIT]
@@ -57,7 +58,7 @@ def event_item(event: Event, centre: Centre, year: int, lang: str = "fr", feed: 
         summary=event.label(lang),
         start=event.start,
         end=event.end + timedelta(days=1),
-        description=describe(event),
+        description=describe(event, lang),
         categories=categories,
         transparency="TRANSPARENT",
         url=(event.source.url if event.source and event.source.url else centre.faq_url) or None,
@@ -102,7 +103,7 @@ def sessions_item(s: Sessions, centre: Centre, year: int, lang: str = "fr", feed
         summary=title,
         start=start,
         end=datetime.combine(s.first, ue.end, tz),
-        description="\n".join(session_explanation(s, centre.timezone))[:DESCRIPTION_LIMIT],
+        description="\n".join(render_all(session_explanation(s, centre.timezone), lang))[:DESCRIPTION_LIMIT],
         categories=["Class" if lang == "en" else "Cours", ue.code],
         location=location(ue, centre),
         transparency="OPAQUE",

@@ -38,6 +38,7 @@ from cnam_calendar.mail.smtp import WireMessage
 from cnam_calendar.messages import gettext, ngettext
 from cnam_calendar.templating import environment
 from cnam_calendar.templating import render as render_template
+from cnam_calendar.text.explain import render_all
 from cnam_calendar.text.i18n import long_date
 
 MESSAGE_DOMAIN = "cnam-calendar"
@@ -95,6 +96,14 @@ def clean_header(value: object, limit: int = 200) -> str:
 def message_id(key: str) -> str:
     """Return the Message-ID of a delivery key: the same key always gives the same message."""
     return f"<{hashlib.sha256(key.encode('utf-8')).hexdigest()[:32]}@{MESSAGE_DOMAIN}>"
+
+
+def explanation(event: Mapping[str, Any], lang: str) -> list[str]:
+    """The explanation of a payload's event in ``lang``, from its steps as data (rows planned before
+    explanations were data carry the French text in ``explanation``)."""
+    if "explanation" in event:
+        return [str(s) for s in event["explanation"]]
+    return list(render_all(event.get("steps", []), lang))
 
 
 def _action(event: Mapping[str, Any], lang: str) -> str:
@@ -180,7 +189,7 @@ def _texts(payload: Mapping[str, Any], lang: str, unsubscribe: str, unsub_subjec
         "todo_head": gettext(lang, "Ce qu'il faut faire"),
         "todo": _action(event, lang),
         "why_head": gettext(lang, "Comment cette date est calculée"),
-        "steps": [str(s) for s in event.get("explanation", [])],
+        "steps": explanation(event, lang),
         "source": str(event.get("source") or ""),
         "source_label": gettext(lang, "Source"),
         "contact_head": gettext(lang, "Qui contacter"),
@@ -254,7 +263,7 @@ def event_ics(payload: Mapping[str, Any], lang: str) -> bytes:
     start = date.fromisoformat(event["start"])
     end = date.fromisoformat(event["end"]) + timedelta(days=1)
     stamp = datetime.fromisoformat(payload["due_local"]).astimezone(timezone.utc)  # deterministic, never "now"
-    description = "\n".join(event.get("explanation", []))
+    description = "\n".join(explanation(event, lang))
     if event.get("source"):
         description += "\n\nSource : " + event["source"]
     title = clean_header(event["title_en"] if lang == "en" else event["title"])

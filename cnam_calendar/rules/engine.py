@@ -25,8 +25,8 @@ from cnam_calendar.rules.dates import (
     saturday_of_iso_week,
 )
 from cnam_calendar.rules.errors import RuleError
-from cnam_calendar.rules.model import Centre, Deadline, Event, Schedule
-from cnam_calendar.text.i18n import HOLIDAY_NAMES_EN, day_name, long_date, ordinal_fr
+from cnam_calendar.rules.model import Centre, Deadline, Event, Schedule, Step, step
+from cnam_calendar.text.i18n import HOLIDAY_NAMES_EN
 
 MONDAY, SATURDAY = 0, 5
 PERSONAL_RULES = ("cpf-confirmation", "withdrawal", "apprenticeship-contract")
@@ -51,16 +51,10 @@ KIND_LABELS = {
     "session": ("Cours", "Class"),
 }
 
-d_ = long_date  # short alias: explanations are full of dates
 
-
-def _why_not_working(d: date, cal: WorkingCalendar) -> str:
-    reasons = []
-    if d.weekday() not in cal.weekdays:
-        reasons.append(day_name(d))
-    if d in cal.holidays:
-        reasons.append("jour férié : " + ", ".join(cal.holidays[d]))
-    return " ; ".join(reasons)
+def _not_working(kind: str, d: date, cal: WorkingCalendar) -> Step:
+    """The step saying day ``d`` is no jour ouvré, and why: its weekday, its holidays."""
+    return step(kind, day=d, off_weekday=d.weekday() not in cal.weekdays, holidays=tuple(cal.holidays.get(d, ())))
 
 
 # --- personal deadlines -------------------------------------------------------
@@ -70,18 +64,15 @@ def cpf_confirmation(origin: date, centre: Centre, ouvres: WorkingCalendar) -> D
     """D + N jours ouvrés, D not counted (FAQ Ipst-Cnam, délais CPF)."""
     n = centre.rules.cpf_working_days
     deadline = ouvres.add(origin, n)
-    steps = [
-        f"Validation de la demande CPF par le centre le {d_(origin)} (jour D, non compté).",
-        f"Délai : {n} jours ouvrés (du lundi au vendredi, hors jours fériés), comptés à partir du lendemain.",
-    ]
+    steps = [step("cpf-origin", origin=origin), step("cpf-delay", n=n)]
     counted = 0
     for day in days(origin + timedelta(days=1), deadline):
         if ouvres.is_working(day):
             counted += 1
-            steps.append(f"{d_(day)} : {ordinal_fr(counted)} jour ouvré.")
+            steps.append(step("counted-day", day=day, rank=counted))
         else:
-            steps.append(f"{d_(day)} : non compté ({_why_not_working(day, ouvres)}).")
-    steps.append(f"Date limite pour confirmer l'inscription sur Mon Compte Formation : {d_(deadline)}.")
+            steps.append(_not_working("not-counted", day, ouvres))
+    steps.append(step("cpf-deadline", deadline=deadline))
     return Deadline("cpf-confirmation", origin, deadline, "Confirmation CPF : date limite",
                     "CPF confirmation deadline", tuple(steps), sources.CPF)
 
@@ -91,24 +82,14 @@ def withdrawal(origin: date, centre: Centre, ouvres: WorkingCalendar) -> Deadlin
     n = centre.rules.withdrawal_days
     raw = origin + timedelta(days=n)
     deadline = prorogate(raw, ouvres)
-    steps = [
-        f"Réception du dossier d'inscription le {d_(origin)} (jour de départ, non compté).",
-        f"{origin.isoformat()} + {n} jours calendaires = {d_(raw)} "
-        "(les jours fériés à l'intérieur du délai comptent).",
-    ]
+    steps = [step("withdrawal-origin", origin=origin), step("calendar-days", origin=origin, n=n, raw=raw)]
     if deadline != raw:
-        steps.append(
-            f"Le {d_(raw)} n'est pas un jour ouvré ({_why_not_working(raw, ouvres)}) : le délai est "
-            "prorogé au premier jour suivant qui n'est ni un samedi, ni un dimanche, ni un jour férié "
-            "(Code de procédure civile, art. 642)."
-        )
+        steps.append(_not_working("prorogated", raw, ouvres))
         for day in days(raw + timedelta(days=1), deadline - timedelta(days=1)):
-            steps.append(f"{d_(day)} : non retenu ({_why_not_working(day, ouvres)}).")
+            steps.append(_not_working("not-retained", day, ouvres))
     else:
-        steps.append(f"Le {d_(raw)} est un jour ouvré : pas de prorogation.")
-    steps.append(
-        f"Date limite pour demander la suppression d'une UE ou l'annulation de l'inscription : {d_(deadline)}."
-    )
+        steps.append(step("no-prorogation", day=raw))
+    steps.append(step("withdrawal-deadline", deadline=deadline))
     return Deadline("withdrawal", origin, deadline, "Délai de rétractation (10 jours) : date limite",
                     "Withdrawal window (10 days) ends", tuple(steps), sources.WITHDRAWAL)
 
@@ -117,19 +98,13 @@ def apprenticeship_contract(origin: date, centre: Centre, ouvres: WorkingCalenda
     """S + N months, same day number clipped to month end, no prorogation (FAQ Ipst-Cnam)."""
     n = centre.rules.apprenticeship_months
     deadline = add_months(origin, n)
-    steps = [f"Début de la formation le {d_(origin)}.", f"Délai : {n} mois, jusqu'au même quantième."]
+    steps = [step("training-start", origin=origin), step("months-delay", n=n)]
     if deadline.day != origin.day:
-        steps.append(
-            f"Le {origin.day} du mois d'arrivée n'existe pas : le délai finit le dernier jour du mois, "
-            f"le {d_(deadline)}."
-        )
+        steps.append(step("month-clipped", origin_day=origin.day, deadline=deadline))
     else:
-        steps.append(f"{origin.isoformat()} + {n} mois = {d_(deadline)}.")
-    steps.append(
-        "Pas de report si ce jour est un samedi, un dimanche ou un jour férié : c'est une durée "
-        "de statut, pas un acte de procédure."
-    )
-    steps.append(f"Date limite pour signer le contrat d'apprentissage : {d_(deadline)}.")
+        steps.append(step("months-added", origin=origin, n=n, deadline=deadline))
+    steps.append(step("no-postponement-status"))
+    steps.append(step("apprenticeship-deadline", deadline=deadline))
     return Deadline("apprenticeship-contract", origin, deadline,
                     "Contrat d'apprentissage : date limite de signature",
                     "Apprenticeship contract: signature deadline", tuple(steps), sources.APPRENTICESHIP)
@@ -160,7 +135,7 @@ Derived = dict[str, Event]
 
 
 def _event(id: str, kind: str, title: str, title_en: str, start: date, end: date,
-           steps: list[str], source, extra: tuple[str, ...] = ()) -> Event:
+           steps: list[Step], source, extra: tuple[str, ...] = ()) -> Event:
     return Event(id, kind, title, title_en, start, end, tuple(steps), source,
                  (KIND_LABELS[kind][0], *extra))
 
@@ -170,10 +145,8 @@ def semester_1(year: int, centre: Centre, ouvres: WorkingCalendar, done: Derived
     oct15, jan15 = date(year, 10, 15), date(year + 1, 1, 15)
     start, end = monday_of_iso_week(oct15), saturday_of_iso_week(jan15)
     return _event("semester-1", "semester", "Semestre 1", "Semester 1", start, end, [
-        "Règle : du lundi de la semaine ISO qui contient le 15 octobre au samedi de la semaine ISO "
-        "qui contient le 15 janvier suivant (« de mi-octobre à mi-janvier »).",
-        f"Le 15 octobre {year} est un {day_name(oct15)} : la semaine commence le {d_(start)}.",
-        f"Le 15 janvier {year + 1} est un {day_name(jan15)} : le samedi de cette semaine est le {d_(end)}.",
+        step("rule-semester-1"), step("week-start", anchor=oct15, start=start),
+        step("week-saturday", anchor=jan15, end=end),
     ], sources.SEMESTERS)
 
 
@@ -182,9 +155,7 @@ def semester_2(year: int, centre: Centre, ouvres: WorkingCalendar, done: Derived
     feb15 = date(year + 1, 2, 15)
     start, end = monday_of_iso_week(feb15), date(year + 1, 5, 31)
     return _event("semester-2", "semester", "Semestre 2", "Semester 2", start, end, [
-        "Règle : du lundi de la semaine ISO qui contient le 15 février au 31 mai (« de mi-février à fin mai »).",
-        f"Le 15 février {year + 1} est un {day_name(feb15)} : la semaine commence le {d_(start)}.",
-        f"Fin : le {d_(end)}.",
+        step("rule-semester-2"), step("week-start", anchor=feb15, start=start), step("ends", end=end),
     ], sources.SEMESTERS)
 
 
@@ -193,10 +164,8 @@ def exam_winter(year: int, centre: Centre, ouvres: WorkingCalendar, done: Derive
     s1, s2 = done["semester-1"], done["semester-2"]
     start, end = next_weekday_after(s1.end, MONDAY), previous_weekday_before(s2.start, SATURDAY)
     return _event("exam-winter", "exam", "Session d'examens d'hiver", "Winter exam session", start, end, [
-        "Règle : du lundi qui suit la fin du semestre 1 au samedi qui précède le début du semestre 2.",
-        f"Le semestre 1 finit le {d_(s1.end)} : la session commence le {d_(start)}.",
-        f"Le semestre 2 commence le {d_(s2.start)} : la session finit le {d_(end)}.",
-        "Première session des UE du semestre 1.",
+        step("rule-exam-winter"), step("s1-ends", s1_end=s1.end, start=start),
+        step("s2-starts", s2_start=s2.start, end=end), step("exam-winter-scope"),
     ], sources.EXAM_SESSIONS)
 
 
@@ -204,8 +173,7 @@ def exam_june(year: int, centre: Centre, ouvres: WorkingCalendar, done: Derived)
     """1 → 30 June Y+1."""
     start, end = date(year + 1, 6, 1), date(year + 1, 6, 30)
     return _event("exam-june", "exam", "Session d'examens de juin", "June exam session", start, end, [
-        f"Règle : du 1er au 30 juin {year + 1}.",
-        "Deuxième session des UE du semestre 1 ; première session des UE du semestre 2 et des UE annuelles.",
+        step("rule-month", month=6, year=year + 1), step("exam-june-scope"),
     ], sources.EXAM_SESSIONS)
 
 
@@ -214,8 +182,7 @@ def exam_september(year: int, centre: Centre, ouvres: WorkingCalendar, done: Der
     start, end = date(year + 1, 9, 1), date(year + 1, 9, 30)
     return _event("exam-september", "exam", "Session d'examens de septembre", "September exam session",
                   start, end, [
-                      f"Règle : du 1er au 30 septembre {year + 1}.",
-                      "Deuxième session des UE du semestre 2 et des UE annuelles.",
+                      step("rule-month", month=9, year=year + 1), step("exam-september-scope"),
                   ], sources.EXAM_SESSIONS)
 
 
@@ -227,9 +194,7 @@ def registration_close(n: int, year: int, centre: Centre, ouvres: WorkingCalenda
     day = semester.start - timedelta(days=1)
     return _event(f"registration-close-s{n}", "deadline", f"Clôture des inscriptions (semestre {n})",
                   f"Registration closes (semester {n})", day, day, [
-                      "Règle du centre : l'inscription est possible jusqu'au démarrage des cours.",
-                      f"Le semestre {n} commence le {d_(semester.start)} : dernier jour pour s'inscrire "
-                      f"le {d_(day)}.",
+                      step("rule-registration"), step("registration-last-day", n=n, start=semester.start, day=day),
                   ], sources.REGISTRATION)
 
 
@@ -240,11 +205,7 @@ def add_drop_close(year: int, centre: Centre, ouvres: WorkingCalendar, done: Der
     day = last_day_of_february(year + 1)
     return _event("add-drop-close", "deadline", "Ajout ou suppression d'UE : fin du bulletin rectificatif",
                   "Add/drop deadline (corrective form)", day, day, [
-                      "Règle du centre : ajout ou suppression d'UE par bulletin rectificatif jusqu'à fin février.",
-                      f"Dernier jour de février {year + 1} : {d_(day)}"
-                      + (" (année bissextile)." if day.day == 29 else "."),
-                      "Pas de report si ce jour est un samedi ou un dimanche : c'est une date du calendrier "
-                      "du centre, pas un délai.",
+                      step("rule-add-drop"), step("february-last-day", day=day), step("no-postponement-centre"),
                   ], sources.ADD_DROP)
 
 
@@ -258,12 +219,9 @@ def cpf_latest_validation(n: int, year: int, centre: Centre, ouvres: WorkingCale
     return _event(f"cpf-latest-validation-s{n}", "deadline",
                   f"CPF : dernière validation possible pour le semestre {n}",
                   f"CPF: latest validation for semester {n}", day, day, [
-                      f"Le semestre {n} commence le {d_(start)} ; le dossier doit être confirmé avant.",
-                      f"Dernier jour ouvré avant le début : {d_(last)}.",
-                      f"En comptant {k} jours ouvrés en arrière : validation au plus tard le {d_(day)}, "
-                      f"confirmation possible jusqu'au {d_(ouvres.add(day, k))}.",
-                      f"Une validation le {d_(too_late)} donnerait jusqu'au {d_(ouvres.add(too_late, k))} "
-                      "pour confirmer : trop tard pour ce semestre.",
+                      step("semester-starts", n=n, start=start), step("last-working-day", day=last),
+                      step("count-back", k=k, day=day, until=ouvres.add(day, k)),
+                      step("too-late", day=too_late, until=ouvres.add(too_late, k)),
                   ], sources.CPF)
 
 
@@ -287,15 +245,12 @@ def _apply_override(event: Event, centre: Centre, year: int) -> Event:
     override = centre.year(year).overrides.get(event.id)
     if override is None:
         return event
-    where = f"{centre.file_name} : years.{year}.overrides.{event.id}"
     start = override.start or event.start
     end = override.end or (override.start if event.start == event.end and override.start else event.end)
     steps = (
-        f"Date fixée par le centre ({where})"
-        + (f", motif : {override.reason}" if override.reason else "") + ".",
-        "Sans cette dérogation, la règle aurait donné : "
-        + (d_(event.start) if event.start == event.end else f"du {d_(event.start)} au {d_(event.end)}") + ".",
-        *("(règle) " + s for s in event.explanation),
+        step("override", file=centre.file_name, year=year, id=event.id, reason=override.reason or ""),
+        step("override-rule-gave", start=event.start, end=event.end),
+        *(Step(s.kind, {**s.values, "superseded": True}) for s in event.explanation),
     )
     return replace(event, start=start, end=end, explanation=steps, overridden=True)
 
@@ -309,11 +264,11 @@ def holiday_events(year: int, centre: Centre, ouvres: WorkingCalendar) -> list[E
             continue
         name = ", ".join(names)
         name_en = ", ".join(HOLIDAY_NAMES_EN.get(n, n) for n in names)
-        steps = [f"Jour férié le {d_(day)} : {name}."]
+        steps = [step("holiday", day=day, names=tuple(names))]
         if centre.holiday_subdivision:
-            steps.append(f"Calendrier des jours fériés de la subdivision {centre.holiday_subdivision}.")
+            steps.append(step("holiday-subdivision", subdivision=centre.holiday_subdivision))
         if day.weekday() >= 5:
-            steps.append("Il tombe un week-end : il n'est pas reporté.")
+            steps.append(step("holiday-weekend"))
         events.append(_event(f"holiday-{day.isoformat()}", "holiday", name, name_en, day, day, steps,
                              sources.HOLIDAYS))
     return events
@@ -323,9 +278,8 @@ def closure_events(year: int, centre: Centre) -> list[Event]:
     """The closures declared for year Y in the centre file."""
     return [
         _event(f"closure-{c.id}", "closure", c.label, f"Closure: {c.label}", c.start, c.end, [
-            f"Fermeture déclarée par le centre ({centre.file_name} : years.{year}.closures) : "
-            f"du {d_(c.start)} au {d_(c.end)}.",
-            "Pas de cours pendant la fermeture.",
+            step("closure", file=centre.file_name, year=year, start=c.start, end=c.end),
+            step("closure-no-class"),
         ], None)
         for c in centre.year(year).closures
     ]

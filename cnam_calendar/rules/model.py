@@ -28,6 +28,37 @@ class Source:
 
 
 @dataclass(frozen=True)
+class Step:
+    """One step of a derivation, as data: its ``kind`` (see ``text.explain``) and its values (dates,
+    counts, holiday names, the override's file and reason). ``text.explain.render`` writes it."""
+
+    kind: str
+    values: Mapping = field(default_factory=_frozen_map)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", _frozen_map(self.values))
+
+    def __hash__(self) -> int:  # events are cache keys (ical/personal.py)
+        return hash((self.kind, tuple(sorted(self.values.items()))))
+
+    def data(self) -> dict:
+        """Return the step as JSON-ready data: its kind and values (dates in ISO 8601, steps nested)."""
+        def plain(value):
+            if isinstance(value, date):
+                return value.isoformat()
+            if isinstance(value, tuple | list):
+                return [plain(x) for x in value]
+            return value.data() if isinstance(value, Step) else value
+
+        return {"kind": self.kind, "values": {k: plain(v) for k, v in self.values.items()}}
+
+
+def step(kind: str, **values) -> Step:
+    """Return the step ``kind`` with ``values``."""
+    return Step(kind, values)
+
+
+@dataclass(frozen=True)
 class Event:
     """One dated item of a schedule; ``end`` is inclusive."""
 
@@ -37,7 +68,7 @@ class Event:
     title_en: str
     start: date
     end: date
-    explanation: tuple[str, ...]
+    explanation: tuple[Step, ...]
     source: Source | None = None
     categories: tuple[str, ...] = ()
     overridden: bool = False
@@ -56,7 +87,7 @@ class Deadline:
     deadline: date
     title: str
     title_en: str
-    explanation: tuple[str, ...]
+    explanation: tuple[Step, ...]
     source: Source | None = None
 
 

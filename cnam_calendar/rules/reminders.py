@@ -109,7 +109,7 @@ def _event_payload(event: Event, uid: str, centre: Centre) -> dict[str, Any]:
     return {
         "id": event.id, "uid": uid, "kind": event.kind, "title": event.title, "title_en": event.title_en,
         "start": event.start.isoformat(), "end": event.end.isoformat(),
-        "explanation": list(event.explanation),
+        "steps": [s.data() for s in event.explanation],  # rendered in the learner's language by mail/
         "source": source.cite() if source else "",
         "url": (source.url if source and source.url else centre.faq_url),
         "categories": list(event.categories),

@@ -9,15 +9,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from cnam_calendar.rules.model import UE, Event, Schedule
-from cnam_calendar.text.i18n import day_name, long_date
+from cnam_calendar.rules.model import UE, Event, Schedule, Step, step
 
 EXAMS = {  # semester -> (first session, second session)
     "S1": ("exam-winter", "exam-june"),
     "S2": ("exam-june", "exam-september"),
     "annual": ("exam-june", "exam-september"),
 }
-SEMESTER_LABELS = {"S1": "semestre 1", "S2": "semestre 2", "annual": "annuelle"}
 
 
 @dataclass(frozen=True)
@@ -26,7 +24,7 @@ class Sessions:
 
     ue: UE
     dates: tuple[date, ...]  # sessions held
-    skipped: tuple[tuple[date, str], ...]  # dates on the UE's weekday with no class, and why
+    skipped: tuple[tuple[date, Step], ...]  # dates on the UE's weekday with no class, and why
     first: date | None  # first weekday date of the series (RRULE DTSTART)
     last: date | None  # last session held (RRULE UNTIL)
 
@@ -62,23 +60,23 @@ def ue_sessions(ue: UE, schedule: Schedule) -> Sessions:
     periods = _periods(ue, schedule)
     if not periods or any(p.end < p.start for p in periods):
         return Sessions(ue, (), (), None, None)  # check_schedule reports the broken semester
-    holidays = {e.start: e.title for e in schedule.events if e.kind == "holiday"}
+    holidays = {e.start: e for e in schedule.events if e.kind == "holiday"}
     closures = [e for e in schedule.events if e.kind == "closure"]
     held: list[date] = []
-    skipped: list[tuple[date, str]] = []
+    skipped: list[tuple[date, Step]] = []
     first = _first_on(periods[0].start, ue.weekday)
     day = first
     end = periods[-1].end
     while day <= end:
         reason = None
         if not any(p.start <= day <= p.end for p in periods):
-            reason = "pas de cours : intersemestre (session d'examens d'hiver)"
+            reason = step("no-class-intersemester")
         elif day in holidays:
-            reason = f"pas de cours : {holidays[day]} (jour férié)"
+            reason = step("no-class-holiday", title=holidays[day].title, title_en=holidays[day].title_en)
         else:
             closure = next((c for c in closures if c.start <= day <= c.end), None)
             if closure is not None:
-                reason = f"pas de cours : {closure.title} (fermeture du centre)"
+                reason = step("no-class-closure", title=closure.title, title_en=closure.title_en)
         if reason is None:
             held.append(day)
         else:
@@ -89,20 +87,17 @@ def ue_sessions(ue: UE, schedule: Schedule) -> Sessions:
     return Sessions(ue, tuple(held), tuple(skipped), first if held else None, last)
 
 
-def session_explanation(s: Sessions, centre_tz: str) -> tuple[str, ...]:
+def session_explanation(s: Sessions, centre_tz: str) -> tuple[Step, ...]:
     """Explain how the sessions of a UE were laid out, with each skipped date."""
     ue = s.ue
     if not ue.timed:
-        return (f"{ue.code} est en {ue.modality} : pas de séance à heure fixe.",)
+        return (step("sessions-untimed", code=ue.code, modality=ue.modality),)
     assert ue.weekday is not None and ue.start is not None and ue.end is not None
-    steps = [
-        f"UE {SEMESTER_LABELS[ue.semester]}, {ue.modality}, le {day_name(s.first or date.min)} "
-        f"de {ue.start:%H:%M} à {ue.end:%H:%M} (heure locale, {centre_tz}).",
-    ]
+    steps = [step("sessions-timed", semester=ue.semester, modality=ue.modality, first=s.first or date.min,
+                  start=f"{ue.start:%H:%M}", end=f"{ue.end:%H:%M}", tz=centre_tz)]
     if s.dates:
-        steps.append(f"{len(s.dates)} séances du {long_date(s.dates[0])} au {long_date(s.dates[-1])}, "
-                     f"soit {s.hours:g} h.")
-    steps.extend(f"{long_date(d)} : {reason}." for d, reason in s.skipped)
+        steps.append(step("sessions-count", count=len(s.dates), first=s.dates[0], last=s.dates[-1], hours=s.hours))
+    steps.extend(step("session-skipped", day=d, reason=reason) for d, reason in s.skipped)
     return tuple(steps)
 
 
@@ -113,7 +108,7 @@ def exam_events(ue: UE, schedule: Schedule) -> list[Event]:
         window = schedule.get(event_id)
         if window is None:
             continue
-        which = "1re session" if rank == 1 else "2e session"
+        which = "1re session" if rank == 1 else "2e session"  # the title stays French; title_en is English
         out.append(Event(
             id=f"ue-{ue.code}-{event_id}",
             kind="exam",
@@ -122,9 +117,10 @@ def exam_events(ue: UE, schedule: Schedule) -> list[Event]:
             start=window.start,
             end=window.end,
             explanation=(
-                f"UE {SEMESTER_LABELS[ue.semester]} : {'session d’hiver puis juin' if ue.semester == 'S1' else 'sessions de juin puis de septembre'}.",
-                f"{which} de {ue.code} : {window.title}, du {long_date(window.start)} au {long_date(window.end)}.",
-                "La date exacte de l'épreuve est publiée par le service des examens.",
+                step("exam-ue-semester", semester=ue.semester),
+                step("exam-sitting", rank=rank, code=ue.code, title=window.title, title_en=window.title_en,
+                     start=window.start, end=window.end),
+                step("exam-date-published"),
                 *window.explanation,
             ),
             source=window.source,

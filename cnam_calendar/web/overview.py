@@ -14,6 +14,7 @@ from pathlib import PurePath
 from cnam_calendar.messages import gettext, ngettext
 from cnam_calendar.rules.model import Event, Schedule
 from cnam_calendar.templating import environment, render
+from cnam_calendar.text.explain import render_all
 from cnam_calendar.text.i18n import LANGS, day_name, long_date, month_name
 
 # Which background a day takes when several events cover it (the others stay in data-kinds and title).
@@ -133,7 +134,7 @@ def _event(event: Event, semesters: Sequence[Event], lang: str) -> dict[str, obj
     return {"id": event.id, "shade": _shade(event, semesters), "label": event.label(lang),
             "overridden": event.overridden, "start": long_date(event.start, lang),
             "end": long_date(event.end, lang),
-            "length": _length(event, lang), "steps": list(event.explanation)}
+            "length": _length(event, lang), "steps": render_all(event.explanation, lang)}
 
 
 def render_overview(schedule: Schedule, links: Sequence[tuple[str, str]], *, lang: str = "fr") -> str:

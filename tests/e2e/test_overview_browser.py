@@ -15,6 +15,7 @@ import pytest
 from cnam_calendar import service
 from cnam_calendar.inputs import config
 from cnam_calendar.rules.model import Schedule
+from cnam_calendar.text.explain import render_all
 from cnam_calendar.web.overview import render_overview
 
 try:
@@ -127,7 +128,7 @@ def test_lists_deadlines_with_their_steps_periods_and_links(ipst: Schedule) -> N
     assert deadlines
     for event in deadlines:
         assert event.title in page.text
-        for step in event.explanation:
+        for step in render_all(event.explanation):
             assert re.sub(r"\s+", " ", step) in page.text
     for event in ipst.events:
         if event.kind in ("semester", "exam"):

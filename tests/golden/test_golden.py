@@ -31,6 +31,7 @@ from cnam_calendar.ical.personal import PersonalFeeds
 from cnam_calendar.inputs.catalogue import load_catalogue
 from cnam_calendar.inputs.config import load_centre, parse_centre
 from cnam_calendar.rules.model import Learner, Schedule
+from cnam_calendar.text.explain import render_all
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -69,7 +70,7 @@ def schedule_json(sched: Schedule) -> bytes:
         "end": e.end.isoformat(),
         "overridden": e.overridden,
         "categories": list(e.categories),
-        "explanation": list(e.explanation),
+        "explanation": list(render_all(e.explanation)),
         "source": e.source.cite() if e.source else None,
     } for e in sched.events]
     doc = {"centre": sched.centre.id, "year": sched.year, "label": sched.label, "events": events}

@@ -87,12 +87,11 @@ CAMILLE_WITHDRAWAL_TAIL = [
     f"Source : {WITHDRAWAL_SOURCE}",
     *footer_fr(),
 ]
-BOB_STEPS = [
-    "  • Réception du dossier d'inscription le lundi 16 novembre 2026 (jour de départ, non compté).",
-    "  • 2026-11-16 + 10 jours calendaires = jeudi 26 novembre 2026 (les jours fériés à l'intérieur du délai "
-    "comptent).",
-    "  • Le jeudi 26 novembre 2026 est un jour ouvré : pas de prorogation.",
-    "  • Date limite pour demander la suppression d'une UE ou l'annulation de l'inscription : jeudi 26 novembre 2026.",
+BOB_STEPS = [  # Bob reads English: his explanation too (issue 14, point 3)
+    "  • Registration file received on Monday 16 November 2026 (starting day, not counted).",
+    "  • 2026-11-16 + 10 calendar days = Thursday 26 November 2026 (public holidays inside the period count).",
+    "  • Thursday 26 November 2026 is a working day: no extension.",
+    "  • Deadline to ask to drop a UE or cancel the registration: Thursday 26 November 2026.",
 ]
 BOB_TAIL = [
     "",
@@ -211,8 +210,8 @@ def test_daemon_started_mid_year_after_downtime_sends_what_is_still_useful_and_t
             f"« stop {store.learner_key('A1')} »; your calendar subscription stays up to date.")
         assert ("<p><strong>Reminder: Withdrawal window (10 days) ends on Thursday 26 November 2026 (tomorrow)."
                 "</strong></p>") in html
-        assert ("<h2>How this date is worked out</h2><ul><li>Réception du dossier d&#x27;inscription le lundi 16 "
-                "novembre 2026 (jour de départ, non compté).</li>") in html
+        assert ("<h2>How this date is worked out</h2><ul><li>Registration file received on Monday 16 "
+                "November 2026 (starting day, not counted).</li>") in html
         assert rows(store)[("A1", "withdrawal", "J-1", "2026-11-26")] == "sent"
 
         # a restart replans: nothing is sent twice

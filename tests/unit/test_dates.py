@@ -10,6 +10,7 @@ from cnam_calendar.inputs.holidays_fr import calendars_for, french_holidays
 from cnam_calendar.rules import dates
 from cnam_calendar.rules.dates import WorkingCalendar
 from cnam_calendar.rules.errors import RuleError
+from cnam_calendar.text.explain import render_all
 
 D = date.fromisoformat
 
@@ -151,7 +152,7 @@ def test_a_date_with_two_holidays_is_one_event_naming_both(national_centre) -> N
     assert event.id == "holiday-2008-05-01"
     assert sorted(event.title.split(", ")) == ["Ascension", "Fête du Travail"]
     assert sorted(event.title_en.split(", ")) == ["Ascension Day", "Labour Day"]
-    assert event.explanation[0] == f"Jour férié le jeudi 1er mai 2008 : {event.title}."
+    assert render_all(event.explanation)[0] == f"Jour férié le jeudi 1er mai 2008 : {event.title}."
     assert not ouvres.is_working(D("2008-05-01"))
 
 

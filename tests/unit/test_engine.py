@@ -19,6 +19,7 @@ from cnam_calendar.rules import engine
 from cnam_calendar.rules.dates import WorkingCalendar
 from cnam_calendar.rules.errors import CnamCalendarError
 from cnam_calendar.rules.model import Centre, Override, RuleSettings, YearSettings
+from cnam_calendar.text.explain import render_all
 
 NATIONAL = service.DEFAULT_CENTRE
 CDC4 = Centre(id="cdc4", name="CGU de la Caisse des Dépôts", rules=RuleSettings(cpf_working_days=4))
@@ -95,8 +96,8 @@ def test_personal_deadline(rule: str, origin: str, expected: str, calendar: str,
     assert result.deadline == D(expected)
     assert result.rule == rule
     assert result.origin == D(origin)
-    assert all(isinstance(step, str) and step for step in result.explanation)
-    text = "\n".join(result.explanation)
+    assert all(isinstance(step, str) and step for step in render_all(result.explanation))
+    text = "\n".join(render_all(result.explanation))
     assert long_fr(D(expected)) in text, "the explanation ends on the deadline it gives"
     if named is not None:
         assert named in text, f"the explanation should name the skipped holiday {named!r}"
@@ -109,7 +110,7 @@ def long_fr(d: date) -> str:
 
 
 def test_cpf_explanation_lists_each_counted_day_over_armistice() -> None:
-    steps = service.deadline("cpf-confirmation", D("2026-11-09")).explanation
+    steps = render_all(service.deadline("cpf-confirmation", D("2026-11-09")).explanation)
     text = "\n".join(steps)
     assert "Armistice" in text
     assert "mercredi 11 novembre 2026 : non compté" in text
@@ -120,18 +121,18 @@ def test_cpf_explanation_lists_each_counted_day_over_armistice() -> None:
 
 
 def test_withdrawal_explanation_cites_prorogation_article() -> None:
-    text = "\n".join(service.deadline("withdrawal", D("2026-12-15")).explanation)
+    text = "\n".join(render_all(service.deadline("withdrawal", D("2026-12-15")).explanation))
     assert "642" in text and "Noël" in text and "prorogé" in text
 
 
 def test_withdrawal_without_prorogation_says_so() -> None:
     result = service.deadline("withdrawal", D("2026-11-02"))
     assert result.deadline == D("2026-11-12")
-    assert "pas de prorogation" in "\n".join(result.explanation)
+    assert "pas de prorogation" in "\n".join(render_all(result.explanation))
 
 
 def test_apprenticeship_clipping_is_explained() -> None:
-    text = "\n".join(service.deadline("apprenticeship-contract", D("2026-11-30")).explanation)
+    text = "\n".join(render_all(service.deadline("apprenticeship-contract", D("2026-11-30")).explanation))
     assert "dernier jour du mois" in text
     assert "Pas de report" in text
 
@@ -155,8 +156,8 @@ def test_engine_uses_the_calendar_it_is_given() -> None:
     result = engine.cpf_confirmation(D("2026-11-09"), NATIONAL, cal)
     # Tue 10 fictional holiday; Wed 11 is NOT a holiday in this calendar: Wed11, Thu12, Fri13.
     assert result.deadline == D("2026-11-13")
-    assert "Jour de test" in "\n".join(result.explanation)
-    assert "Armistice" not in "\n".join(result.explanation)
+    assert "Jour de test" in "\n".join(render_all(result.explanation))
+    assert "Armistice" not in "\n".join(render_all(result.explanation))
 
 
 # --- institutional events ---------------------------------------------------------------------------
@@ -209,7 +210,7 @@ def test_institutional_event(year: int, event_id: str, start: str, end: str, ips
     assert event is not None, f"{event_id} missing from ipst-cnam {year}"
     assert (event.start, event.end) == (D(start), D(end))
     assert not event.overridden
-    assert event.explanation and all(isinstance(s, str) and s for s in event.explanation)
+    assert render_all(event.explanation) and all(isinstance(s, str) and s for s in render_all(event.explanation))
 
 
 @pytest.mark.parametrize("year", YEARS)
@@ -334,7 +335,7 @@ def _holidays_of(sched) -> dict[str, str]:
             assert e.kind == "holiday"
             assert e.id == f"holiday-{e.start.isoformat()}"
             assert e.start == e.end
-            assert e.title in "\n".join(e.explanation)
+            assert e.title in "\n".join(render_all(e.explanation))
             out[e.start.isoformat()] = e.title
     return out
 
@@ -352,7 +353,7 @@ def test_holidays_alsace_moselle_add_good_friday_and_st_stephen(year: int, grand
 def test_weekend_holiday_is_not_moved(ipst: Centre) -> None:
     sunday = service.schedule(ipst, 2026).get("holiday-2026-11-01")
     assert sunday.start == D("2026-11-01")
-    assert "week-end" in "\n".join(sunday.explanation)
+    assert "week-end" in "\n".join(render_all(sunday.explanation))
 
 
 def test_holiday_window_bounds(ipst: Centre) -> None:
@@ -372,7 +373,7 @@ def test_closure_events_come_from_the_centre_file(year: int, ipst: Centre) -> No
     assert [(e.id, e.start, e.end, e.title) for e in closures] == [
         (f"closure-{c.id}", c.start, c.end, c.label) for c in declared]
     assert all(e.title == "Fermeture de fin d'année" for e in closures)
-    assert all("years." + str(year) + ".closures" in "\n".join(e.explanation) for e in closures)
+    assert all("years." + str(year) + ".closures" in "\n".join(render_all(e.explanation)) for e in closures)
 
 
 # --- overrides ----------------------------------------------------------------------------------------
@@ -399,7 +400,7 @@ def test_override_replaces_the_date_and_says_so(overridden: Centre) -> None:
     s1 = service.schedule(overridden, 2026).get("semester-1")
     assert (s1.start, s1.end) == (D("2026-10-05"), D("2027-01-09"))
     assert s1.overridden
-    text = "\n".join(s1.explanation)
+    text = "\n".join(render_all(s1.explanation))
     assert "Date fixée par le centre" in text
     assert "rentrée avancée, vote du conseil" in text
     assert "years.2026.overrides.semester-1" in text
@@ -409,7 +410,7 @@ def test_override_replaces_the_date_and_says_so(overridden: Centre) -> None:
 def test_single_day_override_with_date_key(overridden: Centre) -> None:
     add_drop = service.schedule(overridden, 2026).get("add-drop-close")
     assert add_drop.start == add_drop.end == D("2027-02-26")
-    assert add_drop.overridden and "le 28 février est un dimanche" in "\n".join(add_drop.explanation)
+    assert add_drop.overridden and "le 28 février est un dimanche" in "\n".join(render_all(add_drop.explanation))
 
 
 def test_dependent_events_follow_the_override(overridden: Centre) -> None:

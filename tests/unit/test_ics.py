@@ -17,6 +17,7 @@ from ical.calendar_stream import IcsCalendarStream
 from cnam_calendar import service
 from cnam_calendar.inputs.config import load_centre
 from cnam_calendar.rules.model import Centre, Schedule
+from cnam_calendar.text.explain import render_all
 
 CENTRES = ("ipst-cnam", "cnam-occitanie")
 YEARS = (2026, 2027, 2028)
@@ -155,7 +156,7 @@ def test_every_engine_event_is_published_as_it_was_derived(centre: str, year: in
         assert str(vevent["TRANSP"]) == "TRANSPARENT"
         assert str(vevent["SUMMARY"]) == e.title
         description = str(vevent["DESCRIPTION"])
-        assert e.explanation[0] in description
+        assert render_all(e.explanation)[0] in description
         if e.source is not None:
             assert "Source" in description
         assert vevent.get("CATEGORIES") is not None

@@ -17,6 +17,7 @@ from cnam_calendar.mail.compose import clean_header, compose, message_id, render
 from cnam_calendar.rules.model import Learner
 from cnam_calendar.rules.reminders import plan_reminders
 from cnam_calendar.service import ouvres_for, schedule
+from cnam_calendar.text.explain import render_all
 
 SENDER = "Rappels Cnam <rappels@example.org>"
 EVIL = "Alice\r\nBcc: evil@example.org"
@@ -151,7 +152,7 @@ def test_clean_header():
 def reference_ics(payload, lang):
     """The event as icalendar itself builds it: what the hand-written .ics must say."""
     event = payload["event"]
-    description = "\n".join(event.get("explanation", []))
+    description = "\n".join(event.get("explanation") or render_all(event.get("steps", []), lang))
     if event.get("source"):
         description += "\n\nSource : " + event["source"]
     component = icalendar.Event.new(
@@ -262,7 +263,7 @@ def test_any_name_or_title_round_trips_and_injects_nothing(payloads, first, last
     r = payloads[("L1", "withdrawal", 1)]
     payload = {**r.payload, "learner": {**r.payload["learner"], "first_name": first, "last_name": last},
                "event": {**r.payload["event"], "title": title, "title_en": title,
-                         "explanation": [step, *r.payload["event"]["explanation"]]}}
+                         "explanation": [step, *render_all(r.payload["event"]["steps"], lang)]}}
     check_wire(render(payload, r.key, sender=SENDER, lang=lang).data, payload, lang)
 
 

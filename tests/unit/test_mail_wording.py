@@ -77,10 +77,10 @@ What to do:
 If you want to drop a course unit or cancel your registration, send your written request to the centre before this date.
 
 How this date is worked out:
-  • Réception du dossier d'inscription le lundi 2 novembre 2026 (jour de départ, non compté).
-  • 2026-11-02 + 10 jours calendaires = jeudi 12 novembre 2026 (les jours fériés à l'intérieur du délai comptent).
-  • Le jeudi 12 novembre 2026 est un jour ouvré : pas de prorogation.
-  • Date limite pour demander la suppression d'une UE ou l'annulation de l'inscription : jeudi 12 novembre 2026.
+  • Registration file received on Monday 2 November 2026 (starting day, not counted).
+  • 2026-11-02 + 10 calendar days = Thursday 12 November 2026 (public holidays inside the period count).
+  • Thursday 12 November 2026 is a working day: no extension.
+  • Deadline to ask to drop a UE or cancel the registration: Thursday 12 November 2026.
 """
 
 
@@ -141,7 +141,7 @@ def test_english_withdrawal_reminder_word_for_word(reminders):
         f"FAQ: {FAQ}\n\n-- \nThis message is automatic. To stop these reminder e-mails, write to "
         "rappels@example.org with the subject « stop bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb »; your calendar "
         "subscription stays up to date.\n")
-    assert '<html lang="en">' in html and "<h2>How this date is worked out</h2><ul><li>Réception du dossier" in html
+    assert '<html lang="en">' in html and "<h2>How this date is worked out</h2><ul><li>Registration file received" in html
 
 
 def test_exam_reminders_say_from_the_first_day(reminders):

@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta, timezone
 import pytest
 
 from cnam_calendar import service
-from cnam_calendar.rules.model import Centre, Event, Learner, ReminderPolicy, Source
+from cnam_calendar.rules.model import Centre, Event, Learner, ReminderPolicy, Source, step
 from cnam_calendar.rules.reminders import plan_reminders, uid_year
 
 FAQ = "https://ipst.cnam.fr/contact/foire-aux-questions-ipst-cnam--1605162.kjsp?RH=1623911274792"
@@ -49,13 +49,11 @@ def test_the_payload_of_a_reminder_word_for_word(ipst: Centre) -> None:
             "id": "withdrawal", "uid": UID, "kind": "deadline",
             "title": "Délai de rétractation (10 jours) : date limite", "title_en": "Withdrawal window (10 days) ends",
             "start": "2026-11-12", "end": "2026-11-12",
-            "explanation": [
-                "Réception du dossier d'inscription le lundi 2 novembre 2026 (jour de départ, non compté).",
-                "2026-11-02 + 10 jours calendaires = jeudi 12 novembre 2026 (les jours fériés à l'intérieur du "
-                "délai comptent).",
-                "Le jeudi 12 novembre 2026 est un jour ouvré : pas de prorogation.",
-                "Date limite pour demander la suppression d'une UE ou l'annulation de l'inscription : jeudi 12 "
-                "novembre 2026.",
+            "steps": [
+                {"kind": "withdrawal-origin", "values": {"origin": "2026-11-02"}},
+                {"kind": "calendar-days", "values": {"origin": "2026-11-02", "n": 10, "raw": "2026-11-12"}},
+                {"kind": "no-prorogation", "values": {"day": "2026-11-12"}},
+                {"kind": "withdrawal-deadline", "values": {"deadline": "2026-11-12"}},
             ],
             "source": "FAQ Ipst-Cnam, « Puis-je changer d'UE ou de modalité après mon inscription ? » : Vous "
                       "disposez d'un délai de 10 jours après la réception de votre dossier pour demander la "
@@ -73,7 +71,7 @@ def test_the_payload_of_a_reminder_word_for_word(ipst: Centre) -> None:
 def _with_deadline(centre: Centre, source: Source | None):
     sched = service.schedule(centre, 2026)
     extra = Event("rentree-pot", "deadline", "Pot de rentrée : inscription", "Welcome drinks: sign up",
-                  date(2026, 12, 10), date(2026, 12, 10), ("Annoncé par le centre.",), source, ("Échéance",))
+                  date(2026, 12, 10), date(2026, 12, 10), (step("closure-no-class"),), source, ("Échéance",))
     return replace(sched, events=(*sched.events, extra))
 
 

@@ -237,7 +237,7 @@ def test_a_whole_year_of_a_small_roster(world):
             assert r.event_id.split("-")[1] in who.ues
         payload = json.loads(json.dumps(r.payload))  # JSON-ready
         assert payload["learner"]["email"] == who.email and payload["offset_days"] == r.offset_days
-        assert payload["event"]["uid"] == r.event_uid and payload["event"]["explanation"]
+        assert payload["event"]["uid"] == r.event_uid and payload["event"]["steps"]
         assert payload["centre"]["email"] == centre.contact.email and payload["centre"]["faq_url"] == centre.faq_url
         assert payload["date"] == r.target.isoformat()
     kinds = Counter(r.event_id.split(".")[0] for r in rs if r.kind == "deadline")

@@ -18,6 +18,7 @@ from cnam_calendar.rules.errors import RuleError
 from cnam_calendar.rules.model import UE, Centre, Closure, Learner, Override, YearSettings
 from cnam_calendar.rules.reminders import in_window, plan_reminders
 from cnam_calendar.rules.sessions import Sessions, exam_events, hours_problems, session_explanation, ue_sessions
+from cnam_calendar.text.explain import render, render_all
 
 D = date.fromisoformat
 MON, TUE, WED, THU, FRI = range(5)
@@ -80,7 +81,7 @@ def test_a_class_on_a_closures_first_and_last_day_is_skipped(ipst: Centre) -> No
     # closure Tuesday 10 – Tuesday 17 November 2026: both Tuesdays skipped, the 24th held
     centre = with_year(ipst, closures=[Closure("pont", "Pont", D("2026-11-10"), D("2026-11-17"))])
     s = ue_sessions(ue(weekday=TUE), service.schedule(centre, 2026))
-    assert s.skipped == ((D("2026-11-10"), "pas de cours : Pont (fermeture du centre)"),
+    assert tuple((d, render(r)) for d, r in s.skipped) == ((D("2026-11-10"), "pas de cours : Pont (fermeture du centre)"),
                          (D("2026-11-17"), "pas de cours : Pont (fermeture du centre)"))
     assert D("2026-11-03") in s.dates and D("2026-11-24") in s.dates
 
@@ -105,7 +106,7 @@ def test_trailing_skipped_dates_are_dropped(ipst: Centre) -> None:
 
 def test_session_explanation_word_for_word(sched) -> None:
     s = ue_sessions(ue("NFA031", semester="annual", weekday=MON, start="18:30", end="21:00"), sched)
-    assert session_explanation(s, "Europe/Paris") == (
+    assert render_all(session_explanation(s, "Europe/Paris")) == (
         "UE annuelle, cours du soir, le lundi de 18:30 à 21:00 (heure locale, Europe/Paris).",
         "26 séances du lundi 12 octobre 2026 au lundi 31 mai 2027, soit 65 h.",
         "lundi 21 décembre 2026 : pas de cours : Fermeture de fin d'année (fermeture du centre).",
@@ -118,7 +119,7 @@ def test_session_explanation_word_for_word(sched) -> None:
         "lundi 17 mai 2027 : pas de cours : Lundi de Pentecôte (jour férié).",
     )
     foad = UE(code="FOAD01", title="À distance", ects=4, semester="S1", modality="FOAD")
-    assert session_explanation(ue_sessions(foad, sched), "Europe/Paris") == (
+    assert render_all(session_explanation(ue_sessions(foad, sched), "Europe/Paris")) == (
         "FOAD01 est en FOAD : pas de séance à heure fixe.",)
 
 
@@ -183,7 +184,7 @@ def test_a_ue_whose_every_date_is_skipped_has_no_series(ipst: Centre) -> None:
 
 def test_session_explanation_names_the_ues_own_weekday(sched) -> None:
     s = ue_sessions(ue("NFA032", semester="S1", weekday=TUE, start="17:45", end="21:30"), sched)
-    assert session_explanation(s, "Europe/Paris")[:2] == (
+    assert render_all(session_explanation(s, "Europe/Paris"))[:2] == (
         "UE semestre 1, cours du soir, le mardi de 17:45 à 21:30 (heure locale, Europe/Paris).",
         "12 séances du mardi 13 octobre 2026 au mardi 12 janvier 2027, soit 45 h.",
     )
@@ -204,19 +205,19 @@ def test_exam_sessions_word_for_word(sched) -> None:
          "Examen NFA031 — 2e session (session d'examens de juin)",
          "Exam NFA031: second sitting (June exam session)", ("Examens", "NFA031")),
     ]
-    assert s1[0].explanation[:3] == (
+    assert render_all(s1[0].explanation)[:3] == (
         "UE semestre 1 : session d’hiver puis juin.",
         "1re session de NFA031 : Session d'examens d'hiver, du lundi 18 janvier 2027 au samedi 13 février 2027.",
         "La date exacte de l'épreuve est publiée par le service des examens.",
     )
-    assert s1[0].explanation[3:] == sched.get("exam-winter").explanation
+    assert render_all(s1[0].explanation)[3:] == render_all(sched.get("exam-winter").explanation)
     assert all(e.source.cite() == EXAM_SOURCE for e in s1)
     s2 = exam_events(ue("NFA031", semester="S2"), sched)
     assert [(e.id, e.title) for e in s2] == [
         ("ue-NFA031-exam-june", "Examen NFA031 — 1re session (session d'examens de juin)"),
         ("ue-NFA031-exam-september", "Examen NFA031 — 2e session (session d'examens de septembre)"),
     ]
-    assert s2[1].explanation[:2] == (
+    assert render_all(s2[1].explanation)[:2] == (
         "UE semestre 2 : sessions de juin puis de septembre.",
         "2e session de NFA031 : Session d'examens de septembre, du mercredi 1er septembre 2027 au jeudi 30 septembre "
         "2027.",

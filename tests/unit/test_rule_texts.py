@@ -16,6 +16,7 @@ from cnam_calendar.rules import engine
 from cnam_calendar.rules.dates import WorkingCalendar
 from cnam_calendar.rules.errors import RuleError
 from cnam_calendar.rules.model import Centre, Closure, Override, YearSettings
+from cnam_calendar.text.explain import render_all
 
 D = date.fromisoformat
 NATIONAL = service.DEFAULT_CENTRE
@@ -75,7 +76,7 @@ WITHDRAWALS = [
 def test_withdrawal_word_for_word(origin: str, deadline: str, steps: tuple[str, ...], ipst: Centre) -> None:
     d = service.deadline("withdrawal", D(origin), ipst)
     assert (d.rule, d.origin, d.deadline) == ("withdrawal", D(origin), D(deadline))
-    assert d.explanation == steps
+    assert render_all(d.explanation) == steps
     assert (d.title, d.title_en) == ("Délai de rétractation (10 jours) : date limite", "Withdrawal window (10 days) ends")
     assert d.source.cite() == WITHDRAWAL_SOURCE
 
@@ -105,7 +106,7 @@ APPRENTICESHIPS = [
 def test_apprenticeship_word_for_word(origin: str, deadline: str, steps: tuple[str, ...], ipst: Centre) -> None:
     d = service.deadline("apprenticeship-contract", D(origin), ipst)
     assert (d.origin, d.deadline) == (D(origin), D(deadline))
-    assert d.explanation == steps
+    assert render_all(d.explanation) == steps
     assert (d.title, d.title_en) == ("Contrat d'apprentissage : date limite de signature",
                                      "Apprenticeship contract: signature deadline")
     assert d.source.cite() == APPRENTICESHIP_SOURCE
@@ -161,7 +162,7 @@ def test_registration_close_and_latest_cpf_validation_word_for_word(ipst: Centre
     for event_id, (day, title, title_en, steps) in expected.items():
         e = s.get(event_id)
         assert (e.kind, e.start, e.end, e.title, e.title_en) == ("deadline", D(day), D(day), title, title_en), event_id
-        assert e.explanation == steps, event_id
+        assert render_all(e.explanation) == steps, event_id
         assert e.categories == ("Échéance",), event_id
     assert s.get("registration-close-s1").source.cite().startswith("FAQ Ipst-Cnam")
     assert s.get("cpf-latest-validation-s1").source.cite().startswith("FAQ Ipst-Cnam, « Quels sont les délais")
@@ -171,7 +172,7 @@ def test_latest_cpf_validation_with_no_working_day_to_count(ipst: Centre) -> Non
     zero = replace(ipst, rules=replace(ipst.rules, cpf_working_days=0))
     e = service.schedule(zero, 2027).get("cpf-latest-validation-s1")
     assert e.start == D("2027-10-08")  # the last working day before Monday 11 October itself
-    assert e.explanation[2] == ("En comptant 0 jours ouvrés en arrière : validation au plus tard le vendredi 8 octobre "
+    assert render_all(e.explanation)[2] == ("En comptant 0 jours ouvrés en arrière : validation au plus tard le vendredi 8 octobre "
                                 "2027, confirmation possible jusqu'au vendredi 8 octobre 2027.")
 
 
@@ -183,7 +184,7 @@ def test_latest_cpf_validation_with_no_working_day_to_count(ipst: Centre) -> Non
 def test_add_drop_close_word_for_word(ipst: Centre, year: int, day: str, second: str) -> None:
     e = service.schedule(ipst, year).get("add-drop-close")
     assert (e.start, e.end) == (D(day), D(day))
-    assert e.explanation == (
+    assert render_all(e.explanation) == (
         "Règle du centre : ajout ou suppression d'UE par bulletin rectificatif jusqu'à fin février.",
         second,
         "Pas de report si ce jour est un samedi ou un dimanche : c'est une date du calendrier du centre, pas un délai.",
@@ -201,7 +202,7 @@ def test_override_of_a_period_by_its_start_only_keeps_the_end_and_says_what_the_
     centre = with_year(ipst, 2026, [Override("semester-2", D("2027-02-22"))])
     e = service.schedule(centre, 2026).get("semester-2")
     assert (e.start, e.end, e.overridden) == (D("2027-02-22"), D("2027-05-31"), True)
-    assert e.explanation == (
+    assert render_all(e.explanation) == (
         "Date fixée par le centre (ipst-cnam.toml : years.2026.overrides.semester-2).",
         "Sans cette dérogation, la règle aurait donné : du lundi 15 février 2027 au lundi 31 mai 2027.",
         "(règle) Règle : du lundi de la semaine ISO qui contient le 15 février au 31 mai (« de mi-février à fin mai »).",
@@ -214,12 +215,12 @@ def test_override_of_a_single_day_by_its_start_moves_the_whole_day(ipst: Centre)
     centre = with_year(ipst, 2026, [Override("add-drop-close", D("2027-02-26"), None, "le 28 février est un dimanche")])
     e = service.schedule(centre, 2026).get("add-drop-close")
     assert (e.start, e.end) == (D("2027-02-26"), D("2027-02-26"))
-    assert e.explanation[:2] == (
+    assert render_all(e.explanation)[:2] == (
         "Date fixée par le centre (ipst-cnam.toml : years.2026.overrides.add-drop-close), motif : le 28 février est "
         "un dimanche.",
         "Sans cette dérogation, la règle aurait donné : dimanche 28 février 2027.",
     )
-    assert e.explanation[2] == ("(règle) Règle du centre : ajout ou suppression d'UE par bulletin rectificatif "
+    assert render_all(e.explanation)[2] == ("(règle) Règle du centre : ajout ou suppression d'UE par bulletin rectificatif "
                                 "jusqu'à fin février.")
 
 
@@ -234,9 +235,9 @@ def test_holidays_are_those_from_1_september_to_30_september_inclusive() -> None
         ("holiday-2027-05-01", "Fête du Travail, Fête locale", "Labour Day, Fête locale"),
         ("holiday-2027-09-30", "Dernier", "Dernier"),
     ]
-    assert events[1].explanation == ("Jour férié le samedi 1er mai 2027 : Fête du Travail, Fête locale.",
+    assert render_all(events[1].explanation) == ("Jour férié le samedi 1er mai 2027 : Fête du Travail, Fête locale.",
                                      "Il tombe un week-end : il n'est pas reporté.")
-    assert events[0].explanation == ("Jour férié le mardi 1er septembre 2026 : Premier.",)
+    assert render_all(events[0].explanation) == ("Jour férié le mardi 1er septembre 2026 : Premier.",)
 
 
 # --- check ---------------------------------------------------------------------------------------------
