@@ -241,7 +241,7 @@ def show(ctx: click.Context, learner_id: str, year: int, fmt: str) -> None:
     """Lister les échéances d'un apprenant, avec leurs explications."""
     from cnam_calendar.ical.personal import personal_deadline_events
     from cnam_calendar.rules.errors import StoreError
-    from cnam_calendar.text.explain import render_all
+    from cnam_calendar.text.explain import as_json, render_all
 
     lang = "fr"  # a staff command: the explanations in the staff's language
 
@@ -261,8 +261,7 @@ def show(ctx: click.Context, learner_id: str, year: int, fmt: str) -> None:
         click.echo(json.dumps({
             "id": learner.id, "centre": centre.id, "year": year, "status": learner.status, "ues": list(learner.ues),
             "deadlines": [{"id": e.id, "title": e.title, "date": e.start.isoformat(),
-                           "explanation": list(render_all(e.explanation, lang)),
-                           "steps": [s.data() for s in e.explanation]} for e in events],
+                           **as_json(e.explanation, lang)} for e in events],
         }, ensure_ascii=False, indent=2))
         return
     click.echo(f"{learner.first_name} {learner.last_name} ({learner.id}) — {centre.name}, {sched.label}")

@@ -24,7 +24,7 @@ from cnam_calendar.rules.errors import CnamCalendarError, RuleError
 from cnam_calendar.rules.model import UE, Centre, Deadline, Event
 from cnam_calendar.rules.sessions import hours_problems
 from cnam_calendar.service import DEFAULT_CENTRE, academic_year, checked_schedule, deadline, local_date, schedule
-from cnam_calendar.text.explain import render_all
+from cnam_calendar.text.explain import as_json, render_all
 from cnam_calendar.text.i18n import LANGS, long_date
 
 EXIT_PROBLEMS = 1
@@ -137,9 +137,16 @@ def build(ctx: click.Context, centres: tuple[str, ...], years: tuple[int, ...], 
 
 def _event_json(e: Event, lang: str) -> dict[str, Any]:
     return {"id": e.id, "kind": e.kind, "title": e.title, "title_en": e.title_en, "start": e.start.isoformat(),
-            "end": e.end.isoformat(), "explanation": list(render_all(e.explanation, lang)),
-            "steps": [s.data() for s in e.explanation], "categories": list(e.categories),
+            "end": e.end.isoformat(), **as_json(e.explanation, lang), "categories": list(e.categories),
             "overridden": e.overridden, "source": e.source.cite() if e.source else None}
+
+
+def _echo_explained(item: Event | Deadline, lang: str) -> None:
+    """Print the steps of an event or a deadline, then its source."""
+    for step in render_all(item.explanation, lang):
+        click.echo(f"  • {step}")
+    if item.source:
+        click.echo(f"  Source : {item.source.cite()}")
 
 
 def _echo_json(value: Any) -> None:
@@ -174,16 +181,12 @@ def explain(ctx: click.Context, centre: str, year: int, event_id: str | None, fm
         else:
             when = long_date(e.start) if e.start == e.end else f"du {long_date(e.start)} au {long_date(e.end)}"
         click.echo(f"{e.id} — {e.label(lang)}{': ' if lang == 'en' else ' : '}{when}")
-        for step in render_all(e.explanation, lang):
-            click.echo(f"  • {step}")
-        if e.source:
-            click.echo(f"  Source : {e.source.cite()}")
+        _echo_explained(e, lang)
 
 
 def _deadline_json(d: Deadline, lang: str) -> dict[str, Any]:
     return {"rule": d.rule, "from": d.origin.isoformat(), "deadline": d.deadline.isoformat(), "title": d.title,
-            "explanation": list(render_all(d.explanation, lang)), "steps": [s.data() for s in d.explanation],
-            "source": d.source.cite() if d.source else None}
+            **as_json(d.explanation, lang), "source": d.source.cite() if d.source else None}
 
 
 @main.command(name="deadline")
@@ -206,10 +209,7 @@ def deadline_cmd(ctx: click.Context, rule: str, origin: date, centre: str | None
         return
     title = d.title_en if lang == "en" else d.title
     click.echo(f"{title}{': ' if lang == 'en' else ' : '}{long_date(d.deadline, lang)} ({d.deadline.isoformat()})")
-    for step in render_all(d.explanation, lang):
-        click.echo(f"  • {step}")
-    if d.source:
-        click.echo(f"  Source : {d.source.cite()}")
+    _echo_explained(d, lang)
 
 
 @main.command()

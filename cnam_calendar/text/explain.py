@@ -9,7 +9,7 @@ dates as ISO strings), so it imports nothing of the package above it. One functi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -272,4 +272,9 @@ def render(step: Any, lang: str = "fr") -> str:
 def render_all(steps: Iterable[Any], lang: str = "fr") -> tuple[str, ...]:
     """Write every step of an explanation in ``lang``."""
     return tuple(render(s, lang) for s in steps)
+
+
+def as_json(steps: Sequence[Any], lang: str = "fr") -> dict[str, list]:
+    """Return an explanation for JSON output: its text in ``lang`` and its steps as data."""
+    return {"explanation": list(render_all(steps, lang)), "steps": [s.data() for s in steps]}
 
