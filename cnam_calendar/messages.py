@@ -1,7 +1,10 @@
 """Message catalogues (gettext, managed with Babel) and numbers by locale, for the pages and e-mails.
 
-The catalogues are ``cnam_calendar/locale/<lang>/LC_MESSAGES/messages.po``, shipped as package data
+The catalogues are ``cnam_calendar/locale/<lang>/LC_MESSAGES/*.po``, shipped as package data
 and compiled in memory on first use (no ``.mo`` to build: a plain ``pip install .`` carries them).
+``messages.po`` holds the common texts; an area of its own (the learner's page, the operator's logs,
+the staff's commands…) may keep its texts in a file of its own beside it (``learner.po``…): every
+``.po`` of a language is read into one catalogue, and a msgid must not be in two of them.
 The msgids are the French wording; ``fr`` translates each to itself and holds the French plural rule,
 ``en`` holds the English. To re-extract and update after changing a text (see docs/architecture.md):
 
@@ -25,9 +28,17 @@ LANGS = ("fr", "en")
 LOCALES = {"fr": "fr_FR", "en": "en_GB"}
 
 
-def catalogue_path(lang: str):
-    """Return the ``.po`` file of ``lang`` (a Traversable inside the package)."""
-    return files("cnam_calendar") / "locale" / lang / "LC_MESSAGES" / "messages.po"
+def catalogue_path(lang: str, area: str = "messages"):
+    """Return the ``.po`` file ``area`` of ``lang`` (a Traversable inside the package)."""
+    return files("cnam_calendar") / "locale" / lang / "LC_MESSAGES" / f"{area}.po"
+
+
+def catalogue_paths(lang: str) -> list:
+    """Return every ``.po`` file of ``lang``, ``messages.po`` first, the others by name."""
+    folder = files("cnam_calendar") / "locale" / lang / "LC_MESSAGES"
+    others = sorted((p for p in folder.iterdir() if p.name.endswith(".po") and p.name != "messages.po"),
+                    key=lambda p: p.name)
+    return [folder / "messages.po", *others]
 
 
 @cache
@@ -35,12 +46,20 @@ def translations(lang: str) -> Translations:
     """Return the gettext translations of ``lang`` (``fr`` or ``en``), read from its ``.po``."""
     if lang not in LANGS:
         raise ValueError(f"unknown language {lang!r}: expected one of {', '.join(LANGS)}")
-    with catalogue_path(lang).open("rb") as po:
-        catalogue = read_po(po, locale=LOCALES[lang])
-    buffer = io.BytesIO()
-    write_mo(buffer, catalogue)
-    buffer.seek(0)
-    return Translations(buffer)
+    merged: Translations | None = None
+    for path in catalogue_paths(lang):
+        with path.open("rb") as po:
+            catalogue = read_po(po, locale=LOCALES[lang])
+        buffer = io.BytesIO()
+        write_mo(buffer, catalogue)
+        buffer.seek(0)
+        part = Translations(buffer)
+        if merged is None:
+            merged = part
+        else:
+            merged.merge(part)
+    assert merged is not None
+    return merged
 
 
 def gettext(lang: str, message: str, **values: object) -> str:

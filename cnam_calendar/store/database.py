@@ -106,6 +106,7 @@ learners_table = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     Column("opt_out", Boolean(), nullable=False, server_default=false()),  # 0002: no reminder e-mails
+    Column("mail_preference", String(8), nullable=False, server_default="each"),  # 0003: each | weekly
 )
 
 feed_tokens_table = Table(

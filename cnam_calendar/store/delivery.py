@@ -604,6 +604,37 @@ def set_opt_out(store: Store, learner_id: str, value: bool = True) -> None:
                                                   deliveries.c.status == "pending").values(status="cancelled"))
 
 
+MAIL_PREFERENCES = ("each", "weekly", "none")
+
+
+def set_mail_preference(store: Store, learner_id: str, preference: str) -> None:
+    """Record how the learner wants reminders: ``each`` one when due, a ``weekly`` digest, or ``none``.
+
+    ``none`` is the opt-out (pending rows cancelled); ``each`` and ``weekly`` lift it.
+    """
+    if preference not in MAIL_PREFERENCES:
+        raise ValueError(f"unknown mail preference {preference!r}: expected one of {', '.join(MAIL_PREFERENCES)}")
+    if preference == "none":
+        set_opt_out(store, learner_id, True)
+        return
+    with _tx(store, "préférence d'envoi") as conn:
+        result = conn.execute(update(learners_table).where(learners_table.c.id == learner_id)
+                              .values(opt_out=False, mail_preference=preference))
+        if (result.rowcount or 0) != 1:
+            raise StoreError(f"apprenant inconnu « {learner_id} »", where=store.url,
+                             hint="vérifiez l'identifiant : cnam-calendar learners show ID")
+
+
+def mail_preference(store: Store, learner_id: str) -> str | None:
+    """Return ``each``, ``weekly`` or ``none`` (opted out) for the learner, None when unknown."""
+    with store._errors("lecture d'un apprenant"), store.engine.connect() as conn:
+        row = conn.execute(select(learners_table.c.opt_out, learners_table.c.mail_preference)
+                           .where(learners_table.c.id == learner_id)).first()
+    if row is None:
+        return None
+    return "none" if row.opt_out else row.mail_preference
+
+
 def opted_out(store: Store, learner_id: str) -> bool:
     """Tell whether the learner asked for no reminder e-mails."""
     with store._errors("lecture d'un apprenant"), store.engine.connect() as conn:
@@ -733,5 +764,5 @@ __all__ = [
     "STATUSES", "Claimed", "DaemonLock", "Delivery", "Marks", "SyncReport", "acquire_sqlite_daemon_lock", "claim_due",
     "get_delivery", "list_deliveries", "mark_failed", "mark_retry", "mark_sent", "mark_sent_many", "opted_out",
     "release", "release_mine",
-    "set_opt_out", "singleton", "status_counts", "sync_plan",
+    "set_opt_out", "set_mail_preference", "mail_preference", "MAIL_PREFERENCES", "singleton", "status_counts", "sync_plan",
 ]

@@ -29,9 +29,12 @@ from cnam_calendar.store.delivery import (
     claim_due,
     get_delivery,
     list_deliveries,
+    mail_preference,
     mark_failed,
     mark_retry,
     mark_sent,
+    opted_out,
+    set_mail_preference,
     set_opt_out,
     singleton,
     status_counts,
@@ -356,6 +359,21 @@ def test_opt_out_cancels_and_stays_cancelled_until_opt_in(store):
     assert {c.key for c in claim_due(store, "d1", paris(2026, 11, 19, 10), LEASE, 10)} == {r1[1].key}
     with pytest.raises(StoreError, match="apprenant inconnu"):
         set_opt_out(store, "nobody", True)
+
+
+def test_mail_preference_each_weekly_none(store):
+    assert mail_preference(store, "L1") == "each"  # the default of every learner
+    set_mail_preference(store, "L1", "weekly")
+    assert mail_preference(store, "L1") == "weekly" and not opted_out(store, "L1")
+    set_mail_preference(store, "L1", "none")
+    assert mail_preference(store, "L1") == "none" and opted_out(store, "L1")
+    set_mail_preference(store, "L1", "each")  # choosing again lifts the opt-out
+    assert mail_preference(store, "L1") == "each" and not opted_out(store, "L1")
+    assert mail_preference(store, "nobody") is None
+    with pytest.raises(StoreError, match="apprenant inconnu"):
+        set_mail_preference(store, "nobody", "weekly")
+    with pytest.raises(ValueError, match="unknown mail preference"):
+        set_mail_preference(store, "L1", "daily")
 
 
 def test_claim_cancels_rows_of_a_learner_who_opted_out_meanwhile(store):

@@ -32,9 +32,12 @@ def _extracted() -> set[str | tuple[str, str]]:
     return found
 
 
-def _catalogue(lang: str):
-    with messages.catalogue_path(lang).open("rb") as po:
-        return read_po(po)
+def _catalogues(lang: str) -> list:
+    parts = []
+    for path in messages.catalogue_paths(lang):
+        with path.open("rb") as po:
+            parts.append(read_po(po))
+    return parts
 
 
 def test_extraction_finds_the_pages_and_the_e_mails() -> None:
@@ -47,17 +50,20 @@ def test_extraction_finds_the_pages_and_the_e_mails() -> None:
 
 @pytest.mark.parametrize("lang", messages.LANGS)
 def test_catalogue_is_complete_and_nothing_is_fuzzy(lang: str) -> None:
-    catalogue = _catalogue(lang)
-    ids = {m.id if isinstance(m.id, str) else tuple(m.id) for m in catalogue if m.id}
+    ids: set = set()
+    for catalogue in _catalogues(lang):  # messages.po and any area's file beside it
+        part = {m.id if isinstance(m.id, str) else tuple(m.id) for m in catalogue if m.id}
+        assert not part & ids, f"{lang}: in two catalogue files: {sorted(map(str, part & ids))}"
+        ids |= part
+        assert not catalogue.fuzzy
+        for message in catalogue:
+            if not message.id:
+                continue
+            assert not message.fuzzy, message.id
+            strings = message.string if isinstance(message.string, tuple) else (message.string,)
+            assert strings and all(strings), f"{lang}: {message.id!r} is not translated"
+        assert [(m.id, errors) for m, errors in catalogue.check()] == []  # placeholders match (python-format)
     assert ids == _extracted()  # nothing missing, nothing left over
-    assert not catalogue.fuzzy
-    for message in catalogue:
-        if not message.id:
-            continue
-        assert not message.fuzzy, message.id
-        strings = message.string if isinstance(message.string, tuple) else (message.string,)
-        assert strings and all(strings), f"{lang}: {message.id!r} is not translated"
-    assert [(m.id, errors) for m, errors in catalogue.check()] == []  # placeholders match (python-format)
 
 
 def test_english_is_english() -> None:
