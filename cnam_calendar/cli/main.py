@@ -25,7 +25,7 @@ from cnam_calendar.rules.model import UE, Centre, Deadline, Event
 from cnam_calendar.rules.sessions import hours_problems
 from cnam_calendar.service import DEFAULT_CENTRE, academic_year, checked_schedule, deadline, local_date, schedule
 from cnam_calendar.text.explain import as_json, render_all
-from cnam_calendar.text.i18n import LANGS, long_date
+from cnam_calendar.text.i18n import LANGS, long_date, source_line
 
 EXIT_PROBLEMS = 1
 EXIT_BAD_INPUT = 2
@@ -146,7 +146,7 @@ def _echo_explained(item: Event | Deadline, lang: str) -> None:
     for step in render_all(item.explanation, lang):
         click.echo(f"  • {step}")
     if item.source:
-        click.echo(f"  Source : {item.source.cite()}")
+        click.echo(f"  {source_line(item.source.cite(), lang)}")
 
 
 def _echo_json(value: Any) -> None:

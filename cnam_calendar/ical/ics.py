@@ -14,6 +14,7 @@ from cnam_calendar import __version__
 from cnam_calendar.rules.model import UE, Centre, Event
 from cnam_calendar.rules.sessions import Sessions, session_explanation
 from cnam_calendar.text.explain import render_all
+from cnam_calendar.text.i18n import source_line
 
 PRODID = f"-//cnam-calendar//cnam-calendar {__version__}//FR"
 REFRESH = timedelta(hours=6)
@@ -41,7 +42,7 @@ def describe(event: Event, lang: str = "fr") -> str:
     """Return the plain-text DESCRIPTION: the explanation in ``lang``, then the source."""
     text = "\n".join(render_all(event.explanation, lang))
     if event.source is not None:
-        text += "\n\nSource : " + event.source.cite()
+        text += "\n\n" + source_line(event.source.cite(), lang)
     return text[:DESCRIPTION_LIMIT]
 
 

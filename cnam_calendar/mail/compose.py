@@ -39,7 +39,7 @@ from cnam_calendar.messages import gettext, ngettext
 from cnam_calendar.templating import environment
 from cnam_calendar.templating import render as render_template
 from cnam_calendar.text.explain import render_all
-from cnam_calendar.text.i18n import long_date
+from cnam_calendar.text.i18n import long_date, source_line
 
 MESSAGE_DOMAIN = "cnam-calendar"
 DEFAULT_SENDER = "rappels@cnam-calendar.invalid"  # when neither the daemon nor the centre file gives one
@@ -90,7 +90,7 @@ def clean_header(value: object, limit: int = 200) -> str:
     text = str(value or "")
     if not text.isprintable():  # only then can a control or separator character be there (quick path otherwise)
         text = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in text)
-    return _SPACES.sub(" ", text).strip()[:limit]
+    return _SPACES.sub(" ", text).strip()[:limit].rstrip()
 
 
 def message_id(key: str) -> str:
@@ -144,12 +144,18 @@ def countdown(n: int, lang: str) -> str:
     return ngettext(lang, "dans %(num)d jour", "dans %(num)d jours", n)
 
 
+TITLE_IN_SUBJECT = 120  # characters of the event's title in a subject
+
+
 def subject_for(payload: Mapping[str, Any], lang: str, moment: datetime | None = None) -> str:
     """Return the subject, e.g. « Rappel : Confirmation CPF : date limite le vendredi 13 novembre 2026 (demain) »."""
     event = payload["event"]
     day = date.fromisoformat(payload["date"])
     left = countdown(days_left(payload, moment), lang)
-    return clean_header(_reminder(event["title_en"] if lang == "en" else event["title"], event, day, left, lang), 250)
+    title = clean_header(event["title_en"] if lang == "en" else event["title"])
+    if len(title) > TITLE_IN_SUBJECT:  # a long title is cut, never the date and the time left after it
+        title = title[:TITLE_IN_SUBJECT - 1].rstrip() + "…"
+    return clean_header(_reminder(title, event, day, left, lang), 250)
 
 
 def _reminder(title: str, event: Mapping[str, Any], day: date, left: str, lang: str) -> str:
@@ -265,7 +271,7 @@ def event_ics(payload: Mapping[str, Any], lang: str) -> bytes:
     stamp = datetime.fromisoformat(payload["due_local"]).astimezone(timezone.utc)  # deterministic, never "now"
     description = "\n".join(explanation(event, lang))
     if event.get("source"):
-        description += "\n\nSource : " + event["source"]
+        description += "\n\n" + source_line(event["source"], lang)
     title = clean_header(event["title_en"] if lang == "en" else event["title"])
     lines = [b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\n", _ics_line("PRODID", PRODID),
              b"BEGIN:VEVENT\r\n", _ics_line("SUMMARY", _ics_text(title)),

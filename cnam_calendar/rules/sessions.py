@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from cnam_calendar.rules.model import UE, Event, Schedule, Step, step
+from cnam_calendar.text.i18n import decimal
 
 EXAMS = {  # semester -> (first session, second session)
     "S1": ("exam-winter", "exam-june"),
@@ -141,7 +142,8 @@ def hours_problems(schedule: Schedule, catalogue: Sequence[UE]) -> list[str]:
         low, high = expected * (1 - rule.tolerance), expected * (1 + rule.tolerance)
         if not low <= hours <= high:
             problems.append(
-                f"{where} : {ue.code} ({ue.ects:g} ECTS) a {hours:g} h de cours en {schedule.label}, "
-                f"attendu {expected:g} h ± {rule.tolerance:.0%} ({low:.1f} – {high:.1f} h)"
+                f"{where} : {ue.code} ({decimal(ue.ects)} ECTS) a {decimal(hours)} h de cours en {schedule.label}, "
+                f"attendu {decimal(expected)} h ± {decimal(rule.tolerance * 100)} % "
+                f"({decimal(low, places=1)} – {decimal(high, places=1)} h)"
             )
     return problems

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from cnam_calendar.text.i18n import HOLIDAY_NAMES_EN, day_name, long_date, ordinal_fr
+from cnam_calendar.text.i18n import HOLIDAY_NAMES_EN, day_name, decimal, long_date, ordinal_fr
 
 SEMESTER_LABELS = {"S1": ("semestre 1", "semester 1"), "S2": ("semestre 2", "semester 2"),
                    "annual": ("annuelle", "full-year")}
@@ -225,8 +225,8 @@ _KINDS: dict[str, Render] = {
         f"UE {SEMESTER_LABELS[v['semester']][1]}, {MODALITIES_EN.get(v['modality'], v['modality'])}, on "
         f"{day_name(_day(v['first']), 'en')}s from {v['start']} to {v['end']} (local time, {v['tz']})."),
     "sessions-count": lambda v, f, e: (
-        f"{v['count']} séances du {f.first} au {f.last}, soit {v['hours']:g} h.",
-        f"{v['count']} sessions from {e.first} to {e.last}, that is {v['hours']:g} h."),
+        f"{v['count']} séances du {f.first} au {f.last}, soit {decimal(v['hours'])} h.",
+        f"{v['count']} sessions from {e.first} to {e.last}, that is {decimal(v['hours'], 'en')} h."),
     "session-skipped": lambda v, f, e: (
         f"{f.day} : {render(v['reason'], 'fr')}.", f"{e.day}: {render(v['reason'], 'en')}."),
     "no-class-intersemester": lambda v, f, e: (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import ROUND_HALF_EVEN, Decimal
 
 _DAYS = {
     "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
@@ -56,3 +57,29 @@ HOLIDAY_NAMES_EN = {
 def ordinal_fr(n: int) -> str:
     """Return « 1er », « 2e », « 3e »…"""
     return "1er" if n == 1 else f"{n}e"
+
+
+def decimal(number: float, lang: str = "fr", places: int | None = None) -> str:
+    """Write ``number`` as ``lang`` does: « 35,75 » and « 1 234,5 » in French, « 35.75 » in English.
+
+    At most three decimals (or exactly ``places``), no trailing zeros, as Babel's default pattern
+    writes them (``messages.decimal``, which the templates use; a property test keeps the two equal).
+    The pure floor cannot import Babel (it reads its locale data from files), hence this twin.
+    """
+    exact = Decimal(str(number)).quantize(Decimal(1).scaleb(-(3 if places is None else places)), ROUND_HALF_EVEN)
+    text = f"{exact:,f}"
+    if places is None and "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if text.startswith("-") and not exact:
+        text = text[1:]
+    if lang == "en":
+        return text
+    return text.replace(",", "\u202f").replace(".", ",")
+
+
+def source_line(cite: str, lang: str = "fr") -> str:
+    """Return the line naming where a rule comes from: « Source : … » (French spacing).
+
+    In English the FAQ is still quoted as it is written, in French, and the label says so.
+    """
+    return ("Source (in French): " if lang == "en" else "Source : ") + cite

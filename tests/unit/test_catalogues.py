@@ -14,9 +14,14 @@ import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cnam_calendar import messages
 from cnam_calendar.mail.compose import countdown
+from cnam_calendar.rules.model import step
+from cnam_calendar.text import i18n
+from cnam_calendar.text.explain import render
 from cnam_calendar.text.i18n import long_date
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,3 +102,21 @@ def test_numbers_and_dates_by_locale() -> None:
 def test_unknown_language_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown language 'de'"):
         messages.translations("de")
+
+
+@settings(max_examples=300, deadline=None)
+@given(quarters=st.integers(min_value=0, max_value=4_000_000), lang=st.sampled_from(messages.LANGS))
+def test_the_pure_floor_writes_numbers_as_babel_does(quarters: int, lang: str) -> None:
+    """text.i18n.decimal (the pure floor, which cannot read Babel's data files) agrees with Babel."""
+    hours = quarters / 4  # hours are whole quarters of an hour (sessions start and end on the quarter)
+    assert i18n.decimal(hours, lang) == messages.decimal(hours, lang)
+    assert i18n.decimal(quarters / 1000, lang) == messages.decimal(quarters / 1000, lang)
+
+
+def test_hours_are_written_by_locale_in_explanations_and_checks() -> None:
+    assert render(step("sessions-count", count=11, first=date(2026, 10, 6), last=date(2026, 12, 15),
+                       hours=35.75), "fr").endswith("soit 35,75 h.")
+    assert render(step("sessions-count", count=11, first=date(2026, 10, 6), last=date(2026, 12, 15),
+                       hours=35.75), "en").endswith("that is 35.75 h.")
+    assert i18n.source_line("FAQ Ipst-Cnam", "fr") == "Source : FAQ Ipst-Cnam"
+    assert i18n.source_line("FAQ Ipst-Cnam", "en") == "Source (in French): FAQ Ipst-Cnam"

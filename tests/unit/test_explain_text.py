@@ -109,7 +109,9 @@ def test_an_english_feed_describes_in_english() -> None:
     sched = service.schedule(centre, 2026)
     items = institutional_items(sched, "en") + [i for ue in load_catalogue(centre) for i in ue_items(sched, ue, "en")]
     for item in items:
-        explanation = str(item.component["DESCRIPTION"]).split("\n\nSource : ")[0]  # the FAQ is quoted as written
+        description = str(item.component["DESCRIPTION"])
+        assert "Source : " not in description  # French spacing stays in French
+        explanation = description.split("\n\nSource (in French): ")[0]  # the FAQ is quoted as written
         for closure in centre.year(2026).closures:  # the centre's own label (its file has no English one)
             explanation = explanation.replace(closure.label, "")
         assert explanation and not WORD.findall(explanation), (item.uid, explanation)

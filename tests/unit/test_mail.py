@@ -154,7 +154,7 @@ def reference_ics(payload, lang):
     event = payload["event"]
     description = "\n".join(event.get("explanation") or render_all(event.get("steps", []), lang))
     if event.get("source"):
-        description += "\n\nSource : " + event["source"]
+        description += ("\n\nSource (in French): " if lang == "en" else "\n\nSource : ") + event["source"]
     component = icalendar.Event.new(
         uid=event["uid"], stamp=datetime.fromisoformat(payload["due_local"]).astimezone(timezone.utc),
         summary=clean_header(event["title_en"] if lang == "en" else event["title"]),
@@ -283,3 +283,13 @@ def test_the_time_left_is_counted_from_the_moment_of_sending_in_the_centre_s_zon
         assert f"2026 ({left})." in text_part(msg)
         assert f"2026 ({left})".replace("'", "&#x27;") in msg.get_body(("html",)).get_content()
         assert msg["Message-ID"] == message_id(r.key)  # the same row, whatever the moment
+
+
+def test_a_long_title_is_cut_in_the_subject_never_the_date_and_the_time_left(payloads):
+    """Found by the fuzz test above: a 210-character title pushed « (demain) » out and left a trailing space."""
+    r = payloads[("L1", "withdrawal", 1)]
+    for lang in ("fr", "en"):
+        payload = {**r.payload, "event": {**r.payload["event"], "title": "0" * 210, "title_en": "0" * 210}}
+        subject = roundtrip(compose(payload, r.key, sender=SENDER, lang=lang))["Subject"]
+        assert subject.endswith(("novembre 2026 (demain)", "November 2026 (tomorrow)")), subject
+        assert "0" * 119 + "…" in subject and "0" * 120 not in subject

@@ -140,7 +140,7 @@ def test_hours_exactly_on_the_tolerance_limit_are_accepted(ipst: Centre, start: 
     found = hours_problems(sched, [u])
     if reported:
         assert found == [f"{centre.catalogue_file} : LIM006 (6 ECTS) a {hours:g} h de cours en 2026-2027, "
-                         "attendu 48 h ± 25% (36.0 – 60.0 h)"]
+                         "attendu 48 h ± 25 % (36,0 – 60,0 h)"]  # French decimals
     else:
         assert found == []
 

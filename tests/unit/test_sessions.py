@@ -271,8 +271,8 @@ def test_hours_problem_reports_both_numbers(sched2026: Schedule) -> None:
     message = problems[0]
     assert "SHORT6" in message and "6 ECTS" in message
     assert f"{hours:g} h" in message  # scheduled
-    assert "attendu 48 h" in message and "± 10%" in message  # expected, with the tolerance
-    assert "43.2" in message and "52.8" in message
+    assert "attendu 48 h" in message and "± 10 %" in message  # expected, with the tolerance
+    assert "(43,2 – 52,8 h)" in message  # French decimals
     assert "2026-2027" in message
 
 
