@@ -106,7 +106,7 @@ def _join(prefix: str, key: str) -> str:
 
 # The sane range of each number of a centre file (every message states it).
 RANGES = {
-    "rules.cpf_working_days": (0, 30, "un entier de 0 à 30 (jours ouvrés)"),
+    "rules.cpf_working_days": (1, 30, "un entier de 1 à 30 (jours ouvrés)"),  # 0 would end before the validation
     "rules.withdrawal_days": (1, 365, "un entier de 1 à 365 (jours)"),
     "rules.apprenticeship_months": (1, 36, "un entier de 1 à 36 (mois)"),
     "rules.hours.per_ects": (0.5, 100, "un nombre d'heures par crédit de 0,5 à 100, ex. 8"),

@@ -90,8 +90,8 @@ def withdrawal(origin: date, centre: Centre, ouvres: WorkingCalendar) -> Deadlin
     else:
         steps.append(step("no-prorogation", day=raw))
     steps.append(step("withdrawal-deadline", deadline=deadline))
-    return Deadline("withdrawal", origin, deadline, "Délai de rétractation (10 jours) : date limite",
-                    "Withdrawal window (10 days) ends", tuple(steps), sources.WITHDRAWAL)
+    return Deadline("withdrawal", origin, deadline, f"Délai de rétractation ({n} jours) : date limite",
+                    f"Withdrawal window ({n} days) ends", tuple(steps), sources.WITHDRAWAL)
 
 
 def apprenticeship_contract(origin: date, centre: Centre, ouvres: WorkingCalendar) -> Deadline:

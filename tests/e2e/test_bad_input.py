@@ -304,7 +304,7 @@ OUT_OF_RANGE = {
     "apprenticeship_months": ("apprenticeship_months = 3", "apprenticeship_months = 1000000000",
                               "rules.apprenticeship_months : valeur 1000000000 hors des bornes", "de 1 à 36"),
     "cpf_working_days": ("cpf_working_days = 3", "cpf_working_days = 1000000000",
-                         "rules.cpf_working_days : valeur 1000000000 hors des bornes", "de 0 à 30"),
+                         "rules.cpf_working_days : valeur 1000000000 hors des bornes", "de 1 à 30"),
     "offsets": ("offsets_days = [7, 1]", "offsets_days = [1000000000]", "reminders.offsets_days : valeur",
                 "de 1 à 365"),
     "per_ects nan": ("per_ects = 8.0", "per_ects = nan", "rules.hours.per_ects : valeur nan hors des bornes",

@@ -136,6 +136,7 @@ def test_every_problem_of_every_file_is_listed(tmp_path: Path) -> None:
                  id="bool-as-string"),
     pytest.param('[rules]\ncpf_working_days = true', "cpf_working_days", id="bool-is-not-an-int"),
     pytest.param('[rules]\nwithdrawal_days = -1', "withdrawal_days", id="negative-days"),
+    pytest.param('[rules]\ncpf_working_days = 0', "de 1 à 30", id="cpf-zero-would-end-before-the-validation"),
 ])
 def test_more_mistakes_name_their_key(snippet: str, key: str) -> None:
     text = 'id = "x"\nname = "X"\n' + snippet + "\n"

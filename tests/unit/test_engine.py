@@ -139,7 +139,10 @@ def test_apprenticeship_clipping_is_explained() -> None:
 
 def test_centre_settings_change_the_numbers() -> None:
     longer = Centre(id="x", name="x", rules=RuleSettings(withdrawal_days=14, apprenticeship_months=6))
-    assert service.deadline("withdrawal", D("2026-10-22"), longer).deadline == D("2026-11-05")
+    withdrawal = service.deadline("withdrawal", D("2026-10-22"), longer)
+    assert withdrawal.deadline == D("2026-11-05")
+    assert (withdrawal.title, withdrawal.title_en) == ("Délai de rétractation (14 jours) : date limite",
+                                                       "Withdrawal window (14 days) ends")  # the centre's number
     assert service.deadline("apprenticeship-contract", D("2026-08-31"), longer).deadline == D("2027-02-28")
 
 
