@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from cnam_calendar.store.delivery import mail_preference, set_mail_preference
+from tests.contract.test_store import db_url  # noqa: F401  (fixture: SQLite file or PostgreSQL schema)
 from tests.support.french import WORD
 from tests.support.learner_site import Site, csrf_tokens, learner_site
 
@@ -203,3 +204,20 @@ def test_the_page_renders_for_every_learner_of_a_generated_roster(tmp_path: Path
             r = get(s, f"/me/{token}")
             assert r.status_code == 200, (learner, r.text[:300])
             assert f'<html lang="{"en" if learner.lang == "en" else "fr"}">' in r.text
+
+
+def test_the_page_and_its_forms_on_both_backends(db_url: str, tmp_path: Path) -> None:  # noqa: F811
+    """SQLite reads inline, PostgreSQL through the thread pool: the same page, the same forms."""
+    with learner_site(tmp_path, db_url) as s:
+        token = s.token("A001")
+        page = get(s, f"/me/{token}")
+        assert page.status_code == 200 and "dans 78 jours" in page.text
+        mail_csrf, link_csrf = csrf_tokens(page.text)
+        assert post(s, f"/me/{token}/mail", {"preference": "weekly"}).status_code == 403
+        assert post(s, f"/me/{token}/mail", {"preference": "weekly", "csrf": mail_csrf}).status_code == 303
+        assert mail_preference(s.store, "A001") == "weekly"
+        new = post(s, f"/me/{token}/new-link", {"csrf": link_csrf}).headers["location"].removeprefix("/me/")
+        assert get(s, f"/me/{token}").status_code == 404 and get(s, f"/me/{new}").status_code == 200
+        key = s.store.learner_key("A001")
+        assert post(s, f"/unsubscribe/{key}", {"List-Unsubscribe": "One-Click"}).status_code == 200
+        assert mail_preference(s.store, "A001") == "none"

@@ -35,10 +35,10 @@ class Site:
 
 
 @contextmanager
-def learner_site(tmp: Path) -> Iterator[Site]:
-    """Import the two learners and serve them; yield the site."""
+def learner_site(tmp: Path, db: str | None = None) -> Iterator[Site]:
+    """Import the two learners into ``db`` (default: a SQLite file in ``tmp``) and serve them; yield the site."""
     (tmp / "learners.csv").write_text(ROSTER, encoding="utf-8")
-    db = f"sqlite:///{tmp / 'learners.db'}"
+    db = db or f"sqlite:///{tmp / 'learners.db'}"
     done = invoke("--calendars", str(CALENDARS), "learners", "import", str(tmp / "learners.csv"), "--db", db, "-q")
     assert done.exit_code == 0, done.output
     store = open_store(db)
