@@ -134,6 +134,9 @@ def days_left(payload: Mapping[str, Any], moment: datetime | None = None) -> int
     return (date.fromisoformat(payload["date"]) - when.astimezone(zone).date()).days
 
 
+# The time left (« demain », « dans 3 jours ») is messages.countdown: the learner's page and `learners show` use it too.
+
+
 def subject_for(payload: Mapping[str, Any], lang: str, moment: datetime | None = None) -> str:
     """Return the subject, e.g. « Rappel : Confirmation CPF : date limite le vendredi 13 novembre 2026 (demain) »."""
     event = payload["event"]
