@@ -76,3 +76,17 @@ def ngettext(lang: str, singular: str, plural: str, n: int, **values: object) ->
 def decimal(number: float, lang: str) -> str:
     """Return ``number`` written as ``lang`` writes it: « 35,75 » in French, « 35.75 » in English."""
     return format_decimal(number, locale=LOCALES[lang])
+
+
+def countdown(n: int, lang: str) -> str:
+    """Return « aujourd'hui », « demain », « dans 3 jours » (or « today », « tomorrow », « in 3 days »).
+
+    The e-mails (time left when sent), the learner's page and ``learners show`` count the same way.
+    """
+    if n < 0:
+        return gettext(lang, "date passée")
+    if n == 0:
+        return gettext(lang, "aujourd'hui")
+    if n == 1:
+        return gettext(lang, "demain")
+    return ngettext(lang, "dans %(num)d jour", "dans %(num)d jours", n)

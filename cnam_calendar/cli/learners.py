@@ -238,10 +238,12 @@ def feeds(ctx: click.Context, out: Path, year: int, no_alarms: bool, quiet: bool
 @_db_option(None)
 @click.pass_context
 def show(ctx: click.Context, learner_id: str, year: int, fmt: str) -> None:
-    """Lister les échéances d'un apprenant, avec leurs explications."""
+    """Lister les échéances d'un apprenant (à venir, avec le décompte et les explications ; passées), et ses examens."""
     from cnam_calendar.ical.personal import personal_deadline_events
+    from cnam_calendar.messages import countdown
     from cnam_calendar.rules.errors import StoreError
     from cnam_calendar.text.explain import as_json, render_all
+    from cnam_calendar.text.i18n import long_date
 
     lang = "fr"  # a staff command: the explanations in the staff's language
 
@@ -257,18 +259,59 @@ def show(ctx: click.Context, learner_id: str, year: int, fmt: str) -> None:
     sched = checked_schedule(centre, year)
     ouvres = ouvres_for(centre, year - 1, year + 2)
     events = personal_deadline_events(learner, sched, ouvres)
+    exams = learner_exams(learner, sched, _centre_catalogue(centre))
+    today = local_date(_clock(ctx), centre.timezone)
     if fmt == "json":
         click.echo(json.dumps({
             "id": learner.id, "centre": centre.id, "year": year, "status": learner.status, "ues": list(learner.ues),
-            "deadlines": [{"id": e.id, "title": e.title, "date": e.start.isoformat(),
+            "today": today.isoformat(),
+            "deadlines": [{"id": e.id, "title": e.title, "date": e.start.isoformat(), **_when(e, today),
                            **as_json(e.explanation, lang)} for e in events],
+            "exams": [{"id": e.id, "title": e.title, "start": e.start.isoformat(), "end": e.end.isoformat(),
+                       **_when(e, today)} for e in exams],
         }, ensure_ascii=False, indent=2))
         return
-    click.echo(f"{learner.first_name} {learner.last_name} ({learner.id}) — {centre.name}, {sched.label}")
-    for e in events:
-        click.echo(f"{e.start.isoformat()}  {e.title}")
+    click.echo(f"{learner.first_name} {learner.last_name} ({learner.id}) — {centre.name}, {sched.label} "
+               f"(au {long_date(today)})")
+    upcoming = [e for e in events if e.end >= today]
+    past = [e for e in events if e.end < today]
+    click.echo(f"\nÉchéances à venir ({len(upcoming)}) :" if upcoming else "\nAucune échéance à venir.")
+    for e in upcoming:
+        click.echo(f"{e.start.isoformat()}  {e.title}  ({countdown((e.start - today).days, lang)})")
         for step in render_all(e.explanation, lang):
             click.echo(f"    • {step}")
+    if past:
+        click.echo(f"\nÉchéances passées ({len(past)}) :")
+        for e in past:
+            click.echo(f"{e.start.isoformat()}  {e.title}  (il y a {_days((today - e.start).days)})")
+    click.echo(f"\nSessions d'examens ({len(exams)}) :" if exams else "\nAucune session d'examens (aucune UE connue).")
+    for e in exams:
+        left = "en cours" if e.start <= today <= e.end else (
+            "passée" if e.end < today else countdown((e.start - today).days, lang))
+        click.echo(f"{e.start.isoformat()} → {e.end.isoformat()}  {e.title}  ({left})")
+
+
+def _days(n: int) -> str:
+    return "1 jour" if n == 1 else f"{n} jours"
+
+
+def _when(event: Any, today: Any) -> dict[str, Any]:
+    """Return the JSON form of where an event stands on ``today``: days left (negative once begun) and past."""
+    return {"days_left": (event.start - today).days, "past": event.end < today}
+
+
+def _centre_catalogue(centre: Centre) -> dict[str, Any]:
+    from cnam_calendar.inputs.catalogue import load_catalogue
+
+    return {u.code: u for u in load_catalogue(centre)}
+
+
+def learner_exams(learner: Any, sched: Any, catalogue: dict[str, Any]) -> list[Any]:
+    """Return the exam sessions of the learner's UEs (those the catalogue knows), by date."""
+    from cnam_calendar.rules.sessions import exam_events
+
+    found = [e for code in dict.fromkeys(learner.ues) if code in catalogue for e in exam_events(catalogue[code], sched)]
+    return sorted(found, key=lambda e: (e.start, e.id))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,14 +11,19 @@ from zoneinfo import ZoneInfo
 import click
 
 from cnam_calendar.cli.learners import _centres, _clock, _db_option, _store, _year_option
-from cnam_calendar.cli.types import ACADEMIC_YEAR, ISO_DATE, Decimal, Integer
+from cnam_calendar.cli.types import ACADEMIC_YEAR, ISO_DATE, Decimal, Integer, check_base_url
 from cnam_calendar.mail.compose import compose, text_part
 from cnam_calendar.mail.daemon import plan_all
 from cnam_calendar.rules.errors import StoreError
 from cnam_calendar.rules.reminders import Reminder, in_window
 from cnam_calendar.store.database import DEFAULT_DB, Store
 from cnam_calendar.store.delivery import STATUSES, get_delivery, set_opt_out, status_counts, sync_plan
+from cnam_calendar.store.keys import LearnerKeys, is_key
 
+BASE_URL_OPTION = click.option(
+    "--base-url", envvar="CNAM_CALENDAR_BASE_URL", callback=check_base_url, metavar="URL",
+    help="Adresse publique du serveur (variable CNAM_CALENDAR_BASE_URL) : le lien de désinscription en un clic "
+         "des e-mails (sans elle, seule l'adresse de désinscription).")
 STATUS_LABELS = {"pending": "en attente", "leased": "en cours d'envoi", "sent": "envoyés", "failed": "en échec",
                  "expired": "expirés", "superseded": "remplacés", "cancelled": "annulés"}
 
@@ -78,9 +83,10 @@ def plan(ctx: click.Context, first: date | None, last: date | None, year: int, f
 @click.argument("key")
 @click.option("--from", "sender", envvar="CNAM_CALENDAR_FROM", metavar="ADRESSE",
               help="Expéditeur (variable CNAM_CALENDAR_FROM ; défaut : celui du fichier du centre).")
+@BASE_URL_OPTION
 @_db_option(None)
 @click.pass_context
-def preview(ctx: click.Context, key: str, sender: str | None) -> None:
+def preview(ctx: click.Context, key: str, sender: str | None, base_url: str | None) -> None:
     """Afficher l'e-mail du rappel KEY (en-têtes et texte), tel qu'il serait envoyé."""
     store = _store(ctx)
     row = get_delivery(store, key)
@@ -91,7 +97,7 @@ def preview(ctx: click.Context, key: str, sender: str | None) -> None:
         raise StoreError(f"le rappel « {key} » n'a pas de contenu", where=store.url,
                          hint="recalculez-le : cnam-calendar reminders plan")
     # as it will be sent: at its due time, or now if that is past (the text states the time left then)
-    msg = compose(row.payload, row.key, sender=sender, date=max(_clock(ctx), row.due_at))
+    msg = compose(row.payload, row.key, sender=sender, date=max(_clock(ctx), row.due_at), base_url=base_url)
     for name, value in msg.items():
         if name.lower() not in ("content-type", "mime-version"):
             click.echo(f"{name}: {value}")
@@ -129,10 +135,11 @@ def status(ctx: click.Context, fmt: str) -> None:
               help="Durée de réservation d'un rappel : passé ce délai, un autre démon le reprend.")
 @click.option("--dispatch-every", default=2.0, show_default=True, type=Decimal(0.1, 3600),
               help="Secondes entre deux tournées d'envoi.")
+@BASE_URL_OPTION
 @_db_option(DEFAULT_DB)
 @click.pass_context
 def daemon(ctx: click.Context, smtp_host: str, smtp_port: int, smtp_starttls: bool, smtp_user: str | None,
-           sender: str | None, lanes: int, lease_seconds: int, dispatch_every: float) -> None:
+           sender: str | None, lanes: int, lease_seconds: int, dispatch_every: float, base_url: str | None) -> None:
     """Envoyer les rappels par e-mail avant chaque échéance : jamais deux fois, aucun perdu."""
     import logging
     import os
@@ -151,21 +158,38 @@ def daemon(ctx: click.Context, smtp_host: str, smtp_port: int, smtp_starttls: bo
                     sender=sender)
     ctx.call_on_close(mailer.close)
     worker = Daemon(store, mailer, _centres(ctx), lambda: _clock(ctx), sender,
-                    lease=timedelta(seconds=lease_seconds))
+                    lease=timedelta(seconds=lease_seconds), base_url=base_url)
     released = worker.recover()
     click.echo(f"démon {worker.owner} : {store.url}, smtp://{smtp_host}:{smtp_port}, {lanes} voie(s)"
                + (f", {released} rappel(s) repris" if released else ""), err=True)
     worker.run(dispatch_every=dispatch_every)
 
 
+def learner_from(store: Store, given: str) -> str:
+    """Return the learner id that ``given`` names: an id, or the key of a « stop <key> » e-mail subject."""
+    text = given.strip()
+    if text[:5].lower() == "stop ":
+        text = text[5:].strip()
+    if store.get_learner(text) is not None:
+        return text
+    found = LearnerKeys(store).learner_id(text) if is_key(text) else None
+    if found is None:
+        raise StoreError(f"apprenant inconnu « {given} »", where=store.url,
+                         hint="attendu : un identifiant (cnam-calendar learners show ID) ou la clé d'un e-mail "
+                              "« stop <clé> » (32 caractères 0-9a-f)")
+    return found
+
+
 @reminders.command(name="opt-out")
-@click.argument("learner_id", metavar="ID")
+@click.argument("learner_id", metavar="ID|CLÉ")
 @click.option("--undo", is_flag=True, help="Reprendre les rappels (au prochain « reminders plan »).")
 @_db_option(None)
 @click.pass_context
 def opt_out(ctx: click.Context, learner_id: str, undo: bool) -> None:
-    """Ne plus envoyer de rappels par e-mail à ID (son flux reste à jour)."""
-    set_opt_out(_store(ctx), learner_id, not undo)
+    """Ne plus envoyer de rappels par e-mail à ID, ou à la CLÉ citée dans un e-mail « stop <clé> » (son flux reste à jour)."""
+    store = _store(ctx)
+    learner_id = learner_from(store, learner_id)
+    set_opt_out(store, learner_id, not undo)
     if undo:
         click.echo(f"{learner_id} recevra de nouveau les rappels (au prochain : cnam-calendar reminders plan).")
     else:

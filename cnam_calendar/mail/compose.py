@@ -35,7 +35,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from cnam_calendar.mail.smtp import WireMessage
-from cnam_calendar.messages import gettext, ngettext
+from cnam_calendar.messages import countdown, gettext  # countdown: shared with web/
 from cnam_calendar.templating import environment
 from cnam_calendar.templating import render as render_template
 from cnam_calendar.text.explain import render_all
@@ -45,6 +45,7 @@ MESSAGE_DOMAIN = "cnam-calendar"
 DEFAULT_SENDER = "rappels@cnam-calendar.invalid"  # when neither the daemon nor the centre file gives one
 PRODID = "-//cnam-calendar//rappels//FR"
 _SPACES = re.compile(r"\s+")
+_LEARNER_KEY = re.compile(r"[0-9a-f]{32}")  # Store.learner_key: what the unsubscribe URL carries
 
 ACTIONS = {  # event id (or prefix) → (fr, en): what the learner has to do before the date
     "cpf-confirmation": (
@@ -133,15 +134,7 @@ def days_left(payload: Mapping[str, Any], moment: datetime | None = None) -> int
     return (date.fromisoformat(payload["date"]) - when.astimezone(zone).date()).days
 
 
-def countdown(n: int, lang: str) -> str:
-    """Return « aujourd'hui », « demain », « dans 3 jours » (or « today », « tomorrow », « in 3 days »)."""
-    if n < 0:
-        return gettext(lang, "date passée")
-    if n == 0:
-        return gettext(lang, "aujourd'hui")
-    if n == 1:
-        return gettext(lang, "demain")
-    return ngettext(lang, "dans %(num)d jour", "dans %(num)d jours", n)
+# The time left (« demain », « dans 3 jours ») is messages.countdown: the learner's page and `learners show` use it too.
 
 
 TITLE_IN_SUBJECT = 120  # characters of the event's title in a subject
@@ -359,14 +352,25 @@ def _base64(data: bytes) -> bytes:
     return b"".join(binascii.b2a_base64(data[i:i + 57]).replace(b"\n", b"\r\n") for i in range(0, len(data), 57))
 
 
+def list_unsubscribe(mailto: str, payload: Mapping[str, Any], base_url: str | None) -> list[str]:
+    """Return the List-Unsubscribe header lines: the one-click URL (RFC 8058) when the server's address is
+    known and the payload has the learner's key, then the mailto; one line each (a URL is not folded)."""
+    key = str(payload["learner"].get("key") or "")
+    if not (base_url and _LEARNER_KEY.fullmatch(key)):
+        return [f"List-Unsubscribe: <{mailto}>\r\n"]
+    web = f"{base_url.rstrip('/')}/unsubscribe/{quote(key, safe='')}"
+    return [f"List-Unsubscribe: <{web}>, <{mailto}>\r\n", "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"]
+
+
 def render(payload: Mapping[str, Any], key: str, *, sender: str | None = None, lang: str | None = None,
-           unsubscribe: str | None = None, date: datetime | None = None) -> WireMessage:
+           unsubscribe: str | None = None, date: datetime | None = None, base_url: str | None = None) -> WireMessage:
     """Return the reminder e-mail of one delivery row as it goes on the wire (``lang``: the learner's; fr unless en).
 
     ``sender`` overrides the centre's From (``[reminders] sender``, else its contact e-mail);
     ``unsubscribe`` the mailbox that receives opt-out requests (default: the centre's, else the From); ``date``
     is the moment of sending: the Date header, and the time left the text states (the daemon
-    passes its clock; no clock is read here; without it, the planned instant). The MIME
+    passes its clock; no clock is read here; without it, the planned instant); ``base_url`` the server's
+    public address, for the one-click unsubscribe URL (without it, only the mailto). The MIME
     boundaries derive from the key: the same row always gives the same bytes.
     """
     learner = payload["learner"]
@@ -389,7 +393,7 @@ def render(payload: Mapping[str, Any], key: str, *, sender: str | None = None, l
     if date is not None:
         head.append(f"Date: {format_datetime(date.astimezone(timezone.utc))}\r\n")
     head += ["Auto-Submitted: auto-generated\r\n", "X-Auto-Response-Suppress: All\r\n",
-             f"List-Unsubscribe: <{url}>\r\n",  # one line (under 400 characters): a URL is not folded
+             *list_unsubscribe(url, payload, base_url),
              "MIME-Version: 1.0\r\n", f'Content-Type: multipart/mixed; boundary="{mixed}"\r\n',
              f"Content-Language: {lang}\r\n\r\n"]
     name = "reminder.ics" if lang == "en" else "rappel.ics"
@@ -413,9 +417,9 @@ def render(payload: Mapping[str, Any], key: str, *, sender: str | None = None, l
 
 
 def compose(payload: Mapping[str, Any], key: str, *, sender: str | None = None, lang: str | None = None,
-            unsubscribe: str | None = None, date: datetime | None = None) -> EmailMessage:
+            unsubscribe: str | None = None, date: datetime | None = None, base_url: str | None = None) -> EmailMessage:
     """Return the reminder e-mail of one delivery row as an ``EmailMessage`` (the bytes of `render`, parsed)."""
-    wire = render(payload, key, sender=sender, lang=lang, unsubscribe=unsubscribe, date=date)
+    wire = render(payload, key, sender=sender, lang=lang, unsubscribe=unsubscribe, date=date, base_url=base_url)
     msg = email.message_from_bytes(wire.data, policy=email_policy.default)
     assert isinstance(msg, EmailMessage)
     return msg

@@ -101,6 +101,7 @@ class Daemon:
     batch: int = 200
     plan_slice: int = PLAN_SLICE  # learners planned and written per transaction
     unsubscribe: str | None = None
+    base_url: str | None = None  # the server's public address: the one-click unsubscribe URL of the e-mails
     stopping: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
@@ -143,7 +144,7 @@ class Daemon:
 
     def _message(self, claimed: delivery.Claimed) -> WireMessage:
         return render(claimed.payload, claimed.key, sender=self.sender, unsubscribe=self.unsubscribe,
-                       date=self.now())
+                       date=self.now(), base_url=self.base_url)
 
     def _record_outcome(self, key: str, result: SendResult, row: delivery.Claimed,
                         marks: delivery.Marks | None = None) -> None:

@@ -33,6 +33,7 @@ from cnam_calendar.rules.errors import CnamCalendarError
 from cnam_calendar.rules.model import UE, Centre
 from cnam_calendar.service import academic_year, checked_schedule, local_date, ouvres_for
 from cnam_calendar.store.database import Store
+from cnam_calendar.web.learner import learner_routes
 from cnam_calendar.web.security import ExtraHeaders, page_policy, security_headers
 
 Clock = Callable[[], datetime]
@@ -376,6 +377,7 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
         Route("/feeds/{centre}/{year}.ics", centre_feed, methods=["GET", "HEAD"]),
         Route("/feeds/{centre}/{year}/ue/{code}.ics", ue_feed, methods=["GET", "HEAD"]),
         Route("/overview/{centre}/{year}", overview, methods=["GET", "HEAD"]),
+        *learner_routes(store, feeds.centres, feeds.catalogue, clock, base_url, not_found, bad_request),
         Route("/{path:path}", fallback, methods=["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]),
     ]
     app = Starlette(routes=routes, exception_handlers={CnamCalendarError: on_error},

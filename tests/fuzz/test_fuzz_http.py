@@ -122,7 +122,11 @@ _STATUS = re.compile(rb"HTTP/1\.[01] (\d{3}) ")
 @given(data=st.data())
 def test_odd_requests_never_get_a_5xx(server, data: st.DataObject) -> None:  # noqa: ANN001
     base, token = server
-    raw = data.draw(request_bytes(token))
+    answer_below_500(base, data.draw(request_bytes(token)))
+
+
+def answer_below_500(base: str, raw: bytes) -> None:
+    """Send one raw request, count it, and fail with it when the answer is not HTTP or is a 5xx."""
     STATS["inputs"] += 1
     STATS["requests"] += 1
     answer = _send(base, raw)

@@ -4,7 +4,6 @@ exam explanation renders in English with no French word left, and in French as t
 from __future__ import annotations
 
 import json
-import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -17,16 +16,11 @@ from cnam_calendar.rules.engine import PERSONAL_RULES, personal_deadline
 from cnam_calendar.rules.model import Step
 from cnam_calendar.rules.sessions import exam_events, session_explanation, ue_sessions
 from cnam_calendar.text.explain import KINDS, render, render_all
+from tests.support.french import WORD
 
 REPO = Path(__file__).resolve().parents[2]
 CENTRES = ("ipst-cnam", "cnam-occitanie")
 YEARS = (2026, 2027, 2028)
-FRENCH = ("le", "la", "les", "du", "des", "de", "jour", "jours", "ouvré", "ouvrés", "semestre", "au", "est", "une",
-          "pour", "avant", "après", "jusqu'au", "règle", "férié", "fériés", "délai", "séances", "cours", "lundi",
-          "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche", "janvier", "février", "mars", "avril",
-          "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre", "pas", "fin", "début",
-          "motif", "et", "ou", "non", "compté", "limite", "sans", "dérogation", "fermeture", "séance")
-WORD = re.compile(r"(?<![\w'’-])(" + "|".join(re.escape(w) for w in FRENCH) + r")(?![\w'’-])", re.IGNORECASE)
 
 
 def _steps():
