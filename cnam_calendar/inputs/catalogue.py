@@ -12,7 +12,7 @@ from datetime import time
 from pathlib import Path
 
 from cnam_calendar.rules.checks import control_character
-from cnam_calendar.rules.errors import CatalogueError
+from cnam_calendar.rules.errors import CatalogueError, UnreadableCatalogueError
 from cnam_calendar.rules.model import MODALITIES, SEMESTERS, UE, Centre
 
 COLUMNS = ("code", "title", "ects", "semester", "modality", "site", "weekday", "start", "end", "room")
@@ -47,11 +47,11 @@ def load_catalogue(centre: Centre) -> tuple[UE, ...]:
         return ()
     except UnicodeDecodeError as exc:
         line = exc.object[: exc.start].count(b"\n") + 1
-        raise CatalogueError(f"caractère qui n'est pas de l'UTF-8 (octet {exc.object[exc.start]:#04x})",
-                             where=f"{path}:{line}",
-                             hint="enregistrez le fichier en « CSV UTF-8 (délimité par des virgules) »") from None
+        raise UnreadableCatalogueError(f"caractère qui n'est pas de l'UTF-8 (octet {exc.object[exc.start]:#04x})",
+                                       where=f"{path}:{line}",
+                                       hint="enregistrez le fichier en « CSV UTF-8 (délimité par des virgules) »") from None
     except OSError as exc:
-        raise CatalogueError(f"lecture impossible : {exc.strerror or exc}", where=str(path)) from None
+        raise UnreadableCatalogueError(f"lecture impossible : {exc.strerror or exc}", where=str(path)) from None
     return parse_catalogue(text, str(path), centre)
 
 

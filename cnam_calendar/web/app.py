@@ -257,11 +257,11 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
 
     def pick(centre: Centre, codes: Sequence[str]) -> tuple[UE, ...] | Response:
         by_code = {u.code: u for u in feeds.catalogue(centre)}
-        unknown = [c for c in codes if c not in by_code]
+        unknown = [c for c in codes if c.upper() not in by_code]  # UE codes are read without case
         if unknown:
             return bad_request(f"UE inconnue {', '.join(unknown)} au catalogue de {centre.id} ; "
                                "attendu : des codes du catalogue, ex. ue=NFA031")
-        return tuple(by_code[c] for c in dict.fromkeys(codes))
+        return tuple(by_code[c] for c in dict.fromkeys(c.upper() for c in codes))
 
     def lang_of(request: Request) -> str | Response:
         lang = request.query_params.get("lang", "fr")
@@ -287,7 +287,7 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
             return found
         centre, year = found
         by_code = {u.code: u for u in feeds.catalogue(centre)}
-        ue = by_code.get(request.path_params["code"])
+        ue = by_code.get(request.path_params["code"].upper())
         lang = lang_of(request)
         if isinstance(lang, Response):
             return lang
