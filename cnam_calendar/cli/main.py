@@ -105,9 +105,10 @@ def _catalogues(centres: list[Centre]) -> dict[str, tuple[UE, ...]]:
 def _pick_ues(centre: Centre, catalogue: tuple[UE, ...], codes: tuple[str, ...]) -> list[UE]:
     by_code = {u.code: u for u in catalogue}
     chosen = []
-    for code in dict.fromkeys(codes):
+    for code in codes:
         if code.strip().upper() in by_code:  # UE codes are read without case, as the roster reads them
-            chosen.append(by_code[code.strip().upper()])
+            if by_code[code.strip().upper()] not in chosen:
+                chosen.append(by_code[code.strip().upper()])
             continue
         several = [part for part in re.split(r"[\s,;]+", code) if part]
         if len(several) > 1:

@@ -239,7 +239,7 @@ def test_bad_catalogue_is_a_problem_check_names_with_status_1(run_cli: Callable,
 def test_a_catalogue_that_is_not_utf8_makes_check_exit_2(run_cli: Callable, calendars_copy: Callable) -> None:
     calendars = calendars_copy({})
     path = calendars / "ipst-cnam.ues.csv"
-    path.write_bytes(path.read_bytes().replace("Programmation".encode(), "Programmation\xe9".encode("latin-1"), 1))
+    path.write_bytes(path.read_bytes().replace(b"Programmation", "Programmation\xe9".encode("latin-1"), 1))
     result = run_cli("--calendars", str(calendars), "check")
     assert result.exit_code == 2, result.output
     assert "ipst-cnam.ues.csv:2 : caractère qui n'est pas de l'UTF-8 (octet 0xe9)" in result.stderr
