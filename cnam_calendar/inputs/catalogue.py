@@ -7,6 +7,7 @@ import difflib
 import io
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import time
 from pathlib import Path
@@ -19,6 +20,15 @@ COLUMNS = ("code", "title", "ects", "semester", "modality", "site", "weekday", "
 WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi")
 ONLINE = ("en ligne planifié", "FOAD")  # the modalities that need no site
 UNTIMED = ("FOAD",)  # the modalities with no weekly meeting
+# Other words staff write for a modality, read as the modality they name (docs/formats.md lists them;
+# tests/unit/test_formats_doc.py checks the two agree). Compared without case or accents.
+MODALITY_SYNONYMS = {
+    "présentiel": "cours du soir", "en présentiel": "cours du soir", "soir": "cours du soir",
+    "en ligne": "en ligne planifié", "distanciel": "en ligne planifié", "classe virtuelle": "en ligne planifié",
+    "comodal": "co-modal", "co modal": "co-modal",
+    "mixte": "hybride",
+    "à distance": "FOAD", "formation à distance": "FOAD", "formation ouverte à distance": "FOAD",
+}
 TIMING = ("weekday", "start", "end")
 _TIMING_MISSING = {"weekday": "jour de cours manquant", "start": "heure de début manquante",
                    "end": "heure de fin manquante"}
@@ -101,18 +111,27 @@ def _header(r: _Rows, header: list[str]) -> dict[str, int]:
     return index
 
 
+def _fold(text: str) -> str:
+    """Lower case, no accents, single spaces: « Présentiel » and « presentiel » read alike."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+
+
 def _choice(r: _Rows, line: int, column: str, value: str, choices: tuple[str, ...], what: str,
-            feminine: bool = False) -> str | None:
-    """Match ``value`` against ``choices`` ignoring case; report it when it matches none."""
-    by_lower = {c.lower(): c for c in choices}
-    if value.lower() in by_lower:
-        return by_lower[value.lower()]
+            feminine: bool = False, synonyms: Mapping[str, str] | None = None) -> str | None:
+    """Match ``value`` against ``choices`` and their ``synonyms`` ignoring case and accents; report it when none."""
+    by_fold = {_fold(c): c for c in choices} | {_fold(word): c for word, c in (synonyms or {}).items()}
+    if _fold(value) in by_fold:
+        return by_fold[_fold(value)]
     if not value:
         r.problem(line, column, f"{what} manquant{'e' * feminine}", "attendu : " + _listing(choices))
     else:
+        by_lower = {c.lower(): c for c in choices}
         lowered = difflib.get_close_matches(value.lower(), list(by_lower), n=1, cutoff=0.6)
         lead = f"vouliez-vous dire « {by_lower[lowered[0]]} » ? " if lowered else ""
-        r.problem(line, column, f"{what} inconnu{'e' * feminine} « {value} »", f"{lead}attendu : {_listing(choices)}")
+        others = " (ou l'un de leurs synonymes, docs/formats.md)" if synonyms else ""
+        r.problem(line, column, f"{what} inconnu{'e' * feminine} « {value} »",
+                  f"{lead}attendu : {_listing(choices)}{others}")
     return None
 
 
@@ -174,7 +193,8 @@ def _row(r: _Rows, line: int, get: Callable[[str], str | None], sites: Mapping[s
     if get("semester") is not None:
         semester = _choice(r, line, "semester", get("semester") or "", SEMESTERS, "semestre")
     if get("modality") is not None:
-        modality = _choice(r, line, "modality", get("modality") or "", MODALITIES, "modalité", feminine=True)
+        modality = _choice(r, line, "modality", get("modality") or "", MODALITIES, "modalité", feminine=True,
+                           synonyms=MODALITY_SYNONYMS)
 
     site = get("site") or ""
     if get("site") is not None:
