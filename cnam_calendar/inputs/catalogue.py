@@ -96,7 +96,10 @@ def _header(r: _Rows, header: list[str]) -> dict[str, int]:
                   "enregistrez en « CSV UTF-8 (délimité par des virgules) » ; attendu : " + ",".join(COLUMNS))
         return {}
     index: dict[str, int] = {}
+    taken_for: set[str] = set()  # columns a misspelt name was taken for: said once, not also « absente »
     for i, name in enumerate(names):
+        if name and name not in COLUMNS:
+            taken_for.update(c for c in difflib.get_close_matches(name, COLUMNS, n=1, cutoff=0.6) if c not in names)
         if not name:
             r.problem(1, f"colonne {i + 1}", "nom de colonne vide", "attendu : " + ",".join(COLUMNS))
         elif name in index:
@@ -106,7 +109,7 @@ def _header(r: _Rows, header: list[str]) -> dict[str, int]:
         else:
             index[name] = i
     for name in COLUMNS:
-        if name not in index:
+        if name not in index and name not in taken_for:
             r.problem(1, name, "colonne absente de l'en-tête", "attendu : " + ",".join(COLUMNS))
     return index
 

@@ -161,3 +161,20 @@ def test_help_is_french(run_cli) -> None:
     assert "Utilisation : cnam-calendar" in text and "Options :" in text and "Commandes :" in text
     assert "Afficher cette aide et quitter." in text
     assert not re.search(r"\b(Usage|Show this|Commands)\b", text), text
+
+
+def test_a_misspelt_column_is_one_error(run_cli, calendars_copy, tmp_path: Path) -> None:
+    calendars = calendars_copy({"ipst-cnam.ues.csv": lambda t: t.replace("modality", "modalty", 1)})
+    r = run_cli("--calendars", str(calendars), "check", "--centre", "ipst-cnam")
+    assert r.exit_code == 1
+    assert r.stdout.splitlines() == [
+        f"Problème : {calendars / 'ipst-cnam.ues.csv'}:1 (modalty) : colonne inconnue (vouliez-vous dire « modality » ? "
+        "attendu : code,title,ects,semester,modality,site,weekday,start,end,room)", "1 problème trouvé."]
+    roster = tmp_path / "r.csv"
+    roster.write_text("id,emial,first_name,last_name,centre,department,status\nA1,a@b.fr,A,B,ipst-cnam,31,cpf\n",
+                      encoding="utf-8")
+    sound = calendars_copy(name="sound")
+    r = run_cli("--calendars", str(sound), "learners", "--db", str(tmp_path / "r.db"), "import", str(roster))
+    assert r.exit_code == 2
+    assert r.stderr.splitlines()[0] == f"Erreur : {roster}:1 (emial) : colonne inconnue ; attendu : « email »"
+    assert len(r.stderr.splitlines()) == 2 and "1 erreur, rien n'a été importé" in r.stderr
