@@ -59,8 +59,9 @@ class _Group(click.Group):
             ctx.exit(EXIT_BAD_INPUT)
         except OSError as exc:  # a path the system refuses (too long, not writable, a file where a folder goes…)
             where = exc.filename if exc.filename is not None else "système"
-            click.echo(f"Erreur : {where} : {exc.strerror or exc} (attendu : un chemin accessible en écriture)",
-                       err=True)
+            click.echo(gettext("fr", "Erreur : %(error)s", error=gettext(
+                "fr", "%(where)s : %(reason)s (attendu : un chemin accessible en écriture)", where=where,
+                reason=exc.strerror or exc)), err=True)
             ctx.exit(EXIT_BAD_INPUT)
 
 

@@ -5,6 +5,9 @@ landscape sheet and the explanations on a second one.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,3 +98,14 @@ def test_prints_on_two_a4_landscape_pages_the_grid_alone_on_the_first(chromium, 
         assert "Au verso" in notes
     finally:
         context.close()
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("1", "1 error"), ("", "1 skipped")])
+def test_missing_axe_fails_in_ci_and_skips_elsewhere(ci: str, outcome: str, tmp_path: Path) -> None:
+    env = {**os.environ, "CI": ci, "CNAM_AXE_DIR": str(tmp_path / "nowhere")}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+                           "tests/e2e/test_overview_a11y.py::test_axe_does_see_a_bad_contrast"], env=env,
+                          capture_output=True, text=True, timeout=300, check=False,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert outcome in done.stdout and (done.returncode != 0) == bool(ci), done.stdout  # the fixture fails: an error
+    assert "axe-core not found" in done.stdout
