@@ -9,10 +9,12 @@ page or an e-mail stays byte for byte what it was.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
 from cnam_calendar import messages
 
@@ -37,7 +39,24 @@ def environment(package: str, lang: str = "fr") -> Environment:
     )
     env.install_gettext_translations(messages.translations(lang), newstyle=True)  # type: ignore[attr-defined]
     env.filters["decimal"] = lambda number: messages.decimal(number, lang)
+    env.filters["typo"] = french_spacing if lang == "fr" else (lambda text: text)
     return env
+
+
+# French typography: a narrow no-break space before ; ! ? and a no-break space before : and inside « »
+_BEFORE = re.compile(r" ([;!?])| (:)(?=\s)| (»)|(«) ")
+
+
+def french_spacing(text: str) -> Markup:
+    """Put the no-break spaces of French typography in already-escaped ``text`` (a page's HTML)."""
+    def space(m: re.Match[str]) -> str:
+        if m[1]:
+            return "\u202f" + m[1]
+        if m[2]:
+            return "\u00a0:"
+        return "\u00a0»" if m[3] else "«\u00a0"
+
+    return Markup(_BEFORE.sub(space, str(text)))
 
 
 def render(env: Environment, name: str, **context: Any) -> str:

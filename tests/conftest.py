@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 from cnam_calendar.cli.main import main
 from cnam_calendar.inputs.config import load_centre
 from cnam_calendar.rules.model import Centre
+from tests.support.french import assert_french
 
 pytest_plugins = ["tests.support.mutation"]  # a no-op outside `mutmut run`
 
@@ -47,7 +48,10 @@ def invoke(*args: str, clock: datetime | Clock = FIXED_NOW, epoch: int | None = 
     }
     environment.update(env or {})
     runner = CliRunner(env=environment)
-    return runner.invoke(main, list(args), obj={"clock": as_clock(clock)}, catch_exceptions=True)
+    result = runner.invoke(main, list(args), obj={"clock": as_clock(clock)}, catch_exceptions=True)
+    if result.exit_code not in (0, None) and result.stderr.strip() and "--lang" not in args:
+        assert_french(result.stderr)  # every error path the tests exercise says it in French
+    return result
 
 
 @pytest.fixture(scope="session")

@@ -7,15 +7,21 @@ machine. A message missing from the catalogue stays in English (a test lists eve
 
 from __future__ import annotations
 
+import functools
 import importlib
+import re
+from collections.abc import Callable
+
+import click.exceptions
 
 MESSAGES = {
     "Aborted!": "Interrompu.",
     "deprecated": "obsolète",
     "Missing command.": "Commande manquante.",
-    "Options": "Options",
-    "Positional arguments": "Arguments",
-    "Commands": "Commandes",
+    # Click writes the colon of a heading itself: the space before it is French typography
+    "Options": "Options ",
+    "Positional arguments": "Arguments ",
+    "Commands": "Commandes ",
     "DeprecationWarning: The command {name!r} is deprecated.{extra_message}":
         "Avertissement : la commande « {name} » est obsolète.{extra_message}",
     "DeprecationWarning: The {param_type} {name!r} is deprecated.{extra_message}":
@@ -105,8 +111,29 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return forms[0] if n == 1 else forms[1]
 
 
+_REPR_QUOTES = re.compile(r"(?<!\w)'([^'\s]+)'(?!\w)")  # Click quotes names with repr(): '--centre'
+
+
+def french_quotes(text: str) -> str:
+    """Write the names Click quotes between apostrophes ('--centre', 'json') between « » instead."""
+    return _REPR_QUOTES.sub(lambda m: f"« {m[1]} »", text)
+
+
+def _quoting(format_message: Callable[[click.exceptions.ClickException], str]) -> Callable[..., str]:
+    @functools.wraps(format_message)
+    def wrapper(self: click.exceptions.ClickException) -> str:
+        return french_quotes(format_message(self))
+
+    wrapper.french = True  # type: ignore[attr-defined]
+    return wrapper
+
+
 def install() -> None:
-    """Make Click print its messages in French."""
+    """Make Click print its messages in French, names between « »."""
+    for cls in vars(click.exceptions).values():
+        if (isinstance(cls, type) and issubclass(cls, click.exceptions.ClickException)
+                and "format_message" in vars(cls) and not getattr(cls.format_message, "french", False)):
+            cls.format_message = _quoting(cls.format_message)  # type: ignore[method-assign]
     for name in MODULES:
         module = importlib.import_module(f"click.{name}")
         if hasattr(module, "_"):

@@ -17,6 +17,7 @@ from cnam_calendar.files import atomic_write
 from cnam_calendar.inputs.config import DEFAULT_DIR, load_centres
 from cnam_calendar.inputs.csv_out import csv_text
 from cnam_calendar.inputs.roster import catalogue_codes, generate_learners, load_roster, write_roster
+from cnam_calendar.messages import gettext, ngettext
 from cnam_calendar.rules.errors import ConfigError, RosterError
 from cnam_calendar.rules.model import Centre
 from cnam_calendar.service import academic_year, checked_schedule, local_date, ouvres_for
@@ -97,8 +98,10 @@ def import_cmd(ctx: click.Context, file: Path, dry_run: bool, quiet: bool) -> No
             raise
         problems = list(exc.problems)
         raise RosterError(exc.message, where=exc.where, problems=[*problems, RosterError(
-            f"{len(problems)} erreur(s), rien n'a été importé", where=str(file),
-            hint=f"corrigez le fichier puis relancez : cnam-calendar learners import {file}")]) from None
+            ngettext("fr", "%(num)d erreur, rien n'a été importé", "%(num)d erreurs, rien n'a été importé",
+                     len(problems)), where=str(file),
+            hint=gettext("fr", "corrigez le fichier puis relancez : %(command)s",
+                         command=f"cnam-calendar learners import {file}"))]) from None
     if not quiet:
         for warning in roster.warnings:
             click.echo(f"Attention : {warning}", err=True)
@@ -109,8 +112,11 @@ def import_cmd(ctx: click.Context, file: Path, dry_run: bool, quiet: bool) -> No
             report = store.import_learners(roster.learners, dry_run=dry_run, progress=bar.update)
     else:
         report = store.import_learners(roster.learners, dry_run=dry_run)
-    click.echo(f"{file} : {report.total} apprenant(s) ; {report.created} créé(s), {report.updated} mis à jour, "
-               f"{report.unchanged} inchangé(s) ; {len(roster.warnings)} avertissement(s)")
+    click.echo(f"{file} : " + ngettext("fr", "%(num)d apprenant", "%(num)d apprenants", report.total) + " ; " + ", ".join((
+        ngettext("fr", "%(num)d créé", "%(num)d créés", report.created),
+        gettext("fr", "%(num)d mis à jour", num=report.updated),
+        ngettext("fr", "%(num)d inchangé", "%(num)d inchangés", report.unchanged)))
+        + " ; " + ngettext("fr", "%(num)d avertissement", "%(num)d avertissements", len(roster.warnings)))
     if dry_run:
         click.echo("Simulation (--dry-run) : rien n'a été écrit.")
 
@@ -132,7 +138,9 @@ def generate(ctx: click.Context, count: int, seed: int, year: int, output: Path)
     centres = _centres(ctx)
     codes = {cid: sorted(c) for cid, c in catalogue_codes(centres).items()}
     write_roster(generate_learners(count, seed, centres, codes, year), output)
-    click.echo(f"écrit {output} ({count} apprenant(s) fictif(s), année {year}-{year + 1})")
+    click.echo(f"écrit {output} ("
+               + ngettext("fr", "%(num)d apprenant fictif, année %(label)s", "%(num)d apprenants fictifs, année %(label)s",
+                          count, label=f"{year}-{year + 1}") + ")")
 
 
 @learners.command(name="issue-token")
@@ -171,8 +179,8 @@ def issue_token(ctx: click.Context, learner_id: str | None, all_: bool, output: 
                                     personal_feed_url(base_url, token)) for learner, token in pairs))
     atomic_write(output, text.encode("utf-8"))
     os.chmod(output, 0o600)  # the file holds every learner's secret link
-    click.echo(f"écrit {output} ({len(pairs)} lien(s) ; les anciens ne fonctionnent plus ; "
-               "fichier confidentiel, à supprimer après l'envoi)")
+    click.echo(f"écrit {output} (" + ngettext("fr", "%(num)d lien", "%(num)d liens", len(pairs))
+               + " ; les anciens ne fonctionnent plus ; fichier confidentiel, à supprimer après l'envoi)")
 
 
 @learners.command(name="feeds")
@@ -224,10 +232,12 @@ def feeds(ctx: click.Context, out: Path, year: int, no_alarms: bool, quiet: bool
             count = write_all(bar.update)
     else:
         count = write_all(None)
-    click.echo(f"écrit {count} flux personnel(s) dans {out}")
+    click.echo(ngettext("fr", "écrit %(num)d flux personnel dans %(out)s", "écrit %(num)d flux personnels dans %(out)s",
+                        count, out=out))
     for centre_id, n in sorted(orphans.items()):
-        click.echo(f"Attention : {n} apprenant(s) du centre « {centre_id} » sans flux : "
-                   f"{_missing_centre(ctx, centre_id)}", err=True)
+        click.echo(ngettext("fr", "Attention : %(num)d apprenant du centre « %(centre)s » sans flux : %(why)s",
+                            "Attention : %(num)d apprenants du centre « %(centre)s » sans flux : %(why)s",
+                            n, centre=centre_id, why=_missing_centre(ctx, centre_id)), err=True)
 
 
 @learners.command()

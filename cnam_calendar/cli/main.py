@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -13,17 +14,18 @@ from typing import Any
 import click
 
 from cnam_calendar.cli import click_fr
+from cnam_calendar.cli.checking import check_centres
 from cnam_calendar.cli.learners import learners
 from cnam_calendar.cli.reminders import daemon, reminders
 from cnam_calendar.cli.types import ACADEMIC_YEAR, ISO_DATE, Integer, check_base_url
 from cnam_calendar.files import atomic_write
 from cnam_calendar.ical import build as build_mod
 from cnam_calendar.inputs.config import DEFAULT_DIR, load_centres
-from cnam_calendar.rules.engine import PERSONAL_RULES, check_schedule
+from cnam_calendar.messages import gettext, ngettext
+from cnam_calendar.rules.engine import PERSONAL_RULES
 from cnam_calendar.rules.errors import CnamCalendarError, RuleError
 from cnam_calendar.rules.model import UE, Centre, Deadline, Event
-from cnam_calendar.rules.sessions import hours_problems
-from cnam_calendar.service import DEFAULT_CENTRE, academic_year, checked_schedule, deadline, local_date, schedule
+from cnam_calendar.service import DEFAULT_CENTRE, academic_year, checked_schedule, deadline, local_date
 from cnam_calendar.text.explain import as_json, render_all
 from cnam_calendar.text.i18n import LANGS, long_date, source_line
 
@@ -51,14 +53,15 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except CnamCalendarError as exc:
             for line in exc.lines():
-                click.echo(f"Erreur : {line}", err=True)
-            if exc.problems and exc.hint and len(exc.problems) > 1:
-                click.echo(exc.hint, err=True)
+                click.echo(gettext("fr", "Erreur : %(error)s", error=line), err=True)
+            if exc.problems and exc.hint and exc.hint not in {p.hint for p in exc.problems}:
+                click.echo(exc.hint, err=True)  # a way out for the whole list, not one problem's hint again
             ctx.exit(EXIT_BAD_INPUT)
         except OSError as exc:  # a path the system refuses (too long, not writable, a file where a folder goes…)
             where = exc.filename if exc.filename is not None else "système"
-            click.echo(f"Erreur : {where} : {exc.strerror or exc} (attendu : un chemin accessible en écriture)",
-                       err=True)
+            click.echo(gettext("fr", "Erreur : %(error)s", error=gettext(
+                "fr", "%(where)s : %(reason)s (attendu : un chemin accessible en écriture)", where=where,
+                reason=exc.strerror or exc)), err=True)
             ctx.exit(EXIT_BAD_INPUT)
 
 
@@ -103,14 +106,24 @@ def _catalogues(centres: list[Centre]) -> dict[str, tuple[UE, ...]]:
 def _pick_ues(centre: Centre, catalogue: tuple[UE, ...], codes: tuple[str, ...]) -> list[UE]:
     by_code = {u.code: u for u in catalogue}
     chosen = []
-    for code in dict.fromkeys(codes):
-        if code not in by_code:
-            close = difflib.get_close_matches(code.upper(), list(by_code), n=1)
-            raise RuleError(f"UE inconnue « {code} » au catalogue de {centre.id}",
+    for code in codes:
+        if code.strip().upper() in by_code:  # UE codes are read without case, as the roster reads them
+            if by_code[code.strip().upper()] not in chosen:
+                chosen.append(by_code[code.strip().upper()])
+            continue
+        several = [part for part in re.split(r"[\s,;]+", code) if part]
+        if len(several) > 1:
+            raise RuleError(gettext("fr", "une seule UE par option --ue, « %(value)s » en nomme %(num)d",
+                                    value=code, num=len(several)),
                             where=f"--ue {code}",
-                            hint=(f"vouliez-vous dire « {close[0]} » ? " if close else "")
-                            + f"catalogue : {centre.id}.ues.csv")
-        chosen.append(by_code[code])
+                            hint=gettext("fr", "répétez l'option : %(example)s",
+                                         example=" ".join(f"--ue {part}" for part in several)))
+        close = difflib.get_close_matches(code.upper(), list(by_code), n=1)
+        raise RuleError(gettext("fr", "UE inconnue « %(code)s » au catalogue de %(centre)s",
+                                code=code, centre=centre.id),
+                        where=f"--ue {code}",
+                        hint=(gettext("fr", "vouliez-vous dire « %(code)s » ?", code=close[0]) + " " if close else "")
+                        + gettext("fr", "catalogue : %(file)s", file=f"{centre.id}.ues.csv"))
     return chosen
 
 
@@ -216,27 +229,24 @@ def deadline_cmd(ctx: click.Context, rule: str, origin: date, centre: str | None
 @click.option("--centre", "centres", multiple=True, metavar="ID", help="Centre à vérifier (répétable ; défaut : tous).")
 @click.pass_context
 def check(ctx: click.Context, centres: tuple[str, ...]) -> None:
-    """Vérifier les fichiers de calendars/ : code 0 si tout va bien, 1 avec la liste des problèmes."""
-    problems: list[str] = []
-    checked = 0
-    for centre in _centres(ctx, centres):
-        years = sorted({*centre.years, academic_year(_today(ctx))})
-        catalogue = _catalogues([centre])[centre.id]
-        for year in years:
-            try:
-                sched = schedule(centre, year)
-                found = check_schedule(sched)
-                # hours only mean something once the semesters themselves are sound
-                problems.extend(found or hours_problems(sched, catalogue))
-            except CnamCalendarError as exc:
-                problems.extend(exc.lines())
-            checked += 1
-    for problem in problems:
-        click.echo(f"Problème : {problem}")
-    if problems:
-        click.echo(f"{len(problems)} problème(s) trouvé(s).")
+    """Vérifier les fichiers de calendars/ : code 0 si tout va bien, 1 avec la liste des problèmes,
+    2 si un fichier ne peut pas être lu."""
+    found = check_centres(ctx.obj["calendars"], centres, _today(ctx))
+    for problem in found.problems:
+        click.echo(gettext("fr", "Problème : %(problem)s", problem=problem))
+    for line in found.unreadable:
+        click.echo(gettext("fr", "Erreur : %(error)s", error=line), err=True)
+    if found.problems:
+        click.echo(ngettext("fr", "%(num)d problème trouvé.", "%(num)d problèmes trouvés.", len(found.problems)))
+    if found.unreadable:
+        click.echo(ngettext("fr", "%(num)d fichier illisible, rien n'y a été vérifié.",
+                            "%(num)d fichiers illisibles, rien n'y a été vérifié.", len(found.unreadable)),
+                   err=True)
+        ctx.exit(EXIT_BAD_INPUT)
+    if found.problems:
         ctx.exit(EXIT_PROBLEMS)
-    click.echo(f"Tout est en ordre ({checked} année(s) vérifiée(s)).")
+    click.echo(ngettext("fr", "Tout est en ordre (%(num)d année vérifiée).",
+                        "Tout est en ordre (%(num)d années vérifiées).", found.years))
 
 
 @main.command()

@@ -14,6 +14,7 @@ from cnam_calendar.cli.learners import _centres, _clock, _db_option, _store, _ye
 from cnam_calendar.cli.types import ACADEMIC_YEAR, ISO_DATE, Decimal, Integer, check_base_url
 from cnam_calendar.mail.compose import compose, text_part
 from cnam_calendar.mail.daemon import plan_all
+from cnam_calendar.messages import gettext, ngettext
 from cnam_calendar.rules.errors import StoreError
 from cnam_calendar.rules.reminders import Reminder, in_window
 from cnam_calendar.store.database import DEFAULT_DB, Store
@@ -74,9 +75,13 @@ def plan(ctx: click.Context, first: date | None, last: date | None, year: int, f
         for r in planned:
             click.echo(f"{r.local_due:%Y-%m-%d %H:%M %Z}  {r.learner_id}  J-{r.offset_days}  "
                        f"{r.payload['event']['title']} ({r.target.isoformat()})  {r.key}")
-    click.echo(f"{len(planned)} rappel(s) prévu(s) ; base : {report.created} ajouté(s), {report.updated} mis à "
-               f"jour, {report.revived} réactivé(s), {report.cancelled} annulé(s), {report.unchanged} inchangé(s), "
-               f"{report.skipped} déjà passé(s)", err=True)
+    click.echo(ngettext("fr", "%(num)d rappel prévu", "%(num)d rappels prévus", len(planned)) + " ; base : " + ", ".join((
+        ngettext("fr", "%(num)d ajouté", "%(num)d ajoutés", report.created),
+        gettext("fr", "%(num)d mis à jour", num=report.updated),
+        ngettext("fr", "%(num)d réactivé", "%(num)d réactivés", report.revived),
+        ngettext("fr", "%(num)d annulé", "%(num)d annulés", report.cancelled),
+        ngettext("fr", "%(num)d inchangé", "%(num)d inchangés", report.unchanged),
+        ngettext("fr", "%(num)d déjà passé", "%(num)d déjà passés", report.skipped))), err=True)
 
 
 @reminders.command()
@@ -160,8 +165,10 @@ def daemon(ctx: click.Context, smtp_host: str, smtp_port: int, smtp_starttls: bo
     worker = Daemon(store, mailer, _centres(ctx), lambda: _clock(ctx), sender,
                     lease=timedelta(seconds=lease_seconds), base_url=base_url)
     released = worker.recover()
-    click.echo(f"démon {worker.owner} : {store.url}, smtp://{smtp_host}:{smtp_port}, {lanes} voie(s)"
-               + (f", {released} rappel(s) repris" if released else ""), err=True)
+    click.echo(f"démon {worker.owner} : {store.url}, smtp://{smtp_host}:{smtp_port}, "
+               + ngettext("fr", "%(num)d voie", "%(num)d voies", lanes)
+               + (", " + ngettext("fr", "%(num)d rappel repris", "%(num)d rappels repris", released) if released else ""),
+               err=True)
     worker.run(dispatch_every=dispatch_every)
 
 

@@ -7,18 +7,28 @@ import difflib
 import io
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import time
 from pathlib import Path
 
 from cnam_calendar.rules.checks import control_character
-from cnam_calendar.rules.errors import CatalogueError
+from cnam_calendar.rules.errors import CatalogueError, UnreadableCatalogueError
 from cnam_calendar.rules.model import MODALITIES, SEMESTERS, UE, Centre
 
 COLUMNS = ("code", "title", "ects", "semester", "modality", "site", "weekday", "start", "end", "room")
 WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi")
 ONLINE = ("en ligne planifié", "FOAD")  # the modalities that need no site
 UNTIMED = ("FOAD",)  # the modalities with no weekly meeting
+# Other words staff write for a modality, read as the modality they name (docs/formats.md lists them;
+# tests/unit/test_formats_doc.py checks the two agree). Compared without case or accents.
+MODALITY_SYNONYMS = {
+    "présentiel": "cours du soir", "en présentiel": "cours du soir", "soir": "cours du soir",
+    "en ligne": "en ligne planifié", "distanciel": "en ligne planifié", "classe virtuelle": "en ligne planifié",
+    "comodal": "co-modal", "co modal": "co-modal",
+    "mixte": "hybride",
+    "à distance": "FOAD", "formation à distance": "FOAD", "formation ouverte à distance": "FOAD",
+}
 TIMING = ("weekday", "start", "end")
 _TIMING_MISSING = {"weekday": "jour de cours manquant", "start": "heure de début manquante",
                    "end": "heure de fin manquante"}
@@ -47,11 +57,11 @@ def load_catalogue(centre: Centre) -> tuple[UE, ...]:
         return ()
     except UnicodeDecodeError as exc:
         line = exc.object[: exc.start].count(b"\n") + 1
-        raise CatalogueError(f"caractère qui n'est pas de l'UTF-8 (octet {exc.object[exc.start]:#04x})",
-                             where=f"{path}:{line}",
-                             hint="enregistrez le fichier en « CSV UTF-8 (délimité par des virgules) »") from None
+        raise UnreadableCatalogueError(f"caractère qui n'est pas de l'UTF-8 (octet {exc.object[exc.start]:#04x})",
+                                       where=f"{path}:{line}",
+                                       hint="enregistrez le fichier en « CSV UTF-8 (délimité par des virgules) »") from None
     except OSError as exc:
-        raise CatalogueError(f"lecture impossible : {exc.strerror or exc}", where=str(path)) from None
+        raise UnreadableCatalogueError(f"lecture impossible : {exc.strerror or exc}", where=str(path)) from None
     return parse_catalogue(text, str(path), centre)
 
 
@@ -86,7 +96,10 @@ def _header(r: _Rows, header: list[str]) -> dict[str, int]:
                   "enregistrez en « CSV UTF-8 (délimité par des virgules) » ; attendu : " + ",".join(COLUMNS))
         return {}
     index: dict[str, int] = {}
+    taken_for: set[str] = set()  # columns a misspelt name was taken for: said once, not also « absente »
     for i, name in enumerate(names):
+        if name and name not in COLUMNS:
+            taken_for.update(c for c in difflib.get_close_matches(name, COLUMNS, n=1, cutoff=0.6) if c not in names)
         if not name:
             r.problem(1, f"colonne {i + 1}", "nom de colonne vide", "attendu : " + ",".join(COLUMNS))
         elif name in index:
@@ -96,23 +109,32 @@ def _header(r: _Rows, header: list[str]) -> dict[str, int]:
         else:
             index[name] = i
     for name in COLUMNS:
-        if name not in index:
+        if name not in index and name not in taken_for:
             r.problem(1, name, "colonne absente de l'en-tête", "attendu : " + ",".join(COLUMNS))
     return index
 
 
+def _fold(text: str) -> str:
+    """Lower case, no accents, single spaces: « Présentiel » and « presentiel » read alike."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+
+
 def _choice(r: _Rows, line: int, column: str, value: str, choices: tuple[str, ...], what: str,
-            feminine: bool = False) -> str | None:
-    """Match ``value`` against ``choices`` ignoring case; report it when it matches none."""
-    by_lower = {c.lower(): c for c in choices}
-    if value.lower() in by_lower:
-        return by_lower[value.lower()]
+            feminine: bool = False, synonyms: Mapping[str, str] | None = None) -> str | None:
+    """Match ``value`` against ``choices`` and their ``synonyms`` ignoring case and accents; report it when none."""
+    by_fold = {_fold(c): c for c in choices} | {_fold(word): c for word, c in (synonyms or {}).items()}
+    if _fold(value) in by_fold:
+        return by_fold[_fold(value)]
     if not value:
         r.problem(line, column, f"{what} manquant{'e' * feminine}", "attendu : " + _listing(choices))
     else:
+        by_lower = {c.lower(): c for c in choices}
         lowered = difflib.get_close_matches(value.lower(), list(by_lower), n=1, cutoff=0.6)
         lead = f"vouliez-vous dire « {by_lower[lowered[0]]} » ? " if lowered else ""
-        r.problem(line, column, f"{what} inconnu{'e' * feminine} « {value} »", f"{lead}attendu : {_listing(choices)}")
+        others = " (ou l'un de leurs synonymes, docs/formats.md)" if synonyms else ""
+        r.problem(line, column, f"{what} inconnu{'e' * feminine} « {value} »",
+                  f"{lead}attendu : {_listing(choices)}{others}")
     return None
 
 
@@ -174,7 +196,8 @@ def _row(r: _Rows, line: int, get: Callable[[str], str | None], sites: Mapping[s
     if get("semester") is not None:
         semester = _choice(r, line, "semester", get("semester") or "", SEMESTERS, "semestre")
     if get("modality") is not None:
-        modality = _choice(r, line, "modality", get("modality") or "", MODALITIES, "modalité", feminine=True)
+        modality = _choice(r, line, "modality", get("modality") or "", MODALITIES, "modalité", feminine=True,
+                           synonyms=MODALITY_SYNONYMS)
 
     site = get("site") or ""
     if get("site") is not None:

@@ -11,6 +11,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
+from cnam_calendar.inputs import toml_fr
 from cnam_calendar.inputs.holidays_fr import SUBDIVISIONS
 from cnam_calendar.rules.checks import (
     YEAR_MAX,
@@ -22,7 +23,7 @@ from cnam_calendar.rules.checks import (
     parse_year,
 )
 from cnam_calendar.rules.engine import OVERRIDABLE
-from cnam_calendar.rules.errors import ConfigError
+from cnam_calendar.rules.errors import ConfigError, UnreadableError
 from cnam_calendar.rules.model import (
     Centre,
     Closure,
@@ -49,6 +50,7 @@ class _Reader:
     def __init__(self, path: str) -> None:
         self.path = path
         self.problems: list[ConfigError] = []
+        self.suggested: set[str] = set()  # keys an unknown key was taken for: not also « absente »
 
     def problem(self, key: str, message: str, hint: str | None = None) -> None:
         self.problems.append(ConfigError(message, where=f"{self.path} : {key}" if key else self.path, hint=hint))
@@ -58,12 +60,14 @@ class _Reader:
             if key not in allowed:
                 close = difflib.get_close_matches(key, allowed, n=1)
                 hint = f"vouliez-vous dire « {close[0]} » ?" if close else "clés connues : " + ", ".join(allowed)
+                if close and close[0] not in table:
+                    self.suggested.add(_join(prefix, close[0]))
                 self.problem(_join(prefix, key), "clé inconnue", hint)
 
     def get(self, table: Mapping[str, Any], prefix: str, key: str, kind: type, default: Any = None,
             required: bool = False) -> Any:
         if key not in table:
-            if required:
+            if required and _join(prefix, key) not in self.suggested:
                 self.problem(_join(prefix, key), "clé obligatoire absente", f"attendu : {TYPE_NAMES[kind]}")
             return default
         value = table[key]
@@ -276,10 +280,11 @@ def parse_centre(text: str, path: str) -> Centre:
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"TOML invalide : {exc}", where=path,
-                          hint="vérifiez la syntaxe (dates AAAA-MM-JJ, texte entre guillemets)") from None
+        message, line, column, check = toml_fr.explain(str(exc))
+        raise UnreadableError(f"TOML invalide : {message}", where=toml_fr.place(path, line, column, text),
+                              hint=f"attendu : {check}") from None
     except RecursionError:
-        raise ConfigError("TOML invalide : listes ou tables imbriquées trop profondément", where=path,
+        raise UnreadableError("TOML invalide : listes ou tables imbriquées trop profondément", where=path,
                           hint="attendu : des listes d'au plus quelques niveaux, ex. departments = [\"31\"]") from None
     r = _Reader(path)
     r.keys(doc, "", ("id", "name", "timezone", "holiday_subdivision", "departments", "sites", "contact",
@@ -337,9 +342,13 @@ def load_centre(path: str | os.PathLike[str]) -> Centre:
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError("fichier introuvable", where=str(p)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"lecture impossible : {exc}", where=str(p)) from None
+        raise UnreadableError("fichier introuvable", where=str(p)) from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise UnreadableError(f"caractère qui n'est pas de l'UTF-8 (octet {exc.object[exc.start]:#04x})",
+                              where=f"{p}, ligne {line}", hint="enregistrez le fichier en UTF-8") from None
+    except OSError as exc:
+        raise UnreadableError(f"lecture impossible : {exc.strerror or exc}", where=str(p)) from None
     return parse_centre(text, str(p))
 
 

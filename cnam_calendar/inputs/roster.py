@@ -92,8 +92,9 @@ def parse_roster(text: str, source: str) -> list[RawRow]:
                                      f"« {close[0]} »" if close else "l'une de " + ", ".join(COLUMNS)))
         elif names.index(name) != i:
             problems.append(_problem(source, 1, name, "colonne en double", "chaque colonne une seule fois"))
+    taken_for = {c for n in names if n not in COLUMNS for c in difflib.get_close_matches(n, COLUMNS, n=1)}
     for name in REQUIRED:
-        if name not in names:
+        if name not in names and name not in taken_for:  # a misspelt column is said once, with its right name
             problems.append(_problem(source, 1, name, "colonne obligatoire absente", "une colonne « " + name + " »"))
     _raise_all(problems, source)
     width = len(names)

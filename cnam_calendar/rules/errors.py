@@ -43,6 +43,14 @@ class CatalogueError(ConfigError):
     """A UE catalogue row is wrong."""
 
 
+class UnreadableError(ConfigError):
+    """A file that cannot be read at all (missing, not UTF-8, not TOML): `check` exits 2 for it, not 1."""
+
+
+class UnreadableCatalogueError(CatalogueError, UnreadableError):
+    """A UE catalogue that cannot be read at all (not UTF-8, not readable)."""
+
+
 class RosterError(ConfigError):
     """A learners file row is wrong."""
 

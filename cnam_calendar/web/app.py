@@ -258,11 +258,11 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
 
     def pick(centre: Centre, codes: Sequence[str]) -> tuple[UE, ...] | Response:
         by_code = {u.code: u for u in feeds.catalogue(centre)}
-        unknown = [c for c in codes if c not in by_code]
+        unknown = [c for c in codes if c.upper() not in by_code]  # UE codes are read without case
         if unknown:
             return bad_request(f"UE inconnue {', '.join(unknown)} au catalogue de {centre.id} ; "
                                "attendu : des codes du catalogue, ex. ue=NFA031")
-        return tuple(by_code[c] for c in dict.fromkeys(codes))
+        return tuple(by_code[c] for c in dict.fromkeys(c.upper() for c in codes))
 
     def lang_of(request: Request) -> str | Response:
         lang = request.query_params.get("lang", "fr")
@@ -288,7 +288,7 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
             return found
         centre, year = found
         by_code = {u.code: u for u in feeds.catalogue(centre)}
-        ue = by_code.get(request.path_params["code"])
+        ue = by_code.get(request.path_params["code"].upper())
         lang = lang_of(request)
         if isinstance(lang, Response):
             return lang
@@ -341,10 +341,13 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
         return PlainTextResponse("ok\n")
 
     async def index(request: Request) -> Response:
-        from cnam_calendar.web.subscribe import render_page
+        from cnam_calendar.web.subscribe import kept_codes, page_lang, render_page
 
         centres = feeds.centres()
         params = request.query_params
+        lang = page_lang(params.get("lang"), accepted_codings(request.headers.get("accept-language", "")))
+        if lang is None:
+            return bad_request(f"langue « {params.get('lang')} » inconnue ; attendu : fr ou en")
         centre = centres.get(params.get("centre", "")) if params.get("centre") else None
         if params.get("centre") and centre is None:
             return bad_request(f"centre « {params['centre']} » inconnu ; attendu : " + ", ".join(centres))
@@ -354,13 +357,16 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
         if year is None:
             return bad_request(f"année « {params.get('year')} » invalide ; attendu : AAAA, ex. {current}")
         catalogue = feeds.catalogue(centre) if centre else ()
-        wanted = set(params.getlist("ue"))
-        chosen = tuple(u for u in catalogue if u.code in wanted)  # codes of another centre are dropped
+        wanted = {c.strip().upper() for c in params.getlist("ue")}
+        chosen = tuple(u for u in catalogue if u.code in wanted)  # codes of another centre are kept aside
         link = None
         if centre is not None:
-            query = urlencode([("ue", u.code) for u in chosen])
+            query = urlencode([("ue", u.code) for u in chosen] + ([("lang", "en")] if lang == "en" else []))
             link = f"{base_url}/feeds/{centre.id}/{year}.ics" + (f"?{query}" if query else "")
-        return page(render_page(list(centres.values()), years, centre, year, catalogue, chosen, link))
+        response = page(render_page(list(centres.values()), years, centre, year, catalogue, chosen, link, lang,
+                                    kept_codes(params.getlist("ue"), catalogue)))
+        response.headers["Vary"] = "Accept-Language"
+        return response
 
     async def fallback(request: Request) -> Response:
         return not_found()

@@ -70,7 +70,7 @@ def test_installed_bad_toml_exits_2_without_traceback(tmp_path: Path) -> None:
     proc = _subprocess("--calendars", str(calendars), "build", "--out", str(tmp_path / "out"))
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr + proc.stdout
-    assert "malformed-toml.toml" in proc.stderr and "line 2" in proc.stderr
+    assert "malformed-toml.toml" in proc.stderr and "ligne 2, colonne" in proc.stderr
     assert not (tmp_path / "out").exists()
 
 
@@ -291,12 +291,12 @@ def _calendars_with(tmp_path: Path, invalid: str) -> Path:
 
 
 @pytest.mark.parametrize(("invalid", "fragments"), [
-    pytest.param("malformed-toml", ["malformed-toml.toml", "line 2", "TOML"], id="malformed-toml-names-line"),
+    pytest.param("malformed-toml", ["malformed-toml.toml", "ligne 2, colonne", "TOML invalide"], id="malformed-toml-names-line"),
     pytest.param("unknown-key", ["unknown-key.toml", "rules.cpf_workng_days", "cpf_working_days"],
                  id="unknown-key-suggests-the-right-one"),
     pytest.param("unknown-top-key", ["unknown-top-key.toml", "semster_1"], id="unknown-top-level-key"),
     pytest.param("wrong-type", ["wrong-type.toml", "rules.withdrawal_days", "dix", "entier"], id="wrong-type"),
-    pytest.param("impossible-date", ["impossible-date.toml", "line 5", "AAAA-MM-JJ"], id="impossible-date-30-feb"),
+    pytest.param("impossible-date", ["impossible-date.toml", "ligne 5, colonne", "AAAA-MM-JJ"], id="impossible-date-30-feb"),
     pytest.param("unknown-override", ["unknown-override.toml", "semster-1", "semester-1"],
                  id="unknown-override-event-id"),
     pytest.param("unknown-subdivision", ["unknown-subdivision.toml", "holiday_subdivision", "99"],
@@ -308,10 +308,16 @@ def test_bad_centre_file(invalid: str, fragments: list[str], tmp_path: Path, run
     result = run_cli("--calendars", str(calendars), "build", "--out", str(out))
     _assert_bad_input(result, out, *fragments)
     # the same message from every command that reads the files
-    for args in (["check"], ["explain", "--centre", invalid, "--year", "2026"]):
-        again = run_cli("--calendars", str(calendars), *args)
-        assert again.exit_code == 2, again.output
-        assert fragments[1] in again.output and "Traceback" not in again.output
+    explained = run_cli("--calendars", str(calendars), "explain", "--centre", invalid, "--year", "2026")
+    assert explained.exit_code == 2, explained.output
+    assert fragments[1] in explained.output and "Traceback" not in explained.output
+    # check: 2 for a file it cannot read (not TOML), 1 for the problems it names in a file it could read (README)
+    checked = run_cli("--calendars", str(calendars), "check")
+    unreadable = invalid in ("malformed-toml", "impossible-date")
+    assert checked.exit_code == (2 if unreadable else 1), checked.output
+    assert fragments[1] in checked.output and "Traceback" not in checked.output
+    assert (checked.stdout.startswith("Problème : ") if not unreadable
+            else checked.stderr.startswith("Erreur : ") and checked.stdout == ""), checked.output
 
 
 @pytest.mark.parametrize(("args", "fragments"), [

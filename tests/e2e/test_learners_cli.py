@@ -51,16 +51,16 @@ def test_generate_import_reimport_update(env):
     roster = env.dir / "roster.csv"
     r = env.run("generate", "--count", "300", "--seed", "3", "-o", str(roster))
     assert r.exit_code == 0, r.output
-    assert r.stdout == f"écrit {roster} (300 apprenant(s) fictif(s), année 2026-2027)\n"
+    assert r.stdout == f"écrit {roster} (300 apprenants fictifs, année 2026-2027)\n"
 
     r = env.run("import", str(roster))
     assert r.exit_code == 0, r.stderr
-    assert f"{roster} : 300 apprenant(s) ; 300 créé(s), 0 mis à jour, 0 inchangé(s)" in r.stdout
+    assert f"{roster} : 300 apprenants ; 300 créés, 0 mis à jour, 0 inchangé" in r.stdout
     assert "Import des apprenants" not in r.stderr  # no progress bar when stderr is not a terminal
 
     r = env.run("import", str(roster), "--quiet")
     assert r.exit_code == 0 and r.stderr == ""
-    assert "0 créé(s), 0 mis à jour, 300 inchangé(s)" in r.stdout
+    assert "0 créé, 0 mis à jour, 300 inchangés" in r.stdout
 
     lines = roster.read_text(encoding="utf-8").splitlines()
     fields = lines[5].split(",")
@@ -68,7 +68,7 @@ def test_generate_import_reimport_update(env):
     lines[5] = ",".join(fields)
     roster.write_text("\n".join(lines) + "\n", encoding="utf-8")
     r = env.run("import", str(roster), "-q")
-    assert "0 créé(s), 1 mis à jour, 299 inchangé(s)" in r.stdout
+    assert "0 créé, 1 mis à jour, 299 inchangés" in r.stdout
     s = env.store()
     assert s.count_learners() == 300 and s.get_learner(fields[0]).first_name == "Renée"
     s.close()
@@ -91,7 +91,7 @@ def test_a_file_with_errors_lists_them_all_and_imports_nothing(env):
         f"Erreur : {bad}:4 (ues) : UE « NFA009 » absente du catalogue de ipst-cnam ; attendu : « NFA002 »",
         f"Erreur : {bad}:4 (dossier_received) : date invalide « 2026-13-01 » ; "
         "attendu : une date qui existe, AAAA-MM-JJ",
-        f"Erreur : {bad} : 4 erreur(s), rien n'a été importé "
+        f"Erreur : {bad} : 4 erreurs, rien n'a été importé "
         f"(corrigez le fichier puis relancez : cnam-calendar learners import {bad})",
     ]
     assert not env.db_path.exists()  # the store is not even opened
@@ -102,7 +102,7 @@ def test_one_error_still_says_nothing_was_imported(env):
     bad.write_text(f"{HEADER}\nA1,a1@example.org,Camille,Martin,ipst-cnam,31,individuel,,,,,es\n", encoding="utf-8")
     r = env.run("import", str(bad))
     assert r.exit_code == 2
-    assert r.stderr.splitlines()[-1].startswith(f"Erreur : {bad} : 1 erreur(s), rien n'a été importé")
+    assert r.stderr.splitlines()[-1].startswith(f"Erreur : {bad} : 1 erreur, rien n'a été importé")
 
 
 def test_warnings_are_shown_and_do_not_stop_the_import(env):
@@ -118,7 +118,7 @@ def test_warnings_are_shown_and_do_not_stop_the_import(env):
         f"Attention : {f}:3 (cpf_validated) : apprenant CPF sans date de validation, l'échéance de confirmation "
         "ne sera pas calculée ; attendu : la date de validation du dossier CPF, AAAA-MM-JJ",
     ]
-    assert "2 créé(s)" in r.stdout and "2 avertissement(s)" in r.stdout
+    assert "2 créés" in r.stdout and "2 avertissements" in r.stdout
     assert env.run("import", str(f), "--quiet", "--dry-run").stderr == ""
 
 
@@ -127,7 +127,7 @@ def test_dry_run_writes_nothing(env):
     env.run("generate", "--count", "20", "-o", str(roster))
     r = env.run("import", "--dry-run", str(roster))
     assert r.exit_code == 0
-    assert "20 créé(s)" in r.stdout and "Simulation (--dry-run) : rien n'a été écrit." in r.stdout
+    assert "20 créés" in r.stdout and "Simulation (--dry-run) : rien n'a été écrit." in r.stdout
     s = env.store()
     assert s.count_learners() == 0
     s.close()
@@ -173,7 +173,7 @@ def test_issue_token_for_everyone_writes_a_private_mail_merge_file(env):
     urls = env.dir / "urls.csv"
     r = env.run("issue-token", "--all", "-o", str(urls), env={"CNAM_CALENDAR_BASE_URL": "https://c.example.org"})
     assert r.exit_code == 0, r.stderr
-    assert r.stdout.startswith(f"écrit {urls} (25 lien(s)")
+    assert r.stdout.startswith(f"écrit {urls} (25 liens")
     assert stat.S_IMODE(urls.stat().st_mode) == 0o600
     with urls.open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))

@@ -45,8 +45,8 @@ def ue_codes(data: bytes) -> set[str]:
 
 def test_choose_centre_and_two_ues_then_subscribe(base: str, page, tmp_path) -> None:
     page.goto(base + "/")
-    page.select_option("#centre", "ipst-cnam")
-    page.click("#go")  # « Continuer »: the page now lists the centre's UEs
+    with page.expect_navigation():  # choosing a centre reloads the page with its UEs (« Continuer » without script)
+        page.select_option("#centre", "ipst-cnam")
     page.wait_for_selector("#ue-list")
     page.fill("#filter", "NFA031")  # the search box filters the list
     assert page.is_visible("input[value=NFA031]") and not page.is_visible("input[value=NFP121]")

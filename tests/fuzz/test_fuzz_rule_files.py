@@ -250,7 +250,7 @@ def known_bad_catalogue(draw: st.DrawFn) -> str:
     elif column == "code":
         row[i] = draw(st.sampled_from(["", "nfa 031", "NFA031!", "ÉCO1", "-"]))
     elif column in ("semester", "modality"):
-        row[i] = draw(st.sampled_from(["", "S3", "annuel", "présentiel"]))
+        row[i] = draw(st.sampled_from(["", "S3", "annuel", "magistral"]))
     elif column == "site":
         row[i] = draw(st.sampled_from(["paris", "tolouse"]))
     else:

@@ -13,13 +13,17 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.french import assert_french
 from tests.support.smtp_sink import end_process
 
 
 def run_command(cwd: Path, calendars: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Run `cnam-calendar --calendars CALENDARS ARGS` in a real process, as an operator would."""
-    return subprocess.run([sys.executable, "-m", "cnam_calendar.cli", "--calendars", str(calendars), *args],
+    proc = subprocess.run([sys.executable, "-m", "cnam_calendar.cli", "--calendars", str(calendars), *args],
                           cwd=cwd, capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0 and proc.stderr.strip():
+        assert_french(proc.stderr)  # every error path the tests exercise says it in French
+    return proc
 
 
 def free_port() -> int:

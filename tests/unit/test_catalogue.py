@@ -225,9 +225,21 @@ def test_ects_must_be_a_finite_positive_number(ipst: Centre, value: str) -> None
         _parse(ipst, f'GDN100,Management de projet,"{value}",S2,FOAD,,,,,')
 
 
-def test_bad_catalogue_stops_the_cli_with_status_2(run_cli: Callable, calendars_copy: Callable) -> None:
+def test_bad_catalogue_is_a_problem_check_names_with_status_1(run_cli: Callable, calendars_copy: Callable) -> None:
     calendars = calendars_copy({"ipst-cnam.ues.csv": lambda t: t.replace(",S1,FOAD,,,,,", ",S1,FOAD,,lundi,,,", 1)})
     result = run_cli("--calendars", str(calendars), "check")
-    assert result.exit_code == 2
-    assert "ipst-cnam.ues.csv:" in result.stderr and "(weekday)" in result.stderr
-    assert "une UE FOAD n'a pas de jour de cours" in result.stderr
+    assert result.exit_code == 1
+    assert "Problème : " in result.stdout and "ipst-cnam.ues.csv:" in result.stdout and "(weekday)" in result.stdout
+    assert "une UE FOAD n'a pas de jour de cours" in result.stdout
+    # the other commands refuse it (status 2)
+    built = run_cli("--calendars", str(calendars), "feed", "--centre", "ipst-cnam", "--year", "2026")
+    assert built.exit_code == 2 and "une UE FOAD n'a pas de jour de cours" in built.stderr
+
+
+def test_a_catalogue_that_is_not_utf8_makes_check_exit_2(run_cli: Callable, calendars_copy: Callable) -> None:
+    calendars = calendars_copy({})
+    path = calendars / "ipst-cnam.ues.csv"
+    path.write_bytes(path.read_bytes().replace(b"Programmation", "Programmation\xe9".encode("latin-1"), 1))
+    result = run_cli("--calendars", str(calendars), "check")
+    assert result.exit_code == 2, result.output
+    assert "ipst-cnam.ues.csv:2 : caractère qui n'est pas de l'UTF-8 (octet 0xe9)" in result.stderr

@@ -16,11 +16,11 @@ INVALID = Path(__file__).resolve().parents[1] / "data" / "invalid"
 
 # file in tests/data/invalid → (key or line named, fragments the one-line message must hold)
 INVALID_CASES = {
-    "malformed-toml": ("line 2", ["TOML invalide"]),
+    "malformed-toml": ("ligne 2,", ["TOML invalide"]),
     "unknown-key": ("rules.cpf_workng_days", ["clé inconnue", "cpf_working_days"]),
     "unknown-top-key": ("semster_1", ["clé inconnue", "years"]),
     "wrong-type": ("rules.withdrawal_days", ["dix", "un entier"]),
-    "impossible-date": ("line 5", ["TOML invalide", "AAAA-MM-JJ"]),
+    "impossible-date": ("ligne 5,", ["TOML invalide", "AAAA-MM-JJ"]),
     "unknown-override": ("years.2026.overrides.semster-1", ["événement inconnu", "semester-1"]),
     "unknown-subdivision": ("holiday_subdivision", ["99", "57", "6AE"]),
     "id-mismatch": ("id", ["autre-centre", "id-mismatch"]),

@@ -1,0 +1,60 @@
+"""What `check` finds: problems in files it could read (exit 1) apart from files it could not read (exit 2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from cnam_calendar.inputs.catalogue import load_catalogue
+from cnam_calendar.inputs.config import centre_files, load_centres
+from cnam_calendar.rules.engine import check_schedule
+from cnam_calendar.rules.errors import CnamCalendarError, UnreadableError
+from cnam_calendar.rules.sessions import hours_problems
+from cnam_calendar.service import academic_year, schedule
+
+
+@dataclass
+class Findings:
+    """The lines `check` prints: problems of sound files, files it cannot read, years checked."""
+
+    problems: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    years: int = 0
+
+    def add(self, exc: CnamCalendarError) -> None:
+        for problem in exc.problems or (exc,):
+            (self.unreadable if isinstance(problem, UnreadableError) else self.problems).append(str(problem))
+
+
+def check_centres(calendars: Path, only: tuple[str, ...], today: date) -> Findings:
+    """Check each centre file of ``calendars`` (or those named), its catalogue and each of its years."""
+    stems = [p.stem for p in centre_files(calendars)]
+    names = list(dict.fromkeys(only)) or stems
+    unknown = tuple(n for n in names if n not in stems)
+    if unknown or not names:
+        load_centres(calendars, unknown)  # raises the usual « centre inconnu » or « aucun fichier » (exit 2)
+    found = Findings()
+    for name in names:
+        try:
+            centre = load_centres(calendars, (name,))[0]
+        except CnamCalendarError as exc:
+            found.add(exc)
+            continue
+        try:
+            catalogue = load_catalogue(centre)
+        except CnamCalendarError as exc:
+            found.add(exc)
+            catalogue = None
+        for year in sorted({*centre.years, academic_year(today)}):
+            try:
+                sched = schedule(centre, year)
+                problems = check_schedule(sched)
+                # hours only mean something once the semesters and the catalogue themselves are sound
+                if not problems and catalogue is not None:
+                    problems = hours_problems(sched, catalogue)
+                found.problems.extend(problems)
+            except CnamCalendarError as exc:
+                found.add(exc)
+            found.years += 1
+    return found
