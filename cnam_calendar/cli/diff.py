@@ -1,0 +1,143 @@
+"""`cnam-calendar diff`: what the next build of a centre-year would change in what is published, and for whom."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cnam_calendar.cli.types import PUBLISHED_YEAR
+from cnam_calendar.ical import build as build_mod
+from cnam_calendar.ical.diff import Change, YearDiff, diff_year
+from cnam_calendar.inputs.config import load_centres
+from cnam_calendar.rules.model import UE, Centre, Learner
+from cnam_calendar.service import local_date, schedule
+from cnam_calendar.text.i18n import long_date
+
+LISTED_SESSIONS = 6  # class dates listed per change; the rest are counted
+HEADINGS = {"added": ("Ajouté", "ajouté(s)"), "moved": ("Déplacé", "déplacé(s)"),
+            "changed": ("Modifié", "modifié(s)"), "cancelled": ("Annulé", "annulé(s)")}
+
+
+def span_text(span: tuple[date, date] | None) -> str:
+    """Return « lundi 5 octobre 2026 » or « du … au … »."""
+    if span is None:
+        return "—"
+    first, last = span
+    return long_date(first) if first == last else f"du {long_date(first)} au {long_date(last)}"
+
+
+def _dates(days: Sequence[date]) -> str:
+    shown = ", ".join(long_date(d) for d in days[:LISTED_SESSIONS])
+    more = len(days) - LISTED_SESSIONS
+    return shown + (f" et {more} autre(s)" if more > 0 else "")
+
+
+def change_lines(change: Change) -> list[str]:
+    """Return the lines of one change: what, when before and after, why, for how many learners."""
+    heading = HEADINGS[change.kind][0]
+    lines = [f"{heading} : {change.event_id} — {change.title}"]
+    if change.kind == "added":
+        lines.append(f"  {span_text(change.new)}")
+    elif change.kind == "cancelled":
+        lines.append(f"  était : {span_text(change.old)} (annoncé « [ANNULÉ] » jusqu'à sa date)")
+    elif change.old != change.new:
+        lines.append(f"  {span_text(change.old)} → {span_text(change.new)}")
+    if change.removed:
+        removed = [d for d, _ in change.removed]
+        reasons = sorted({why for _, why in change.removed if why})
+        lines.append(f"  séances supprimées : {_dates(removed)}" + (f" ({' ; '.join(reasons)})" if reasons else ""))
+    if change.added:
+        lines.append(f"  séances ajoutées : {_dates(list(change.added))}")
+    if change.kind == "changed" and not change.removed and not change.added:
+        lines.append("  mêmes dates, contenu modifié (horaire, salle, lieu ou texte de l'explication)")
+    if change.reason:
+        lines.append(f"  motif : {change.reason}")
+    if change.learners is not None:
+        lines.append(f"  apprenants concernés : {change.learners}")
+    return lines
+
+
+def summary_lines(d: YearDiff, out: Path) -> list[str]:
+    """Return the French summary of a centre-year's changes (the same for `diff` and `build`)."""
+    where = f"{d.centre} {d.year}-{d.year + 1}"
+    if not d.published:
+        return [f"{where} : rien n'est encore publié dans {out / d.centre / str(d.year)} ; "
+                f"la construction publiera {d.events} événement(s)."]
+    if not d.changes:
+        return [f"{where} : aucun changement par rapport à {out / d.centre / str(d.year)}."]
+    since = f" (publié le {d.last_published[:16].replace('T', ' à ')} UTC)" if d.last_published else ""
+    lines = [f"{where} : {len(d.changes)} changement(s) par rapport à {out / d.centre / str(d.year)}{since}"]
+    for change in d.changes:
+        lines.extend(change_lines(change))
+    counts = ", ".join(f"{len(d.by_kind[k])} {HEADINGS[k][1]}" for k in HEADINGS)
+    total = f" ; {d.learners} apprenant(s) concerné(s) en tout" if d.learners is not None else ""
+    lines.append(f"En tout : {counts}{total}.")
+    return lines
+
+
+def _change_json(c: Change) -> dict[str, Any]:
+    def span(s: tuple[date, date] | None) -> dict[str, str] | None:
+        return None if s is None else {"start": s[0].isoformat(), "end": s[1].isoformat()}
+
+    return {"kind": c.kind, "id": c.event_id, "uid": c.uid, "title": c.title, "feed": c.feed, "ue": c.ue,
+            "old": span(c.old), "new": span(c.new), "reason": c.reason,
+            "sessions_removed": [{"date": d.isoformat(), "reason": why} for d, why in c.removed],
+            "sessions_added": [d.isoformat() for d in c.added], "learners": c.learners}
+
+
+def diff_json(d: YearDiff) -> dict[str, Any]:
+    """Return a centre-year's changes as JSON-ready data."""
+    return {"centre": d.centre, "year": d.year, "published": d.published, "last_published": d.last_published or None,
+            "events": d.events, "learners": d.learners, "changes": [_change_json(c) for c in d.changes],
+            "counts": {k: len(d.by_kind[k]) for k in HEADINGS}}
+
+
+def store_learners(db: str | None, centres: Sequence[Centre], clock: Any) -> dict[str, list[Learner]] | None:
+    """Return the learners of each centre from the store ``db``, or None without a store."""
+    if not db:
+        return None
+    from cnam_calendar.store.database import open_store
+
+    store = open_store(db, clock=clock)
+    try:
+        return {c.id: store.learners(c.id) for c in centres}
+    finally:
+        store.close()
+
+
+def year_diffs(centres: Sequence[Centre], years: Sequence[int], catalogues: dict[str, Sequence[UE]], out: Path,
+               today: date, learners: dict[str, list[Learner]] | None) -> list[YearDiff]:
+    """Return the diff of every centre-year against OUT."""
+    return [diff_year(schedule(c, y), catalogues.get(c.id, ()), build_mod.load_manifest(out, c, y), today,
+                      None if learners is None else learners.get(c.id, []))
+            for c in centres for y in years]
+
+
+@click.command(name="diff")
+@click.option("--centre", required=True, metavar="ID", help="Identifiant du centre, ex. ipst-cnam.")
+@click.option("--year", required=True, type=PUBLISHED_YEAR, help="Année universitaire, ex. 2026.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("output"), show_default=True,
+              help="Dossier de ce qui est publié (celui de build).")
+@click.option("--db", envvar="CNAM_CALENDAR_DB", metavar="FICHIER|URL",
+              help="Base des apprenants, pour compter qui chaque changement concerne (CNAM_CALENDAR_DB).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def diff(ctx: click.Context, centre: str, year: int, out: Path, db: str | None, fmt: str) -> None:
+    """Montrer ce que la prochaine construction changera dans ce qui est publié, et pour combien d'apprenants."""
+    from cnam_calendar.inputs.catalogue import load_catalogue
+
+    obj = ctx.find_root().obj
+    clock = obj["clock"]
+    c = load_centres(obj["calendars"], (centre,))[0]
+    found = year_diffs([c], [year], {c.id: load_catalogue(c)}, out, local_date(clock()),
+                       store_learners(db, [c], clock))[0]
+    if fmt == "json":
+        click.echo(json.dumps(diff_json(found), ensure_ascii=False, indent=2))
+        return
+    for line in summary_lines(found, out):
+        click.echo(line)
