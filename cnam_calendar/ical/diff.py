@@ -140,6 +140,7 @@ def diff_year(sched: Schedule, catalogue: Sequence[UE], manifest: Mapping[str, d
     """Compare what a build of ``sched`` would publish with ``manifest``; count ``learners`` concerned when given."""
     centre, year = sched.centre, sched.year
     tz = ZoneInfo(centre.timezone)
+    manifest = {uid: entry for uid, entry in manifest.items() if isinstance(entry, dict)}  # a hand-edited one
     planned = _planned(sched, catalogue)
     changes: list[Change] = []
     current = set()
@@ -159,7 +160,7 @@ def diff_year(sched: Schedule, catalogue: Sequence[UE], manifest: Mapping[str, d
         try:
             old_component = icalendar.Event.from_ical(old_entry["ics"])
             old = _span(old_component, tz)
-        except (KeyError, ValueError, TypeError, AttributeError):  # a manifest from elsewhere: say it changed
+        except (KeyError, IndexError, ValueError, TypeError, AttributeError):  # a manifest from elsewhere: say it changed
             old_component, old = None, None
         removed: tuple[tuple[date, str], ...] = ()
         added: tuple[date, ...] = ()
@@ -178,7 +179,7 @@ def diff_year(sched: Schedule, catalogue: Sequence[UE], manifest: Mapping[str, d
                 continue  # a past event simply goes
             old_component = icalendar.Event.from_ical(entry["ics"])
             old, title = _span(old_component, tz), str(old_component.get("SUMMARY", ""))
-        except (KeyError, ValueError, TypeError, AttributeError):
+        except (KeyError, IndexError, ValueError, TypeError, AttributeError):
             old, title = None, uid
         changes.append(Change("cancelled", uid, _event_id(uid, centre.id, year), title,
                               str(entry.get("feed", CALENDAR)), old, None))
