@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,11 @@ import click
 
 from cnam_calendar.cli.types import PUBLISHED_YEAR
 from cnam_calendar.ical import build as build_mod
-from cnam_calendar.ical.diff import Change, YearDiff, diff_year
+from cnam_calendar.ical.diff import Change, PersonalChange, YearDiff, diff_year
 from cnam_calendar.inputs.config import load_centres
+from cnam_calendar.rules.engine import PERSONAL_RULES
 from cnam_calendar.rules.model import UE, Centre, Learner
-from cnam_calendar.service import local_date, schedule
+from cnam_calendar.service import local_date, ouvres_for, schedule
 from cnam_calendar.text.i18n import long_date
 
 LISTED_SESSIONS = 6  # class dates listed per change; the rest are counted
@@ -62,18 +64,34 @@ def change_lines(change: Change) -> list[str]:
     return lines
 
 
+def personal_lines(p: PersonalChange) -> list[str]:
+    """Return the lines of a personal deadline that moves for some learners (against the reminder plan)."""
+    lines = [f"Échéance personnelle : {p.rule} — {p.title}"]
+    if p.moved:
+        _, old, new = p.moved[0]
+        lines.append(f"  {len(p.moved)} apprenant(s) : le jour change par rapport au plan des rappels "
+                     f"(ex. {long_date(old)} → {long_date(new)})")
+    if p.gone:
+        lines.append(f"  {len(p.gone)} apprenant(s) : plus d'échéance cette année (leurs rappels seront annulés)")
+    lines.append("  motif : réglages [rules] du centre, jours fériés ou dates de l'apprenant")
+    lines.append(f"  apprenants concernés : {p.learners}")
+    return lines
+
+
 def summary_lines(d: YearDiff, out: Path) -> list[str]:
     """Return the French summary of a centre-year's changes (the same for `diff` and `build`)."""
     where = f"{d.centre} {d.year}-{d.year + 1}"
     if not d.published:
         return [f"{where} : rien n'est encore publié dans {out / d.centre / str(d.year)} ; "
                 f"la construction publiera {d.events} événement(s)."]
-    if not d.changes:
+    if not d.changes and not d.personal:
         return [f"{where} : aucun changement par rapport à {out / d.centre / str(d.year)}."]
     since = f" (publié le {d.last_published[:16].replace('T', ' à ')} UTC)" if d.last_published else ""
     lines = [f"{where} : {len(d.changes)} changement(s) par rapport à {out / d.centre / str(d.year)}{since}"]
     for change in d.changes:
         lines.extend(change_lines(change))
+    for personal in d.personal:
+        lines.extend(personal_lines(personal))
     counts = ", ".join(f"{len(d.by_kind[k])} {HEADINGS[k][1]}" for k in HEADINGS)
     total = f" ; {d.learners} apprenant(s) concerné(s) en tout" if d.learners is not None else ""
     lines.append(f"En tout : {counts}{total}.")
@@ -94,28 +112,48 @@ def diff_json(d: YearDiff) -> dict[str, Any]:
     """Return a centre-year's changes as JSON-ready data."""
     return {"centre": d.centre, "year": d.year, "published": d.published, "last_published": d.last_published or None,
             "events": d.events, "learners": d.learners, "changes": [_change_json(c) for c in d.changes],
-            "counts": {k: len(d.by_kind[k]) for k in HEADINGS}}
+            "counts": {k: len(d.by_kind[k]) for k in HEADINGS},
+            "personal": [{"rule": p.rule, "title": p.title, "learners": p.learners,
+                          "moved": [{"learner": i, "old": a.isoformat(), "new": b.isoformat()} for i, a, b in p.moved],
+                          "gone": [{"learner": i, "old": a.isoformat()} for i, a in p.gone]} for p in d.personal]}
 
 
-def store_learners(db: str | None, centres: Sequence[Centre], clock: Any) -> dict[str, list[Learner]] | None:
-    """Return the learners of each centre from the store ``db``, or None without a store."""
+@dataclass(frozen=True)
+class StoreFacts:
+    """What the store says of one centre: its learners, and the personal deadlines its reminder plan holds per year."""
+
+    learners: list[Learner]
+    planned: dict[int, dict[str, dict[str, date]]]
+
+
+def store_facts(db: str | None, centres: Sequence[Centre], years: Sequence[int],
+                clock: Any) -> dict[str, StoreFacts] | None:
+    """Read the learners and planned deadlines of each centre from the store ``db``; None without a store."""
     if not db:
         return None
     from cnam_calendar.store.database import open_store
+    from cnam_calendar.store.planned import planned_personal
 
     store = open_store(db, clock=clock)
     try:
-        return {c.id: store.learners(c.id) for c in centres}
+        return {c.id: StoreFacts(store.learners(c.id),
+                                 {y: planned_personal(store, c.id, y, PERSONAL_RULES) for y in years})
+                for c in centres}
     finally:
         store.close()
 
 
 def year_diffs(centres: Sequence[Centre], years: Sequence[int], catalogues: dict[str, Sequence[UE]], out: Path,
-               today: date, learners: dict[str, list[Learner]] | None) -> list[YearDiff]:
-    """Return the diff of every centre-year against OUT."""
-    return [diff_year(schedule(c, y), catalogues.get(c.id, ()), build_mod.load_manifest(out, c, y), today,
-                      None if learners is None else learners.get(c.id, []))
-            for c in centres for y in years]
+               today: date, facts: dict[str, StoreFacts] | None) -> list[YearDiff]:
+    """Return the diff of every centre-year against OUT (with the store's facts, who each change concerns)."""
+    found = []
+    for c in centres:
+        for y in years:
+            mine = facts.get(c.id) if facts is not None else None
+            found.append(diff_year(schedule(c, y), catalogues.get(c.id, ()), build_mod.load_manifest(out, c, y), today,
+                                   None if mine is None else mine.learners, None if mine is None else mine.planned[y],
+                                   ouvres_for(c, y - 1, y + 2)))
+    return found
 
 
 @click.command(name="diff")
@@ -135,7 +173,7 @@ def diff(ctx: click.Context, centre: str, year: int, out: Path, db: str | None, 
     clock = obj["clock"]
     c = load_centres(obj["calendars"], (centre,))[0]
     found = year_diffs([c], [year], {c.id: load_catalogue(c)}, out, local_date(clock()),
-                       store_learners(db, [c], clock))[0]
+                       store_facts(db, [c], [year], clock))[0]
     if fmt == "json":
         click.echo(json.dumps(diff_json(found), ensure_ascii=False, indent=2))
         return

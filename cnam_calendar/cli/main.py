@@ -13,12 +13,12 @@ from typing import Any
 import click
 
 from cnam_calendar.cli import click_fr
-from cnam_calendar.cli.diff import diff, store_learners, summary_lines, year_diffs
+from cnam_calendar.cli.diff import diff, store_facts, summary_lines, year_diffs
 from cnam_calendar.cli.learners import learners
 from cnam_calendar.cli.prebuild import check_before_build
 from cnam_calendar.cli.reminders import daemon, reminders
 from cnam_calendar.cli.types import ACADEMIC_YEAR, ISO_DATE, PUBLISHED_YEAR, Integer, check_base_url
-from cnam_calendar.cli.year import year
+from cnam_calendar.cli.year import year as year_group
 from cnam_calendar.files import atomic_write
 from cnam_calendar.ical import build as build_mod
 from cnam_calendar.inputs.config import DEFAULT_DIR, load_centres
@@ -137,7 +137,7 @@ def build(ctx: click.Context, centres: tuple[str, ...], years: tuple[int, ...], 
     today = local_date(clock)
     years, catalogues = years or (academic_year(today),), _catalogues(selected)
     check_before_build(ctx, selected, years, catalogues, force=force)
-    changes = year_diffs(selected, years, catalogues, out, today, store_learners(db, selected, ctx.obj["clock"]))
+    changes = year_diffs(selected, years, catalogues, out, today, store_facts(db, selected, years, ctx.obj["clock"]))
     written = build_mod.build(selected, years, out, stamp, today, catalogues=catalogues, overview=render_overview)
     for path in written:
         click.echo(f"écrit {path}")
@@ -335,7 +335,7 @@ def _keep_tcp_nodelay() -> None:
 main.add_command(learners)
 main.add_command(reminders)
 main.add_command(daemon)
-main.add_command(year)
+main.add_command(year_group)
 main.add_command(diff)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,8 +19,11 @@ import icalendar
 
 from cnam_calendar.ical import ics
 from cnam_calendar.ical.build import CALENDAR
+from cnam_calendar.rules.dates import WorkingCalendar
+from cnam_calendar.rules.engine import PERSONAL_RULES
 from cnam_calendar.rules.model import UE, Event, Learner, Schedule, Step
-from cnam_calendar.rules.personal import applies
+from cnam_calendar.rules.personal import applies, learner_deadlines
+from cnam_calendar.rules.reminders import academic_year_of
 from cnam_calendar.rules.sessions import exam_events, ue_sessions
 from cnam_calendar.text.explain import render
 
@@ -52,6 +55,20 @@ class Change:
 
 
 @dataclass(frozen=True)
+class PersonalChange:
+    """A personal deadline rule whose day changes for some learners, against the store's reminder plan."""
+
+    rule: str
+    title: str
+    moved: tuple[tuple[str, date, date], ...] = ()  # learner id, day planned, new day
+    gone: tuple[tuple[str, date], ...] = ()  # learner id, day planned: no longer a deadline of the year
+
+    @property
+    def learners(self) -> int:
+        return len({i for i, *_ in self.moved} | {i for i, _ in self.gone})
+
+
+@dataclass(frozen=True)
 class YearDiff:
     """Every change a build of one centre-year would publish."""
 
@@ -63,6 +80,7 @@ class YearDiff:
     learners: int | None = None  # distinct learners concerned by at least one change
     last_published: str = ""  # newest LAST-MODIFIED of the manifest (ISO 8601), "" when never built
     by_kind: Mapping[str, tuple[Change, ...]] = field(default_factory=dict)
+    personal: tuple[PersonalChange, ...] = ()  # only with a store whose reminder plan holds the deadlines
 
 
 def _day(value: date | datetime, tz: ZoneInfo) -> date:
@@ -109,16 +127,16 @@ def move_reason(steps: Sequence[Step]) -> str:
 
 
 @dataclass(frozen=True)
-class _Planned:
+class _Next:
     item: ics.Item
     event: Event | None  # None: the weekly sessions of a UE
     skipped: Mapping[date, str] = field(default_factory=dict)
     reason: str = ""
 
 
-def _planned(sched: Schedule, catalogue: Sequence[UE]) -> list[_Planned]:
+def _next_build(sched: Schedule, catalogue: Sequence[UE]) -> list[_Next]:
     centre, year = sched.centre, sched.year
-    out = [_Planned(ics.event_item(e, centre, year, "fr", CALENDAR), e) for e in sched.events]
+    out = [_Next(ics.event_item(e, centre, year, "fr", CALENDAR), e) for e in sched.events]
     for ue in catalogue:
         feed = f"ue/{ue.code}.ics"
         sessions = ue_sessions(ue, sched)
@@ -126,8 +144,8 @@ def _planned(sched: Schedule, catalogue: Sequence[UE]) -> list[_Planned]:
         if item is not None:
             periods = [sched.get(i) for i in PERIODS[ue.semester]]
             reason = next((move_reason(p.explanation) for p in periods if p is not None and p.overridden), "")
-            out.append(_Planned(item, None, {d: render(r) for d, r in sessions.skipped}, reason))
-        out.extend(_Planned(ics.event_item(e, centre, year, "fr", feed), e) for e in exam_events(ue, sched))
+            out.append(_Next(item, None, {d: render(r) for d, r in sessions.skipped}, reason))
+        out.extend(_Next(ics.event_item(e, centre, year, "fr", feed), e) for e in exam_events(ue, sched))
     return out
 
 
@@ -135,16 +153,44 @@ def _event_id(uid: str, centre: str, year: int) -> str:
     return uid.removesuffix(ics.uid_for("", centre, year))
 
 
+def personal_changes(sched: Schedule, learners: Iterable[Learner], planned: Mapping[str, Mapping[str, date]],
+                     ouvres: WorkingCalendar) -> tuple[PersonalChange, ...]:
+    """Compare each learner's own deadlines of the year, computed now, with the days the reminder plan holds."""
+    moved: dict[str, list[tuple[str, date, date]]] = {rule: [] for rule in PERSONAL_RULES}
+    gone: dict[str, list[tuple[str, date]]] = {rule: [] for rule in PERSONAL_RULES}
+    titles: dict[str, str] = {}
+    for learner in learners:
+        was = planned.get(learner.id, {})
+        if not was:
+            continue
+        now = {d.rule: d for d in learner_deadlines(learner, sched, ouvres) if academic_year_of(d.deadline) == sched.year}
+        for rule, day in was.items():
+            if rule not in moved:
+                continue
+            if rule in now:
+                titles[rule] = now[rule].title
+                if now[rule].deadline != day:
+                    moved[rule].append((learner.id, day, now[rule].deadline))
+            else:
+                gone[rule].append((learner.id, day))
+    return tuple(PersonalChange(rule, titles.get(rule, rule), tuple(moved[rule]), tuple(gone[rule]))
+                 for rule in PERSONAL_RULES if moved[rule] or gone[rule])
+
+
 def diff_year(sched: Schedule, catalogue: Sequence[UE], manifest: Mapping[str, dict], today: date,
-              learners: Iterable[Learner] | None = None) -> YearDiff:
-    """Compare what a build of ``sched`` would publish with ``manifest``; count ``learners`` concerned when given."""
+              learners: Iterable[Learner] | None = None, planned: Mapping[str, Mapping[str, date]] | None = None,
+              ouvres: WorkingCalendar | None = None) -> YearDiff:
+    """Compare what a build of ``sched`` would publish with ``manifest``; count ``learners`` concerned when given.
+
+    With ``planned`` (the store's reminder plan) and ``ouvres``, the learners' own deadlines are compared too.
+    """
     centre, year = sched.centre, sched.year
     tz = ZoneInfo(centre.timezone)
     manifest = {uid: entry for uid, entry in manifest.items() if isinstance(entry, dict)}  # a hand-edited one
-    planned = _planned(sched, catalogue)
+    events = _next_build(sched, catalogue)
     changes: list[Change] = []
     current = set()
-    for p in planned:
+    for p in events:
         uid, text = p.item.uid, p.item.component.to_ical()
         component = icalendar.Event.from_ical(text)  # read back as the published side is: one treatment for both
         current.add(uid)
@@ -184,7 +230,7 @@ def diff_year(sched: Schedule, catalogue: Sequence[UE], manifest: Mapping[str, d
         changes.append(Change("cancelled", uid, _event_id(uid, centre.id, year), title,
                               str(entry.get("feed", CALENDAR)), old, None))
     changes.sort(key=lambda c: (KINDS.index(c.kind), (c.new or c.old or (date.min,))[0], c.uid))
-    total = None
+    total, personal = None, ()
     if learners is not None:
         mine = [lr for lr in learners if lr.centre == centre.id]
         concerned: set[str] = set()
@@ -193,10 +239,13 @@ def diff_year(sched: Schedule, catalogue: Sequence[UE], manifest: Mapping[str, d
             who = {lr.id for lr in mine if _concerns(change, lr)}
             concerned |= who
             counted.append(replace(change, learners=len(who)))
+        if planned is not None and ouvres is not None:
+            personal = personal_changes(sched, mine, planned, ouvres)
+            concerned |= {i for p in personal for i, *_ in (*p.moved, *p.gone)}
         changes, total = counted, len(concerned)
     stamps = [str(e.get("last_modified", "")) for e in manifest.values() if isinstance(e, dict)]
-    return YearDiff(centre.id, year, bool(manifest), len(planned), tuple(changes), total, max(stamps, default=""),
-                    {k: tuple(c for c in changes if c.kind == k) for k in KINDS})
+    return YearDiff(centre.id, year, bool(manifest), len(events), tuple(changes), total, max(stamps, default=""),
+                    {k: tuple(c for c in changes if c.kind == k) for k in KINDS}, personal)
 
 
 def _concerns(change: Change, learner: Learner) -> bool:

@@ -41,7 +41,7 @@ def year_table(year: int, closures: Sequence[Closure], semester_1: date) -> str:
         "# Fermeture par défaut (cnam-calendar year new) : du samedi qui précède le 25 décembre au",
         "# dimanche deux semaines plus tard. Ajoutez les autres fermetures à la liste.",
         listed,
-        f"# Pour fixer une date (elle remplace la règle, et l'explication le dit), par exemple avancer",
+        "# Pour fixer une date (elle remplace la règle, et l'explication le dit), par exemple avancer",
         f"# d'une semaine la rentrée que donne la règle ({long_date(semester_1)}) :",
         f'# overrides."semester-1" = {{ start = {example.isoformat()}, reason = "rentrée avancée, vote du conseil du …" }}',
         "",

@@ -310,3 +310,35 @@ def test_diff_with_a_store_that_cannot_be_opened_says_so(run_cli, calendars_copy
                      "--db", str(bad))
     _ok(result, code=2)
     assert result.stderr.startswith("Erreur : ")
+
+
+def test_diff_shows_personal_deadlines_the_reminder_plan_holds(run_cli, calendars_copy, tmp_path, db_url) -> None:  # noqa: F811
+    """cpf_working_days 3 → 4: a CPF validation on Monday 1 March 2027 was due Thursday 4, now Friday 5 March."""
+    cpf = Learner("e-cpf", "e@example.org", "Camille", "Martin", "ipst-cnam", "31", "cpf", ("NFA031",), None,
+                  date(2027, 3, 1), None, "fr")
+    late = Learner("f-cpf", "f@example.org", "Alex", "Roux", "ipst-cnam", "31", "cpf", (), date(2027, 3, 2),
+                   None, None, "fr")  # a withdrawal deadline only: 10 days, which does not change
+    store = open_store(db_url, clock=lambda: FIXED_NOW)
+    store.import_learners([cpf, late])
+    store.close()
+    cal, out = calendars_copy(), tmp_path / "out"
+    _published(run_cli, cal, out)
+    _ok(run_cli("--calendars", str(cal), "reminders", "plan", "--year", "2026", "--db", db_url))
+    path = cal / "ipst-cnam.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace("cpf_working_days = 3", "cpf_working_days = 4"),
+                    encoding="utf-8")
+    result = run_cli("--calendars", str(cal), "diff", "--centre", "ipst-cnam", "--year", "2026", "--out", str(out),
+                     "--db", db_url, "--format", "json")
+    _ok(result)
+    data = json.loads(result.stdout)
+    assert data["personal"] == [{"rule": "cpf-confirmation", "title": "Confirmation CPF : date limite", "learners": 1,
+                                 "moved": [{"learner": "e-cpf", "old": "2027-03-04", "new": "2027-03-05"}],
+                                 "gone": []}]
+    # the latest CPF validation days move too (3 → 4 jours ouvrés back), for the CPF learners
+    counts = {c["id"]: c["learners"] for c in data["changes"] if c["kind"] == "moved"}
+    assert counts["cpf-latest-validation-s1"] == 2 and data["learners"] == 2
+    text = run_cli("--calendars", str(cal), "diff", "--centre", "ipst-cnam", "--year", "2026", "--out", str(out),
+                   "--db", db_url).stdout
+    assert ("Échéance personnelle : cpf-confirmation — Confirmation CPF : date limite\n"
+            "  1 apprenant(s) : le jour change par rapport au plan des rappels "
+            "(ex. jeudi 4 mars 2027 → vendredi 5 mars 2027)\n") in text
