@@ -17,7 +17,7 @@ from cnam_calendar.ical.diff import Change, PersonalChange, YearDiff, diff_year
 from cnam_calendar.inputs.config import load_centres
 from cnam_calendar.rules.engine import PERSONAL_RULES
 from cnam_calendar.rules.model import UE, Centre, Learner
-from cnam_calendar.service import local_date, ouvres_for, schedule
+from cnam_calendar.service import checked_schedules, local_date, ouvres_for
 from cnam_calendar.text.i18n import long_date
 
 LISTED_SESSIONS = 6  # class dates listed per change; the rest are counted
@@ -147,12 +147,12 @@ def year_diffs(centres: Sequence[Centre], years: Sequence[int], catalogues: dict
                today: date, facts: dict[str, StoreFacts] | None) -> list[YearDiff]:
     """Return the diff of every centre-year against OUT (with the store's facts, who each change concerns)."""
     found = []
-    for c in centres:
-        for y in years:
-            mine = facts.get(c.id) if facts is not None else None
-            found.append(diff_year(schedule(c, y), catalogues.get(c.id, ()), build_mod.load_manifest(out, c, y), today,
-                                   None if mine is None else mine.learners, None if mine is None else mine.planned[y],
-                                   ouvres_for(c, y - 1, y + 2)))
+    for sched in checked_schedules(centres, years):  # an unsound year is refused (status 2), as build does
+        c, y = sched.centre, sched.year
+        mine = facts.get(c.id) if facts is not None else None
+        found.append(diff_year(sched, catalogues.get(c.id, ()), build_mod.load_manifest(out, c, y), today,
+                               None if mine is None else mine.learners, None if mine is None else mine.planned[y],
+                               ouvres_for(c, y - 1, y + 2)))
     return found
 
 

@@ -1,4 +1,7 @@
-"""What `build` checks before it writes anything: every check of `check`, the years' tables."""
+"""What `build` checks before it writes anything: the UEs' hours as `check` does, the years' tables.
+
+The schedule's own checks (``service.checked_schedules``) run in ``ical.build.build`` and refuse with status 2.
+"""
 
 from __future__ import annotations
 
@@ -15,13 +18,17 @@ from cnam_calendar.service import schedule
 EXIT_PROBLEMS = 1
 
 
-def year_problems(centre: Centre, year: int, catalogue: Sequence[UE]) -> list[str]:
-    """Return every problem `check` names in one centre-year (dates first; hours once the dates are sound)."""
+def hours_before_build(centre: Centre, year: int, catalogue: Sequence[UE]) -> list[str]:
+    """Return the problems `check` names in the UEs' hours of one centre-year.
+
+    A schedule that is itself unsound (dates inverted, semesters overlapping, out of the year) is
+    not listed here: `build` refuses it with status 2 and every problem, `--force` or not.
+    """
     try:
         sched = schedule(centre, year)
-        return check_schedule(sched) or hours_problems(sched, catalogue)
-    except CnamCalendarError as exc:
-        return list(exc.lines())
+    except CnamCalendarError:
+        return []  # build says it, with status 2
+    return [] if check_schedule(sched) else hours_problems(sched, catalogue)
 
 
 def missing_tables(centres: Sequence[Centre], years: Sequence[int]) -> list[str]:
@@ -36,7 +43,7 @@ def check_before_build(ctx: click.Context, centres: Sequence[Centre], years: Seq
     """Warn about missing year tables; list every problem and stop with status 1 unless ``force``."""
     for warning in missing_tables(centres, years):
         click.echo(f"Attention : {warning}", err=True)
-    problems = [p for c in centres for y in years for p in year_problems(c, y, catalogues.get(c.id, ()))]
+    problems = [p for c in centres for y in years for p in hours_before_build(c, y, catalogues.get(c.id, ()))]
     if not problems:
         return
     if force:
