@@ -78,16 +78,18 @@ def personal_lines(p: PersonalChange) -> list[str]:
     return lines
 
 
-def summary_lines(d: YearDiff, out: Path) -> list[str]:
-    """Return the French summary of a centre-year's changes (the same for `diff` and `build`)."""
-    where = f"{d.centre} {d.year}-{d.year + 1}"
+def summary_lines(d: YearDiff, out: Path, *, built: bool = False) -> list[str]:
+    """Return the French summary of a centre-year's changes: to publish (`diff`), or just published (``built``)."""
+    where, target = f"{d.centre} {d.year}-{d.year + 1}", out / d.centre / str(d.year)
     if not d.published:
-        return [f"{where} : rien n'est encore publié dans {out / d.centre / str(d.year)} ; "
-                f"la construction publiera {d.events} événement(s)."]
+        if built:
+            return [f"{where} : première publication dans {target}, {d.events} événement(s)."]
+        return [f"{where} : rien n'est encore publié dans {target} ; la construction publiera {d.events} événement(s)."]
     if not d.changes and not d.personal:
-        return [f"{where} : aucun changement par rapport à {out / d.centre / str(d.year)}."]
-    since = f" (publié le {d.last_published[:16].replace('T', ' à ')} UTC)" if d.last_published else ""
-    lines = [f"{where} : {len(d.changes)} changement(s) par rapport à {out / d.centre / str(d.year)}{since}"]
+        return [f"{where} : aucun changement par rapport à ce qui était publié dans {target}."]
+    since = f", publié le {d.last_published[:16].replace('T', ' à ')} UTC" if d.last_published else ""
+    verb = "publié(s)" if built else "à publier"
+    lines = [f"{where} : {len(d.changes)} changement(s) {verb} par rapport à {target}{since}"]
     for change in d.changes:
         lines.extend(change_lines(change))
     for personal in d.personal:

@@ -142,7 +142,7 @@ def build(ctx: click.Context, centres: tuple[str, ...], years: tuple[int, ...], 
     for path in written:
         click.echo(f"écrit {path}")
     for found in changes:
-        click.echo("\n".join(summary_lines(found, out)))
+        click.echo("\n".join(summary_lines(found, out, built=True)))
 
 
 def _event_json(e: Event, lang: str) -> dict[str, Any]:

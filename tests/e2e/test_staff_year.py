@@ -186,7 +186,14 @@ def test_diff_before_anything_is_published(run_cli, calendars_copy, tmp_path) ->
     result = run_cli("--calendars", str(calendars_copy()), "diff", "--centre", "ipst-cnam", "--year", "2026",
                      "--out", str(tmp_path / "o"))
     _ok(result)
-    assert "rien n'est encore publié" in result.stdout and "la construction publiera" in result.stdout
+    assert result.stdout == (f"ipst-cnam 2026-2027 : rien n'est encore publié dans {tmp_path / 'o' / 'ipst-cnam' / '2026'} "
+                             "; la construction publiera 106 événement(s).\n")
+    built = run_cli("--calendars", str(calendars_copy(name="c2")), "build", "--centre", "ipst-cnam", "--year",
+                    "2026", "--out", str(tmp_path / "o"))
+    assert built.stdout.endswith(f"ipst-cnam 2026-2027 : première publication dans {tmp_path / 'o' / 'ipst-cnam' / '2026'}"
+                                 ", 106 événement(s).\n")
+    ues = len((calendars_copy(name="c3") / "ipst-cnam.ues.csv").read_text(encoding="utf-8").splitlines()) - 1
+    assert built.stdout.count("écrit ") == 1 + ues + 1  # calendar.ics, one file per UE, index.html
 
 
 def test_diff_after_moving_semester_1(run_cli, calendars_copy, tmp_path) -> None:
@@ -194,7 +201,7 @@ def test_diff_after_moving_semester_1(run_cli, calendars_copy, tmp_path) -> None
     _published(run_cli, cal, out)
     same = run_cli("--calendars", str(cal), "diff", "--centre", "ipst-cnam", "--year", "2026", "--out", str(out))
     _ok(same)
-    assert "aucun changement" in same.stdout
+    assert "aucun changement par rapport à ce qui était publié" in same.stdout
     _pin_semester_1(cal)
     result = run_cli("--calendars", str(cal), "diff", "--centre", "ipst-cnam", "--year", "2026", "--out", str(out))
     _ok(result)
@@ -233,6 +240,7 @@ def test_diff_after_moving_semester_1(run_cli, calendars_copy, tmp_path) -> None
     built = run_cli("--calendars", str(cal), "build", "--centre", "ipst-cnam", "--year", "2026", "--out", str(out))
     _ok(built)
     assert "\n".join(text.splitlines()[1:]) in built.stdout
+    assert text.splitlines()[0].replace("à publier", "publié(s)") in built.stdout
     again = run_cli("--calendars", str(cal), "diff", "--centre", "ipst-cnam", "--year", "2026", "--out", str(out))
     assert "aucun changement" in again.stdout
 
