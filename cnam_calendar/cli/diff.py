@@ -39,8 +39,12 @@ def _dates(days: Sequence[date]) -> str:
     return shown + (f" et {more} autre(s)" if more > 0 else "")
 
 
-def change_lines(change: Change) -> list[str]:
-    """Return the lines of one change: what, when before and after, why, for how many learners."""
+def change_lines(change: Change, told: dict[str, str] | None = None) -> list[str]:
+    """Return the lines of one change: what, when before and after, why, for how many learners.
+
+    ``told`` maps each reason already printed to the change that gave it: a repeated reason is
+    then named by that change instead of written again.
+    """
     heading = HEADINGS[change.kind][0]
     lines = [f"{heading} : {change.event_id} — {change.title}"]
     if change.kind == "added":
@@ -57,8 +61,12 @@ def change_lines(change: Change) -> list[str]:
         lines.append(f"  séances ajoutées : {_dates(list(change.added))}")
     if change.kind == "changed" and not change.removed and not change.added:
         lines.append("  mêmes dates, contenu modifié (horaire, salle, lieu ou texte de l'explication)")
-    if change.reason:
+    if change.reason and told is not None and change.reason in told:
+        lines.append(f"  motif : le même que {told[change.reason]}")
+    elif change.reason:
         lines.append(f"  motif : {change.reason}")
+        if told is not None:
+            told[change.reason] = change.event_id
     if change.learners is not None:
         lines.append(f"  apprenants concernés : {change.learners}")
     return lines
@@ -90,8 +98,9 @@ def summary_lines(d: YearDiff, out: Path, *, built: bool = False) -> list[str]:
     since = f", publié le {d.last_published[:16].replace('T', ' à ')} UTC" if d.last_published else ""
     verb = "publié(s)" if built else "à publier"
     lines = [f"{where} : {len(d.changes)} changement(s) {verb} par rapport à {target}{since}"]
+    told: dict[str, str] = {}
     for change in d.changes:
-        lines.extend(change_lines(change))
+        lines.extend(change_lines(change, told))
     for personal in d.personal:
         lines.extend(personal_lines(personal))
     counts = ", ".join(f"{len(d.by_kind[k])} {HEADINGS[k][1]}" for k in HEADINGS)

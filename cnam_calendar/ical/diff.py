@@ -229,7 +229,8 @@ def diff_year(sched: Schedule, catalogue: Sequence[UE], manifest: Mapping[str, d
             old, title = None, uid
         changes.append(Change("cancelled", uid, _event_id(uid, centre.id, year), title,
                               str(entry.get("feed", CALENDAR)), old, None))
-    changes.sort(key=lambda c: (KINDS.index(c.kind), (c.new or c.old or (date.min,))[0], c.uid))
+    # by kind, the centre's calendar before the UEs, then by date
+    changes.sort(key=lambda c: (KINDS.index(c.kind), c.feed != CALENDAR, (c.new or c.old or (date.min,))[0], c.uid))
     total, personal = None, ()
     if learners is not None:
         mine = [lr for lr in learners if lr.centre == centre.id]
