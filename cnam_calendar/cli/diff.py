@@ -95,9 +95,12 @@ def summary_lines(d: YearDiff, out: Path, *, built: bool = False) -> list[str]:
         return [f"{where} : rien n'est encore publié dans {target} ; la construction publiera {d.events} événement(s)."]
     if not d.changes and not d.personal:
         return [f"{where} : aucun changement par rapport à ce qui était publié dans {target}."]
-    since = f", publié le {d.last_published[:16].replace('T', ' à ')} UTC" if d.last_published else ""
-    verb = "publié(s)" if built else "à publier"
-    lines = [f"{where} : {len(d.changes)} changement(s) {verb} par rapport à {target}{since}"]
+    when = f"{d.last_published[:16].replace('T', ' à ')} UTC" if d.last_published else ""
+    if built:
+        head = f"publié(s) par rapport à la publication précédente dans {target}" + (f" ({when})" if when else "")
+    else:
+        head = f"à publier par rapport à {target}" + (f", publié le {when}" if when else "")
+    lines = [f"{where} : {len(d.changes) + len(d.personal)} changement(s) {head}"]
     told: dict[str, str] = {}
     for change in d.changes:
         lines.extend(change_lines(change, told))

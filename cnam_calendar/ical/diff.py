@@ -126,6 +126,15 @@ def move_reason(steps: Sequence[Step]) -> str:
     return ""
 
 
+def _cause(event: Event, published: icalendar.Event | None) -> str:
+    """Return why ``event`` changed: its override, else the first step of its explanation the published one lacked."""
+    if event.overridden or published is None:
+        return move_reason(event.explanation)
+    before = set(str(published.get("DESCRIPTION", "")).split("\n"))
+    new = [render(s) for s in event.explanation if not s.values.get("superseded")]
+    return next((line for line in new if line not in before), move_reason(event.explanation))
+
+
 @dataclass(frozen=True)
 class _Next:
     item: ics.Item
@@ -214,7 +223,7 @@ def diff_year(sched: Schedule, catalogue: Sequence[UE], manifest: Mapping[str, d
             before, after = _sessions(old_component, tz), _sessions(component, tz)
             removed = tuple((d, p.skipped.get(d, "")) for d in sorted(before - after))
             added = tuple(sorted(after - before))
-        reason = move_reason(p.event.explanation) if p.event is not None else p.reason
+        reason = p.reason if p.event is None else _cause(p.event, old_component)
         kind = "moved" if old is not None and old != new else "changed"
         changes.append(Change(kind, uid, event_id, title, p.item.feed, old, new, reason, removed, added))
     for uid, entry in manifest.items():

@@ -235,12 +235,15 @@ def test_diff_after_moving_semester_1(run_cli, calendars_copy, tmp_path) -> None
                             f"motif : {REASON}.",
                   "sessions_removed": [], "sessions_added": [], "learners": None}
     assert data["published"] is True and data["counts"]["moved"] == len(data["changes"])
+    nfa031 = next(c for c in data["changes"] if c["id"] == "ue-NFA031-sessions")
+    assert nfa031["reason"] == s1["reason"] and nfa031["sessions_added"] == ["2026-10-06"] and nfa031["ue"] == "NFA031"
 
     # build prints the same summary, then diff has nothing left to say
     built = run_cli("--calendars", str(cal), "build", "--centre", "ipst-cnam", "--year", "2026", "--out", str(out))
     _ok(built)
     assert "\n".join(text.splitlines()[1:]) in built.stdout
-    assert text.splitlines()[0].replace("à publier", "publié(s)") in built.stdout
+    assert re.search(r"ipst-cnam 2026-2027 : \d+ changement\(s\) publié\(s\) par rapport à la publication "
+                     r"précédente dans .*/out/ipst-cnam/2026 \(\d{4}-\d\d-\d\d à \d\d:\d\d UTC\)\n", built.stdout)
     again = run_cli("--calendars", str(cal), "diff", "--centre", "ipst-cnam", "--year", "2026", "--out", str(out))
     assert "aucun changement" in again.stdout
 
@@ -345,6 +348,9 @@ def test_diff_shows_personal_deadlines_the_reminder_plan_holds(run_cli, calendar
     # the latest CPF validation days move too (3 → 4 jours ouvrés back), for the CPF learners
     counts = {c["id"]: c["learners"] for c in data["changes"] if c["kind"] == "moved"}
     assert counts["cpf-latest-validation-s1"] == 2 and data["learners"] == 2
+    # its reason is the step that changed, not the first of its explanation
+    s1 = next(c for c in data["changes"] if c["id"] == "cpf-latest-validation-s1")
+    assert s1["reason"].startswith("En comptant 4 jours ouvrés en arrière : validation au plus tard le ")
     text = run_cli("--calendars", str(cal), "diff", "--centre", "ipst-cnam", "--year", "2026", "--out", str(out),
                    "--db", db_url).stdout
     assert ("Échéance personnelle : cpf-confirmation — Confirmation CPF : date limite\n"
