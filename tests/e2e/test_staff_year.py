@@ -26,9 +26,16 @@ PIN_S1 = {"ipst-cnam.toml": lambda t: t.replace('# overrides."semester-1" = { st
 REASON = "rentrée avancée, vote du conseil du 12 mai"
 
 
+# English words an untranslated message would hold (stderr of every path these tests take must be French)
+ENGLISH = re.compile(r"\b(the|is|are|not|must|should|expected|invalid|error|missing|cannot|unknown|usage|"
+                     r"try|value|file)\b", re.IGNORECASE)
+
+
 def _ok(result, code: int = 0) -> None:
     assert result.exit_code == code, (result.stdout, result.stderr, result.exception)
     assert "Traceback" not in result.stdout + result.stderr
+    english = ENGLISH.findall(result.stderr.replace("--force", "").replace("--year", "").replace("--help", ""))
+    assert not english, f"English on stderr: {english}\n{result.stderr}"
 
 
 # --- year new -----------------------------------------------------------------------------------------
@@ -315,7 +322,7 @@ def test_diff_counts_the_learners_each_change_concerns(run_cli, calendars_copy, 
 
 def test_diff_with_a_store_that_cannot_be_opened_says_so(run_cli, calendars_copy, tmp_path) -> None:
     cal, out = calendars_copy(catalogues=False), tmp_path / "out"
-    bad = tmp_path / "not-a-db"
+    bad = tmp_path / "pas-une-base"
     bad.write_bytes(b"this is not sqlite" * 100)
     result = run_cli("--calendars", str(cal), "diff", "--centre", "ipst-cnam", "--year", "2026", "--out", str(out),
                      "--db", str(bad))
