@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from cnam_calendar.cli.prebuild import missing_tables
 from cnam_calendar.cli.types import PUBLISHED_YEAR
 from cnam_calendar.ical import build as build_mod
 from cnam_calendar.ical.diff import Change, PersonalChange, YearDiff, diff_year
@@ -186,6 +187,8 @@ def diff(ctx: click.Context, centre: str, year: int, out: Path, db: str | None, 
     obj = ctx.find_root().obj
     clock = obj["clock"]
     c = load_centres(obj["calendars"], (centre,))[0]
+    for warning in missing_tables([c], [year]):
+        click.echo(f"Attention : {warning}", err=True)
     found = year_diffs([c], [year], {c.id: load_catalogue(c)}, out, local_date(clock()),
                        store_facts(db, [c], [year], clock))[0]
     if fmt == "json":

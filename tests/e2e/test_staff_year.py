@@ -158,6 +158,9 @@ def test_build_warns_about_a_year_without_its_table(run_cli, calendars_copy, tmp
                          "--out", str(tmp_path / "o"))
     _ok(with_table)
     assert "Attention" not in with_table.stderr
+    diff = run_cli("--calendars", str(cal), "diff", "--centre", "ipst-cnam", "--year", "2029", "--out", str(tmp_path / "o"))
+    _ok(diff)
+    assert diff.stderr == warning[0] + "\n"
 
 
 @pytest.mark.parametrize("year", ["1999", "2100", "1901"])
