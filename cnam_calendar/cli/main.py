@@ -15,9 +15,12 @@ import click
 
 from cnam_calendar.cli import click_fr
 from cnam_calendar.cli.checking import check_centres
+from cnam_calendar.cli.diff import diff, store_facts, summary_lines, year_diffs
 from cnam_calendar.cli.learners import learners
+from cnam_calendar.cli.prebuild import check_before_build
 from cnam_calendar.cli.reminders import daemon, reminders
-from cnam_calendar.cli.types import ACADEMIC_YEAR, ISO_DATE, Integer, check_base_url
+from cnam_calendar.cli.types import ACADEMIC_YEAR, ISO_DATE, PUBLISHED_YEAR, Integer, check_base_url
+from cnam_calendar.cli.year import year as year_group
 from cnam_calendar.files import atomic_write
 from cnam_calendar.ical import build as build_mod
 from cnam_calendar.inputs.config import DEFAULT_DIR, load_centres
@@ -129,23 +132,30 @@ def _pick_ues(centre: Centre, catalogue: tuple[UE, ...], codes: tuple[str, ...])
 
 @main.command()
 @click.option("--centre", "centres", multiple=True, metavar="ID", help="Centre à construire (répétable ; défaut : tous).")
-@click.option("--year", "years", multiple=True, type=ACADEMIC_YEAR,
+@click.option("--year", "years", multiple=True, type=PUBLISHED_YEAR,
               help="Année universitaire (répétable ; défaut : l'année en cours, qui commence en septembre).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("output"), show_default=True,
               help="Dossier de sortie.")
+@click.option("--force", is_flag=True, help="Construire malgré les problèmes que check signale (heures des UE).")
+@click.option("--db", metavar="FICHIER|URL", help="Base des apprenants : compter qui chaque changement concerne.")
 @click.pass_context
-def build(ctx: click.Context, centres: tuple[str, ...], years: tuple[int, ...], out: Path) -> None:
-    """Construire les fichiers .ics de chaque centre et année dans OUT."""
+def build(ctx: click.Context, centres: tuple[str, ...], years: tuple[int, ...], out: Path, force: bool,
+          db: str | None) -> None:
+    """Vérifier puis construire les fichiers .ics de chaque centre et année dans OUT, et dire ce qui change."""
     clock = ctx.obj["clock"]()
     stamp = build_stamp(clock)
     selected = _centres(ctx, centres)
     from cnam_calendar.web.overview import render_overview
 
     today = local_date(clock)
-    written = build_mod.build(selected, years or (academic_year(today),), out, stamp, today,
-                              catalogues=_catalogues(selected), overview=render_overview)
+    years, catalogues = years or (academic_year(today),), _catalogues(selected)
+    check_before_build(ctx, selected, years, catalogues, force=force)
+    changes = year_diffs(selected, years, catalogues, out, today, store_facts(db, selected, years, ctx.obj["clock"]))
+    written = build_mod.build(selected, years, out, stamp, today, catalogues=catalogues, overview=render_overview)
     for path in written:
         click.echo(f"écrit {path}")
+    for found in changes:
+        click.echo("\n".join(summary_lines(found, out, built=True)))
 
 
 def _event_json(e: Event, lang: str) -> dict[str, Any]:
@@ -335,6 +345,8 @@ def _keep_tcp_nodelay() -> None:
 main.add_command(learners)
 main.add_command(reminders)
 main.add_command(daemon)
+main.add_command(year_group)
+main.add_command(diff)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

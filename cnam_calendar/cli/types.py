@@ -9,7 +9,18 @@ from urllib.parse import urlsplit
 
 import click
 
-from cnam_calendar.rules.checks import DATE_MAX, DATE_MIN, YEAR_EXPECTED, YEAR_MAX, YEAR_MIN, in_dates, parse_year
+from cnam_calendar.rules.checks import (
+    DATE_MAX,
+    DATE_MIN,
+    PUBLISHED_MAX,
+    PUBLISHED_MIN,
+    YEAR_EXPECTED,
+    YEAR_MAX,
+    YEAR_MIN,
+    in_dates,
+    parse_year,
+    publishable_year,
+)
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # not 2026-W44-4 nor 20261029, which fromisoformat reads
 
@@ -95,3 +106,18 @@ def check_base_url(ctx: click.Context, param: click.Parameter, value: str | None
         raise click.BadParameter(f"« {value} » ; attendu : une adresse http(s) sans paramètres, "
                                  "ex. https://calendrier.example.org")
     return value.rstrip("/")
+
+
+class PublishedYear(AcademicYear):
+    """An academic year calendars are published for (``build``, ``diff``, ``year new``): PUBLISHED_MIN-MAX."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        year = super().convert(value, param, ctx)
+        if not publishable_year(year):
+            self.fail(f"{year} hors des années prises en charge ; attendu : une année de {PUBLISHED_MIN} à "
+                      f"{PUBLISHED_MAX} ({PUBLISHED_MIN}-{PUBLISHED_MIN + 1} à {PUBLISHED_MAX}-{PUBLISHED_MAX + 1})",
+                      param, ctx)
+        return year
+
+
+PUBLISHED_YEAR = PublishedYear()

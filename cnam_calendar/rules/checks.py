@@ -13,6 +13,9 @@ from datetime import date
 YEAR_MIN, YEAR_MAX = 1901, 2199  # the academic years a calendar can be computed for
 DATE_MIN, DATE_MAX = date(2000, 1, 1), date(2100, 12, 31)  # a learner's own dates, a `deadline --from`
 YEAR_EXPECTED = "AAAA, ex. 2026 pour 2026-2027"
+# The academic years `build`, `diff` and `year new` publish or prepare: every event of year Y falls
+# from 1 September Y to 30 September Y+1, and the project handles dates of 2000-2100 only.
+PUBLISHED_MIN, PUBLISHED_MAX = DATE_MIN.year, DATE_MAX.year - 1
 
 _ASCII_YEAR = re.compile(r"[0-9]{4}")
 _ASCII_INT = re.compile(r"[0-9]{1,9}")
@@ -27,6 +30,11 @@ def parse_year(text: str) -> int | None:
         return None  # "²" and "٢٠٢٦" are digits to str.isdigit(), not years
     year = int(text)
     return year if YEAR_MIN <= year <= YEAR_MAX else None
+
+
+def publishable_year(year: int) -> bool:
+    """Tell whether calendars of academic year ``year`` can be published (PUBLISHED_MIN-PUBLISHED_MAX)."""
+    return PUBLISHED_MIN <= year <= PUBLISHED_MAX
 
 
 def parse_count(text: str) -> int | None:

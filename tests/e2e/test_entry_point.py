@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-COMMANDS = {"build", "check", "daemon", "deadline", "explain", "feed", "learners", "reminders", "serve"}
+COMMANDS = {"build", "check", "daemon", "deadline", "diff", "explain", "feed", "learners", "reminders", "serve", "year"}
 SUBCOMMANDS = {
     "learners": {"feeds", "generate", "import", "issue-token", "show"},
     "reminders": {"opt-out", "plan", "preview", "status"},
+    "year": {"new"},
 }
 
 

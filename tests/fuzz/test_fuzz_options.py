@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 import traceback
 from contextlib import contextmanager
@@ -22,8 +23,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cnam_calendar.cli.main import main
-from cnam_calendar.cli.types import AcademicYear, Decimal, Integer, IsoDate
-from cnam_calendar.rules.checks import DATE_MAX, DATE_MIN, parse_year
+from cnam_calendar.cli.types import AcademicYear, Decimal, Integer, IsoDate, PublishedYear
+from cnam_calendar.rules.checks import DATE_MAX, DATE_MIN, PUBLISHED_MAX, PUBLISHED_MIN, parse_year
 from tests.conftest import CALENDARS, FIXED_NOW
 from tests.fuzz.test_fuzz_rosters import GOOD
 from tests.support.fuzz import STATS, fuzz_settings
@@ -49,6 +50,7 @@ BASE = {
     ("learners", "issue-token"): ["A1"], ("learners", "show"): ["A1"], ("learners", "feeds"): ["--out", "feeds"],
     ("reminders", "plan"): [], ("reminders", "preview"): ["KEY"], ("reminders", "status"): [],
     ("reminders", "opt-out"): ["A1"],
+    ("year", "new"): ["--centre", "ipst-cnam", "--year", "2026"], ("diff",): ["--centre", "ipst-cnam", "--year", "2026"],
 }
 ENV = ("CNAM_CALENDAR_CALENDARS", "CNAM_CALENDAR_DB", "CNAM_CALENDAR_BASE_URL", "SOURCE_DATE_EPOCH",
        "CNAM_CALENDAR_SMTP_PASSWORD")
@@ -66,6 +68,9 @@ NASTY = st.one_of(
 def _known_bad(param: click.Parameter, value: str) -> bool:
     """Tell whether the option's own rule refuses ``value`` (None of our business when it has no rule)."""
     kind = param.type
+    if isinstance(kind, PublishedYear):
+        year = parse_year(value)
+        return year is None or not PUBLISHED_MIN <= year <= PUBLISHED_MAX
     if isinstance(kind, AcademicYear):
         return parse_year(value) is None
     if isinstance(kind, IsoDate):
@@ -131,6 +136,7 @@ def _workspace():
         directory = Path(tmp)
         (directory / "r.csv").write_text(GOOD, encoding="utf-8")
         (directory / "store-is-a-directory").mkdir()
+        shutil.copytree(CALENDARS, directory / "calendars")  # `year new` writes there, never in the repository
         yield directory
 
 
@@ -142,7 +148,7 @@ def test_bad_options_and_environment_never_crash(case) -> None:  # noqa: ANN001 
     STATS["options"] += 1
     with _workspace() as directory:
         environment: dict[str, str | None] = {e: None for e in ENV}
-        environment["CNAM_CALENDAR_CALENDARS"] = str(CALENDARS)
+        environment["CNAM_CALENDAR_CALENDARS"] = str(directory / "calendars")
         environment["CNAM_CALENDAR_DB"] = str(directory / ("l.db" if may_start else "store-is-a-directory"))
         environment.update(env)
         if any(v is not None and "\x00" in v for v in environment.values()):
