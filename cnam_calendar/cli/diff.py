@@ -16,14 +16,25 @@ from cnam_calendar.cli.types import PUBLISHED_YEAR
 from cnam_calendar.ical import build as build_mod
 from cnam_calendar.ical.diff import Change, PersonalChange, YearDiff, diff_year
 from cnam_calendar.inputs.config import load_centres
+from cnam_calendar.messages import ngettext
 from cnam_calendar.rules.engine import PERSONAL_RULES
 from cnam_calendar.rules.model import UE, Centre, Learner
 from cnam_calendar.service import checked_schedules, local_date, ouvres_for
 from cnam_calendar.text.i18n import long_date
 
 LISTED_SESSIONS = 6  # class dates listed per change; the rest are counted
-HEADINGS = {"added": ("Ajouté", "ajouté(s)"), "moved": ("Déplacé", "déplacé(s)"),
-            "changed": ("Modifié", "modifié(s)"), "cancelled": ("Annulé", "annulé(s)")}
+HEADINGS = {"added": "Ajouté", "moved": "Déplacé", "changed": "Modifié", "cancelled": "Annulé"}
+
+
+def _counted(kind: str, n: int) -> str:
+    """Return « 1 ajouté », « 2 déplacés »… (French plurals, from the catalogue)."""
+    if kind == "added":
+        return ngettext("fr", "%(num)d ajouté", "%(num)d ajoutés", n)
+    if kind == "moved":
+        return ngettext("fr", "%(num)d déplacé", "%(num)d déplacés", n)
+    if kind == "changed":
+        return ngettext("fr", "%(num)d modifié", "%(num)d modifiés", n)
+    return ngettext("fr", "%(num)d annulé", "%(num)d annulés", n)
 
 
 def span_text(span: tuple[date, date] | None) -> str:
@@ -37,7 +48,7 @@ def span_text(span: tuple[date, date] | None) -> str:
 def _dates(days: Sequence[date]) -> str:
     shown = ", ".join(long_date(d) for d in days[:LISTED_SESSIONS])
     more = len(days) - LISTED_SESSIONS
-    return shown + (f" et {more} autre(s)" if more > 0 else "")
+    return shown + (" " + ngettext("fr", "et %(num)d autre", "et %(num)d autres", more) if more > 0 else "")
 
 
 def change_lines(change: Change, told: dict[str, str] | None = None) -> list[str]:
@@ -46,7 +57,7 @@ def change_lines(change: Change, told: dict[str, str] | None = None) -> list[str
     ``told`` maps each reason already printed to the change that gave it: a repeated reason is
     then named by that change instead of written again.
     """
-    heading = HEADINGS[change.kind][0]
+    heading = HEADINGS[change.kind]
     lines = [f"{heading} : {change.event_id} — {change.title}"]
     if change.kind == "added":
         lines.append(f"  {span_text(change.new)}")
@@ -78,13 +89,19 @@ def personal_lines(p: PersonalChange) -> list[str]:
     lines = [f"Échéance personnelle : {p.rule} — {p.title}"]
     if p.moved:
         _, old, new = p.moved[0]
-        lines.append(f"  {len(p.moved)} apprenant(s) : le jour change par rapport au plan des rappels "
+        lines.append(f"  {ngettext('fr', '%(num)d apprenant', '%(num)d apprenants', len(p.moved))} : "
+                     "le jour change par rapport au plan des rappels "
                      f"(ex. {long_date(old)} → {long_date(new)})")
     if p.gone:
-        lines.append(f"  {len(p.gone)} apprenant(s) : plus d'échéance cette année (leurs rappels seront annulés)")
+        lines.append(f"  {ngettext('fr', '%(num)d apprenant', '%(num)d apprenants', len(p.gone))} : "
+                     "plus d'échéance cette année (leurs rappels seront annulés)")
     lines.append("  motif : réglages [rules] du centre, jours fériés ou dates de l'apprenant")
     lines.append(f"  apprenants concernés : {p.learners}")
     return lines
+
+
+def _events(n: int) -> str:
+    return ngettext("fr", "%(num)d événement", "%(num)d événements", n)
 
 
 def summary_lines(d: YearDiff, out: Path, *, built: bool = False) -> list[str]:
@@ -92,23 +109,27 @@ def summary_lines(d: YearDiff, out: Path, *, built: bool = False) -> list[str]:
     where, target = f"{d.centre} {d.year}-{d.year + 1}", out / d.centre / str(d.year)
     if not d.published:
         if built:
-            return [f"{where} : première publication dans {target}, {d.events} événement(s)."]
-        return [f"{where} : rien n'est encore publié dans {target} ; la construction publiera {d.events} événement(s)."]
+            return [f"{where} : première publication dans {target}, {_events(d.events)}."]
+        return [f"{where} : rien n'est encore publié dans {target} ; la construction publiera {_events(d.events)}."]
     if not d.changes and not d.personal:
         return [f"{where} : aucun changement par rapport à ce qui était publié dans {target}."]
     when = f"{d.last_published[:16].replace('T', ' à ')} UTC" if d.last_published else ""
+    n = len(d.changes) + len(d.personal)
     if built:
-        head = f"publié(s) par rapport à la publication précédente dans {target}" + (f" ({when})" if when else "")
+        head = (ngettext("fr", "%(num)d changement publié", "%(num)d changements publiés", n)
+                + f" par rapport à la publication précédente dans {target}" + (f" ({when})" if when else ""))
     else:
-        head = f"à publier par rapport à {target}" + (f", publié le {when}" if when else "")
-    lines = [f"{where} : {len(d.changes) + len(d.personal)} changement(s) {head}"]
+        head = (ngettext("fr", "%(num)d changement", "%(num)d changements", n)
+                + f" à publier par rapport à {target}" + (f", publié le {when}" if when else ""))
+    lines = [f"{where} : {head}"]
     told: dict[str, str] = {}
     for change in d.changes:
         lines.extend(change_lines(change, told))
     for personal in d.personal:
         lines.extend(personal_lines(personal))
-    counts = ", ".join(f"{len(d.by_kind[k])} {HEADINGS[k][1]}" for k in HEADINGS)
-    total = f" ; {d.learners} apprenant(s) concerné(s) en tout" if d.learners is not None else ""
+    counts = ", ".join(_counted(k, len(d.by_kind[k])) for k in HEADINGS)
+    total = (" ; " + ngettext("fr", "%(num)d apprenant concerné en tout", "%(num)d apprenants concernés en tout",
+                              d.learners)) if d.learners is not None else ""
     lines.append(f"En tout : {counts}{total}.")
     return lines
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import click
 
+from cnam_calendar.messages import ngettext
 from cnam_calendar.rules.engine import check_schedule
 from cnam_calendar.rules.errors import CnamCalendarError
 from cnam_calendar.rules.model import UE, Centre
@@ -52,6 +53,7 @@ def check_before_build(ctx: click.Context, centres: Sequence[Centre], years: Seq
         return
     for problem in problems:
         click.echo(f"Problème : {problem}", err=True)
-    click.echo(f"{len(problems)} problème(s) : rien n'a été construit. Corrigez-les (cnam-calendar check), "
-               "ou construisez quand même avec --force.", err=True)
+    click.echo(ngettext("fr", "%(num)d problème : rien n'a été construit.", "%(num)d problèmes : rien n'a été construit.",
+                        len(problems)) + " Corrigez-les (cnam-calendar check), ou construisez quand même avec --force.",
+               err=True)
     ctx.exit(EXIT_PROBLEMS)

@@ -21,7 +21,7 @@ WORD = re.compile(r"(?<![\w'’-])(" + "|".join(re.escape(w) for w in FRENCH) + 
 STOP_WORDS = re.compile(r"\b(?:Error|Usage|Try|Invalid value|Missing (?:option|argument|parameter)|No such|"
                         r"Did you mean|Got unexpected|does not exist|is not one of|at line|end of document|"
                         r"Unclosed|Unterminated|Expected|Aborted|expected|required|for help)\b")
-FRENCH_MARKERS = ("Erreur : ", "Attention : ", "Interrompu")
+FRENCH_MARKERS = ("Erreur : ", "Attention : ", "Problème : ", "Interrompu")
 
 
 def assert_french(stderr: str) -> None:
