@@ -84,6 +84,15 @@ class _RelayDown(Exception):
     """No connection to the relay could be opened: its failure, not the messages'."""
 
 
+def _planned(row: delivery.Claimed) -> datetime:
+    """Return when the reminder was planned to go (a retry's row is due at its retry: lateness counts from the plan)."""
+    planned = row.payload.get("due_local")
+    try:
+        return datetime.fromisoformat(planned) if planned else row.due_at
+    except (TypeError, ValueError):
+        return row.due_at
+
+
 def default_owner() -> str:
     """Return this process's lease identity: host and pid."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -160,7 +169,7 @@ class Daemon:
                     else delivery.mark_sent(self.store, key, self.owner, now)):
                 log.warning(N_("réservation du rappel %(key)s perdue avant que son envoi soit enregistré"),
                             {"key": key}, extra={"event": "lease-lost"})
-            self.observer.sent(key, result, row.attempts, row.due_at, now)
+            self.observer.sent(key, result, row.attempts, _planned(row), now)
         elif result.outcome == "failed":
             if delivery.mark_failed(self.store, key, self.owner, now, result.detail):
                 self.observer.failed(key, result, row.attempts)
