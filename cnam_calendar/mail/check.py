@@ -167,6 +167,8 @@ class Check:
             if code not in (250, 251):
                 raise self._refused("le destinataire", message["To"], code, reply, hint)
             code, reply = conn.data(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
+            if code != 250:
+                raise self._refused("le message", message["To"], code, reply, hint)
         except smtplib.SMTPDataError as err:
             raise self._refused("le message", message["To"], err.smtp_code, err.smtp_error, hint) from None
         except (OSError, smtplib.SMTPServerDisconnected) as err:

@@ -228,3 +228,47 @@ def test_status_on_the_calendars_of_the_repository_is_unchanged_for_the_counts(s
     assert result.exit_code == 0
     assert result.stdout.startswith("pending            0  en attente\n")
     assert "total              0\n" in result.stdout
+
+
+def test_the_real_daemon_logs_json_lines_masks_its_secrets_and_serves_metrics(tmp_path):
+    import subprocess
+
+    from tests.support.daemons import daemon_cmd, daemon_env, seed_burst, sent_rows, stop, wait_until
+
+    url = f"sqlite:///{tmp_path / 'burst.db'}"
+    keys = seed_burst(url, 5, due_at=datetime.now(UTC) - timedelta(minutes=1), learners=5)
+    metrics_port = free_port()
+    log = tmp_path / "daemon.log"
+    with running_sink(auth={"rappels": "hunter2"}) as sink, open(log, "wb") as out:
+        sink.tempfail(1)
+        sink.refuse("b0001@example.org")
+        cmd = [*daemon_cmd(url, sink.port, lanes=1), "--smtp-user", "rappels", "--log-format", "json",
+               "--metrics-port", str(metrics_port)]
+        proc = subprocess.Popen(cmd, cwd=tmp_path, env={**daemon_env(), "CNAM_CALENDAR_SMTP_PASSWORD": "hunter2"},
+                                stdout=out, stderr=subprocess.STDOUT)
+        try:
+            wait_until(lambda: sent_rows(url) == 3, 60, "three sent, one retried, one failed", (proc,))
+            wait_until(lambda: "cnam_calendar_reminders_sent_total 3.0" in _get(metrics_port), 30, "/metrics", (proc,))
+            body = _get(metrics_port)
+        finally:
+            assert stop(proc) == 0
+    assert "cnam_calendar_reminders_failed_total 1.0" in body and "cnam_calendar_reminders_retried_total 1.0" in body
+    text = log.read_text(encoding="utf-8")
+    assert "hunter2" not in text and "Traceback" not in text
+    lines = [json.loads(line) for line in text.splitlines()]  # every line is JSON
+    by_event = {}
+    for line in lines:
+        by_event.setdefault(line["event"], []).append(line)
+    assert by_event["start"][0]["config"]["smtp_password"] == "***"
+    assert by_event["start"][0]["config"]["smtp_user"] == "rappels"
+    assert [e["key"] for e in by_event["failed"]] == [keys[1]]
+    assert [e["key"] for e in by_event["retried"]] == [keys[0]]
+    assert len(by_event["sent"]) == 3 and len(by_event["plan"]) == 1
+    assert by_event["stop"][0]["sent"] == 3 and by_event["stop"][0]["failed"] == 1
+
+
+def _get(port: int) -> str:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    except httpx.TransportError:
+        return ""
