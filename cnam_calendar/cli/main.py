@@ -289,11 +289,11 @@ def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: P
     from cnam_calendar.store.database import open_store
     from cnam_calendar.web.log import log_config, started, stopped
 
-    logs = log_config(log_format, log_level, log_lang)
-    logging.config.dictConfig(logs)
 
     _centres(ctx)  # fail now, with a clear message, on a broken calendars/ directory
     open_store(db).close()  # create or upgrade the schema once, before the workers start
+    logs = log_config(log_format, log_level, log_lang)
+    logging.config.dictConfig(logs)
     os.environ["CNAM_CALENDAR_CALENDARS"] = str(Path(ctx.obj["calendars"]).resolve())
     os.environ["CNAM_CALENDAR_OUT"] = str(out.resolve())
     os.environ["CNAM_CALENDAR_DB"] = db
@@ -313,7 +313,7 @@ def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: P
 
 
 def _shown_db(db: str) -> str:
-    """Return the store's address as logged: its URL, password hidden."""
+    """Return the store's address as logged: its URL (the start line hides its password)."""
     from cnam_calendar.store.database import db_url
 
     return db_url(db)

@@ -181,7 +181,10 @@ def daemon(ctx: click.Context, smtp_host: str, smtp_port: int, smtp_starttls: bo
     from cnam_calendar.mail.smtp import Mailer
     from cnam_calendar.store.delivery import acquire_sqlite_daemon_lock
 
-    oplog.setup(log_format, log_level, log_lang)
+    import logging
+
+    handler = oplog.setup(log_format, log_level, log_lang)
+    ctx.call_on_close(lambda: logging.getLogger().removeHandler(handler))
     store = _store(ctx)
     lock = acquire_sqlite_daemon_lock(store)  # a second daemon on one SQLite file refuses to start
     ctx.call_on_close(lock.release)
@@ -209,8 +212,14 @@ def _check(ctx: click.Context, host: str, port: int, starttls: bool, user: str |
 
     from cnam_calendar.mail.check import Check
 
+    import re
+
     if not to:
         raise click.UsageError("--check envoie un message d'essai : donnez son destinataire avec --to ADRESSE")
+    for option, address in (("--to", to), ("--from", sender)):
+        if address is not None and not re.fullmatch(r"[^@\s<>,;]+@[^@\s<>,;]+", address):
+            raise click.BadParameter(f"adresse « {address} » invalide ; attendu : une adresse e-mail, "
+                                     "ex. exploitation@example.org", param_hint=option)
     report = Check(host, port, starttls=starttls, user=user, password=password).run(
         sender or f"cnam-calendar@{socket.getfqdn()}", to, _clock(ctx))
     click.echo(f"smtp://{host}:{port} : message d'essai accepté pour {to} ({report.reply}) ; étapes : "

@@ -48,6 +48,7 @@ BASE = {
     ("learners", "import"): ["r.csv"], ("learners", "generate"): ["--count", "3", "-o", "g.csv"],
     ("learners", "issue-token"): ["A1"], ("learners", "show"): ["A1"], ("learners", "feeds"): ["--out", "feeds"],
     ("reminders", "plan"): [], ("reminders", "preview"): ["KEY"], ("reminders", "status"): [],
+    ("reminders", "failures"): [],
     ("reminders", "opt-out"): ["A1"],
 }
 ENV = ("CNAM_CALENDAR_CALENDARS", "CNAM_CALENDAR_DB", "CNAM_CALENDAR_BASE_URL", "SOURCE_DATE_EPOCH",
