@@ -175,13 +175,13 @@ def daemon(ctx: click.Context, smtp_host: str, smtp_port: int, smtp_starttls: bo
         _check(ctx, smtp_host, smtp_port, smtp_starttls, smtp_user, password, sender, check_to)
         return
 
+    import logging
+
     from cnam_calendar.mail.daemon import Daemon
     from cnam_calendar.mail.metrics import DaemonMetrics
     from cnam_calendar.mail.observe import Observer
     from cnam_calendar.mail.smtp import Mailer
     from cnam_calendar.store.delivery import acquire_sqlite_daemon_lock
-
-    import logging
 
     handler = oplog.setup(log_format, log_level, log_lang)
     ctx.call_on_close(lambda: logging.getLogger().removeHandler(handler))
@@ -208,11 +208,10 @@ def daemon(ctx: click.Context, smtp_host: str, smtp_port: int, smtp_starttls: bo
 def _check(ctx: click.Context, host: str, port: int, starttls: bool, user: str | None, password: str | None,
            sender: str | None, to: str | None) -> None:
     """`daemon --check --to ADDR`: one test message through the relay, or one French line saying what failed."""
+    import re
     import socket
 
     from cnam_calendar.mail.check import Check
-
-    import re
 
     if not to:
         raise click.UsageError("--check envoie un message d'essai : donnez son destinataire avec --to ADRESSE")

@@ -161,7 +161,7 @@ def test_a_relay_refusing_connections_is_one_line_one_outage_in_metrics_and_said
         daemon.dispatch()
         clock.now += timedelta(seconds=5)
     outages = events(journal, "outage")
-    assert len(outages) == 1 and "Connection refused" in outages[0]["reason"], outages
+    assert len(outages) == 1 and "connexion refusée" in outages[0]["reason"], outages
     assert outages[0]["part"] == f"le relais SMTP 127.0.0.1:{port}"
     assert events(journal, "retried") == [] and status_counts(store)["pending"] == 1  # no attempt counted
     assert sample(metrics, "cnam_calendar_relay_outages_total") == 1
@@ -169,9 +169,9 @@ def test_a_relay_refusing_connections_is_one_line_one_outage_in_metrics_and_said
 
     text = invoke("reminders", "--db", db_url, "status", clock=clock.now).stdout
     assert f"Attention : démon test-daemon : relais SMTP injoignable depuis 2026-12-07 09:00:00 (20 s) : " \
-           f"cannot connect to 127.0.0.1:{port}" in text
+           f"connexion impossible à 127.0.0.1:{port} : connexion refusée" in text
     daemons = cli_json(db_url, "status", at=clock.now)["daemons"]
-    assert "Connection refused" in daemons[0]["relay_error"]
+    assert "connexion refusée" in daemons[0]["relay_error"]
 
     with running_sink(port=port):
         assert daemon.dispatch() == 1
