@@ -85,12 +85,18 @@ class _RelayDown(Exception):
 
 
 def _planned(row: delivery.Claimed) -> datetime:
-    """Return when the reminder was planned to go (a retry's row is due at its retry: lateness counts from the plan)."""
-    planned = row.payload.get("due_local")
+    """Return when the reminder was planned to go: lateness counts from there.
+
+    A first attempt is due when planned; a retry's row is due at its retry, and its payload keeps
+    the planned time (``due_local``), which counts when it is earlier.
+    """
+    if row.attempts <= 1:
+        return row.due_at
     try:
-        return datetime.fromisoformat(planned) if planned else row.due_at
+        planned = datetime.fromisoformat(str(row.payload.get("due_local")))
     except (TypeError, ValueError):
         return row.due_at
+    return min(planned, row.due_at) if planned.tzinfo is not None else row.due_at
 
 
 def default_owner() -> str:
