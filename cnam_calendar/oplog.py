@@ -114,9 +114,11 @@ class _Translating(logging.Formatter):
     def message(self, record: logging.LogRecord) -> str:
         """Return the record's line in the operator's language (a foreign record as it comes)."""
         values = _values(record)
-        if not values or not isinstance(record.msg, str):
-            return record.getMessage()
+        if not isinstance(record.msg, str) or (record.args and not values):
+            return record.getMessage()  # a foreign record (positional arguments): as it comes
         text = translations(self.lang).gettext(record.msg)
+        if not values:
+            return text
         try:
             return text % {k: _text_value(v, self.lang) for k, v in values.items()}
         except (KeyError, TypeError, ValueError):  # a translation out of step with its values: the French

@@ -283,6 +283,7 @@ def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: P
           log_format: str, log_level: str, log_lang: str) -> None:
     """Servir les flux, la page d'abonnement et la vue de l'année (et /metrics, /healthz)."""
     import logging.config
+    import signal
 
     import uvicorn
 
@@ -305,11 +306,18 @@ def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: P
     started({"base_url": os.environ["CNAM_CALENDAR_BASE_URL"], "listen": f"{host}:{port}", "workers": workers,
              "base": _shown_db(db), "calendars": os.environ["CNAM_CALENDAR_CALENDARS"],
              "out": os.environ["CNAM_CALENDAR_OUT"], "log_format": log_format, "log_level": log_level})
+    # uvicorn stops on SIGTERM, then raises it again once its handlers are put back: ending the
+    # process here instead lets the stop line be logged and the exit status be 0 (what systemd expects)
+    signal.signal(signal.SIGTERM, _end_on_sigterm)
     try:
         uvicorn.run("cnam_calendar.web.app:app_from_env", factory=True, host=host, port=port, workers=workers,
                     log_level="debug" if log_level == "debug" else "warning", log_config=logs)
     finally:
         stopped()
+
+
+def _end_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _shown_db(db: str) -> str:

@@ -60,4 +60,4 @@ def stopped() -> None:
     """Log the server's stop line."""
     from cnam_calendar.oplog import N_
 
-    logging.getLogger("cnam_calendar.web").info(N_("arrêt du serveur"), {}, extra={"event": "stop"})
+    logging.getLogger("cnam_calendar.web").info(N_("arrêt du serveur"), extra={"event": "stop"})

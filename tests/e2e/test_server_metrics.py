@@ -77,7 +77,8 @@ def test_requests_are_counted_by_route_template_and_status_the_token_never_shows
     start = [line for line in lines if line["event"] == "start"]
     assert len(start) == 1 and start[0]["logger"] == "cnam_calendar.web"
     assert start[0]["config"]["workers"] == 1 and start[0]["config"]["base_url"] == base
-    assert "topsecret" not in log.read_text()
+    assert "topsecret" not in log.read_text() and "Traceback" not in log.read_text()
+    assert [line["message"] for line in lines if line["event"] == "stop"] == ["arrêt du serveur"]
     if db.startswith("postgresql"):
         assert start[0]["config"]["base"].startswith("postgresql+psycopg://postgres:***@127.0.0.1")
 

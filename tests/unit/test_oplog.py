@@ -122,3 +122,9 @@ def test_setup_sends_our_lines_at_the_level_asked_and_others_only_from_warning()
 def test_setup_refuses_an_unknown_format_or_level(bad):
     with pytest.raises(ValueError, match="unknown log"):
         setup(*bad)
+
+
+def test_a_line_without_values_is_translated_too():
+    r = logging.LogRecord("cnam_calendar.web", logging.INFO, __file__, 1, "arrêt du serveur", (), None)
+    assert TextFormatter("en").format(r).endswith("INFO server stopping")
+    assert json.loads(JsonFormatter().format(r))["message"] == "arrêt du serveur"
