@@ -155,7 +155,7 @@ def failures(ctx: click.Context, since: date | None, fmt: str) -> None:
 @log_options
 @click.option("--metrics-port", type=Integer(1, 65535), envvar="CNAM_CALENDAR_METRICS_PORT",
               help="Servir /metrics (format Prometheus) sur ce port (variable CNAM_CALENDAR_METRICS_PORT).")
-@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Adresse d'écoute de /metrics.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, metavar="ADRESSE", help="Adresse d'écoute de /metrics.")
 @click.option("--check", is_flag=True,
               help="Essayer le relais (connexion, STARTTLS, AUTH) et envoyer un message d'essai à --to, puis sortir.")
 @click.option("--to", "check_to", metavar="ADRESSE", help="Destinataire du message d'essai de --check.")
@@ -194,14 +194,14 @@ def daemon(ctx: click.Context, smtp_host: str, smtp_port: int, smtp_starttls: bo
     metrics = DaemonMetrics(lambda: status_counts(store)) if metrics_port else None
     worker = Daemon(store, mailer, _centres(ctx), lambda: _clock(ctx), sender,
                     lease=timedelta(seconds=lease_seconds), observer=Observer(metrics), dispatch_every=dispatch_every)
-    released = worker.recover()
+    worker.recover()
     if metrics is not None:
         ctx.call_on_close(metrics.serve(metrics_port, metrics_host).shutdown)
     worker.announce({"base": store.url, "smtp": f"smtp://{smtp_host}:{smtp_port}", "starttls": smtp_starttls,
                      "smtp_user": smtp_user, "smtp_password": password, "from": sender, "lanes": lanes,
                      "lease_seconds": lease_seconds, "dispatch_every": dispatch_every,
                      "metrics": f"http://{metrics_host}:{metrics_port}/metrics" if metrics_port else None,
-                     "log_format": log_format, "log_level": log_level, "released": released})
+                     "log_format": log_format, "log_level": log_level})
     worker.run()
 
 

@@ -378,7 +378,11 @@ class Daemon:
 
     def recover(self) -> int:
         """On SQLite, rows leased by a previous (killed) daemon go back to the queue: it is the only one."""
-        return delivery.release_abandoned(self.store) if not delivery.is_pg(self.store) else 0
+        released = delivery.release_abandoned(self.store) if not delivery.is_pg(self.store) else 0
+        if released:
+            log.warning(N_("%(released)d rappel(s) repris : un démon précédent s'est arrêté sans les rendre"),
+                        {"released": released}, extra={"event": "recovered-leases"})
+        return released
 
     def run(self, *, dispatch_every: float | None = None) -> None:
         """Run until SIGTERM/SIGINT: APScheduler drives dispatch, the nightly plan and housekeeping."""
