@@ -16,7 +16,7 @@ import pytest
 COMMANDS = {"build", "check", "daemon", "deadline", "explain", "feed", "learners", "reminders", "serve"}
 SUBCOMMANDS = {
     "learners": {"feeds", "generate", "import", "issue-token", "show"},
-    "reminders": {"opt-out", "plan", "preview", "status"},
+    "reminders": {"failures", "opt-out", "plan", "preview", "status"},
 }
 
 
