@@ -127,6 +127,7 @@ class Daemon:
         self.relay_outage = Outage(Msg(N_("le relais SMTP %(relay)s"), relay=f"{self.mailer.host}:{self.mailer.port}"),
                                    self.now)
         self._last_beat: datetime | None = None
+        self._started: datetime | None = None  # announced: its heartbeat row is (re)written when missing
         self._unrecorded: list[tuple[str, SendResult, delivery.Claimed]] = []  # outcomes the store refused
         self._unrecorded_lock = threading.Lock()
         self._leftovers = False  # rows of ours may still be leased (an outage cut a dispatch short)
@@ -287,7 +288,11 @@ class Daemon:
     def announce(self, config: dict[str, Any]) -> None:
         """Log the start line (the configuration in effect, secrets masked) and record this daemon in the store."""
         self.observer.started(self.owner, config)
-        health.started(self.store, self.owner, self.now(), self.dispatch_every)
+        self._started = self.now()
+        try:
+            health.started(self.store, self.owner, self._started, self.dispatch_every)
+        except StoreError as err:  # the first dispatch that finds the store writes the row
+            self.store_outage.failed(err)
 
     def _beat(self, *, force: bool = False) -> None:
         """Record this dispatch in the store (at most once a dispatch period): `reminders status` reads it."""
@@ -296,7 +301,8 @@ class Daemon:
                 now - self._last_beat < timedelta(seconds=self.dispatch_every):
             return
         relay = self.relay_outage
-        health.beat(self.store, self.owner, now, relay_down_since=relay.since, relay_error=relay.reason)
+        health.beat(self.store, self.owner, now, relay_down_since=relay.since, relay_error=relay.reason,
+                    started_at=self._started, dispatch_every=self.dispatch_every)
         self._last_beat = now
         self.observer.dispatched(now)
 

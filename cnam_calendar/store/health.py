@@ -68,12 +68,18 @@ def started(store: Store, owner: str, now: datetime, dispatch_every: float) -> N
 
 
 def beat(store: Store, owner: str, now: datetime, *, relay_down_since: datetime | None = None,
-         relay_error: str | None = None) -> None:
-    """Record a dispatch of daemon ``owner`` at ``now``, with the relay's state as it sees it."""
+         relay_error: str | None = None, started_at: datetime | None = None, dispatch_every: float = 2.0) -> None:
+    """Record a dispatch of daemon ``owner`` at ``now``, with the relay's state as it sees it.
+
+    A daemon whose row is missing (the store was away when it started) gets it here.
+    """
+    values = {"last_dispatch_at": _utc(now), "stopped_at": None, "relay_error": relay_error and relay_error[:500],
+              "relay_down_since": None if relay_down_since is None else _utc(relay_down_since)}
     with store._write("passage du démon") as conn:
-        conn.execute(update(beats).where(beats.c.owner == owner).values(
-            last_dispatch_at=_utc(now), stopped_at=None, relay_error=relay_error and relay_error[:500],
-            relay_down_since=None if relay_down_since is None else _utc(relay_down_since)))
+        done = conn.execute(update(beats).where(beats.c.owner == owner).values(**values)).rowcount
+        if not done and started_at is not None:
+            conn.execute(beats.insert().values(owner=owner, started_at=_utc(started_at),
+                                               dispatch_every=dispatch_every, **values))
 
 
 def stopped(store: Store, owner: str, now: datetime) -> None:

@@ -272,3 +272,21 @@ def _get(port: int) -> str:
         return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     except httpx.TransportError:
         return ""
+
+
+def test_a_daemon_whose_row_is_missing_writes_it_at_its_next_dispatch(store, db_url):  # noqa: F811
+    from sqlalchemy import delete
+
+    from cnam_calendar.store.database import daemon_heartbeats_table
+
+    clock = Travel(datetime(2026, 12, 7, 8, 0, tzinfo=UTC))
+    with running_sink() as sink:
+        daemon = make(store, sink.port, clock)
+        daemon.announce({"base": store.url})
+        with store.engine.begin() as conn:  # as if the store had been away when it started
+            conn.execute(delete(daemon_heartbeats_table))
+        clock.now += timedelta(seconds=10)
+        daemon.dispatch()
+        daemon.mailer.close()
+    said = invoke("reminders", "--db", db_url, "status", clock=clock.now + timedelta(seconds=2)).stdout
+    assert "démon test-daemon : dernier passage il y a 2 s" in said
