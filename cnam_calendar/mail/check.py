@@ -129,6 +129,7 @@ class Check:
         if not conn.has_extn("starttls"):
             raise self._fail("TLS : le serveur ne propose pas STARTTLS",
                              "retirez --smtp-starttls, ou utilisez le port du relais qui le propose (souvent 587)")
+        conn._host = self.host  # smtplib sets it only when its constructor connects: the certificate's name
         try:
             conn.starttls(context=self._ssl_context or ssl.create_default_context())
         except ssl.SSLCertVerificationError as err:

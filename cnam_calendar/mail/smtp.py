@@ -201,6 +201,7 @@ class Mailer:
             conn.ehlo_or_helo_if_needed()
             if self.starttls:
                 context = self._ssl_context or ssl.create_default_context()
+                conn._host = self.host  # smtplib sets it only when its constructor connects: the certificate's name
                 conn.starttls(context=context)
                 conn.ehlo()
             if self.user is not None:

@@ -91,3 +91,67 @@ def test_check_needs_to():
     result = invoke("daemon", "--check", "--smtp-port", "2525")
     assert result.exit_code == 2
     assert "--to ADRESSE" in result.stderr and "Traceback" not in result.output
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 (openssl), as (certificate, key) paths."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl absent")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def tls_sink(certificate: tuple[str, str]):  # noqa: ANN201
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*certificate)
+    return running_sink(tls=context)
+
+
+def test_starttls_with_a_certificate_nobody_vouches_for_is_a_tls_failure(certificate):
+    with tls_sink(certificate) as sink:
+        line = one_error_line(check(sink.port, "--smtp-starttls"))
+        assert sink.messages == []
+    assert line.startswith(f"Erreur : smtp://127.0.0.1:{sink.port} : TLS : certificat du serveur refusé")
+    assert "le nom de --smtp-host doit être celui du certificat" in line
+
+
+def test_starttls_then_the_test_message_when_the_certificate_is_trusted(certificate):
+    import ssl
+    from datetime import datetime, timezone
+
+    from cnam_calendar.mail.check import Check
+
+    trusted = ssl.create_default_context(cafile=certificate[0])
+    with tls_sink(certificate) as sink:
+        report = Check("127.0.0.1", sink.port, starttls=True, ssl_context=trusted).run(
+            "rappels@cnam.test", TO, datetime(2026, 12, 2, 14, 0, tzinfo=timezone.utc))
+        assert [m.rcpt_tos for m in sink.messages] == [(TO,)]
+    assert report.steps == ("DNS", "connexion", "STARTTLS", "message")
+    assert report.reply.startswith("250 ")
+
+
+def test_the_daemon_s_mailer_does_starttls_and_checks_the_certificate(certificate):
+    import ssl
+
+    from cnam_calendar.mail.smtp import Mailer
+    from tests.unit.test_smtp import reminder
+
+    trusted = ssl.create_default_context(cafile=certificate[0])
+    with tls_sink(certificate) as sink:
+        with Mailer("127.0.0.1", sink.port, starttls=True, ssl_context=trusted, local_hostname="client.test") as mailer:
+            assert mailer.send(0, reminder(1)).outcome == "sent"
+        with Mailer("127.0.0.1", sink.port, starttls=True, local_hostname="client.test") as mailer:
+            refused = mailer.send(0, reminder(2))  # the system's authorities do not know this certificate
+        assert len(sink.messages) == 1
+    assert (refused.outcome, refused.stage) == ("retry", "connect")
+    assert "TLS" in refused.detail and "certificate verify failed" in refused.detail
