@@ -134,7 +134,8 @@ class Check:
             conn.starttls(context=self._ssl_context or ssl.create_default_context())
         except ssl.SSLCertVerificationError as err:
             raise self._fail(f"TLS : certificat du serveur refusé ({err.verify_message})",
-                             "le nom de --smtp-host doit être celui du certificat") from None
+                             "le certificat doit porter le nom de --smtp-host et venir d'une autorité que le "
+                             "système connaît (SSL_CERT_FILE pour en désigner une autre)") from None
         except (ssl.SSLError, OSError, smtplib.SMTPException) as err:
             raise self._fail(f"TLS : négociation impossible ({err})", "vérifiez --smtp-port et --smtp-starttls"
                              ) from None
