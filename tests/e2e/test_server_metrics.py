@@ -87,14 +87,16 @@ def test_with_two_workers_metrics_add_up_whichever_worker_answers(tmp_path: Path
     db = str(tmp_path / "shared.db")
     with running_server(["--calendars", str(CALENDARS)], cwd=tmp_path, env={"CNAM_CALENDAR_DB": db},
                         extra=["--workers", "2"]) as base:
-        pids = set()
+        pids: set[str] = set()
+        sent = 0
         with httpx.Client(timeout=30) as client:  # a new connection per request lands on either worker
-            for _ in range(30):
+            while sent < 30 or (len(pids) < 2 and sent < 500):  # until each worker has answered some
                 r = client.get(f"{base}/feeds/ipst-cnam/2026.ics", headers={"Connection": "close"})
                 assert r.status_code == 200
                 pids.add(r.headers["x-worker-pid"])
+                sent += 1
             bodies = {}
-            for _ in range(200):  # until each worker has answered once
+            for _ in range(500):  # until each worker has answered once
                 r = client.get(f"{base}/metrics", headers={"Connection": "close"})
                 bodies.setdefault(r.headers["x-worker-pid"], r.text)
                 if len(bodies) == 2:
@@ -102,7 +104,7 @@ def test_with_two_workers_metrics_add_up_whichever_worker_answers(tmp_path: Path
     assert len(pids) == 2, pids
     assert len(bodies) == 2, "both workers answered /metrics"
     for body in bodies.values():  # each sums both workers' files (multiprocess mode)
-        assert value(body, REQUESTS + "_total", route="/feeds/{centre}/{year}.ics", status="200") == 30
+        assert value(body, REQUESTS + "_total", route="/feeds/{centre}/{year}.ics", status="200") == sent
 
 
 def test_healthz_fails_while_the_store_does_not_answer_and_recovers(tmp_path: Path) -> None:
