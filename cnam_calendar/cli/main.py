@@ -17,6 +17,7 @@ from cnam_calendar.cli import click_fr
 from cnam_calendar.cli.checking import check_centres
 from cnam_calendar.cli.diff import diff, store_facts, summary_lines, year_diffs
 from cnam_calendar.cli.learners import learners
+from cnam_calendar.cli.observe import log_options
 from cnam_calendar.cli.prebuild import check_before_build
 from cnam_calendar.cli.reminders import daemon, reminders
 from cnam_calendar.cli.types import ACADEMIC_YEAR, ISO_DATE, PUBLISHED_YEAR, Integer, check_base_url
@@ -296,16 +297,24 @@ def feed(ctx: click.Context, centre: str, year: int, ues: tuple[str, ...], lang:
               help="Processus serveurs sur le même stockage.")
 @click.option("--db", envvar="CNAM_CALENDAR_DB", default="cnam-calendar.db", show_default=True,
               metavar="FICHIER|URL", help="Base des apprenants (SQLite ou URL SQLAlchemy ; CNAM_CALENDAR_DB).")
+@log_options
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: Path, workers: int, db: str) -> None:
-    """Servir les flux, la page d'abonnement et la vue de l'année."""
+def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: Path, workers: int, db: str,
+          log_format: str, log_level: str, log_lang: str) -> None:
+    """Servir les flux, la page d'abonnement et la vue de l'année (et /metrics, /healthz)."""
+    import logging.config
+    import signal
+
     import uvicorn
 
     from cnam_calendar.store.database import open_store
-    from cnam_calendar.web.log import log_config
+    from cnam_calendar.web.log import log_config, started, stopped
+
 
     _centres(ctx)  # fail now, with a clear message, on a broken calendars/ directory
     open_store(db).close()  # create or upgrade the schema once, before the workers start
+    logs = log_config(log_format, log_level, log_lang)
+    logging.config.dictConfig(logs)
     os.environ["CNAM_CALENDAR_CALENDARS"] = str(Path(ctx.obj["calendars"]).resolve())
     os.environ["CNAM_CALENDAR_OUT"] = str(out.resolve())
     os.environ["CNAM_CALENDAR_DB"] = db
@@ -313,8 +322,47 @@ def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: P
     click.echo(f"cnam-calendar sert {os.environ['CNAM_CALENDAR_BASE_URL']}/ ({workers} processus)", err=True)
     if workers > 1:
         _keep_tcp_nodelay()
-    uvicorn.run("cnam_calendar.web.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", log_config=log_config())
+        _metrics_across_workers(ctx)
+    started({"base_url": os.environ["CNAM_CALENDAR_BASE_URL"], "listen": f"{host}:{port}", "workers": workers,
+             "base": _shown_db(db), "calendars": os.environ["CNAM_CALENDAR_CALENDARS"],
+             "out": os.environ["CNAM_CALENDAR_OUT"], "log_format": log_format, "log_level": log_level})
+    # uvicorn stops on SIGTERM, then raises it again once its handlers are put back: ending the
+    # process here instead lets the stop line be logged and the exit status be 0 (what systemd expects)
+    signal.signal(signal.SIGTERM, _end_on_sigterm)
+    try:
+        uvicorn.run("cnam_calendar.web.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                    log_level="debug" if log_level == "debug" else "warning", log_config=logs)
+    finally:
+        stopped()
+
+
+def _end_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def _shown_db(db: str) -> str:
+    """Return the store's address as logged: its URL (the start line hides its password)."""
+    from cnam_calendar.store.database import db_url
+
+    return db_url(db)
+
+
+def _metrics_across_workers(ctx: click.Context) -> None:
+    """Let every worker's figures reach /metrics: prometheus_client's multiprocess mode in a fresh directory.
+
+    An operator's own PROMETHEUS_MULTIPROC_DIR is kept (empty it before each start); otherwise a
+    temporary directory is made here and removed when the server stops.
+    """
+    import shutil
+    import tempfile
+
+    from cnam_calendar.web.metrics import MULTIPROC_ENV
+
+    if os.environ.get(MULTIPROC_ENV):
+        return
+    folder = tempfile.mkdtemp(prefix="cnam-calendar-metrics-")
+    os.environ[MULTIPROC_ENV] = folder
+    ctx.call_on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
 
 
 def _keep_tcp_nodelay() -> None:

@@ -11,6 +11,14 @@ from zoneinfo import ZoneInfo
 import click
 
 from cnam_calendar.cli.learners import _centres, _clock, _db_option, _store, _year_option
+from cnam_calendar.cli.observe import (
+    echo_failures,
+    echo_status_details,
+    log_options,
+    public,
+    since_moment,
+    status_details,
+)
 from cnam_calendar.cli.types import ACADEMIC_YEAR, ISO_DATE, Decimal, Integer, check_base_url
 from cnam_calendar.mail.compose import compose, text_part
 from cnam_calendar.mail.daemon import plan_all
@@ -116,14 +124,29 @@ def preview(ctx: click.Context, key: str, sender: str | None, base_url: str | No
 @_db_option(None)
 @click.pass_context
 def status(ctx: click.Context, fmt: str) -> None:
-    """Compter les rappels par état : en attente, envoyés, en échec, expirés, annulés…"""
-    counts = status_counts(_store(ctx))
+    """Compter les rappels par état, les reportés, les échecs par réponse du serveur ; l'activité des démons."""
+    store = _store(ctx)
+    counts = status_counts(store)
+    details = status_details(store, _clock(ctx))
     if fmt == "json":
-        click.echo(json.dumps(counts, indent=2))
+        click.echo(json.dumps({**counts, **public(details)}, indent=2, ensure_ascii=False))
         return
     for name in STATUSES:
         click.echo(f"{name:<11} {counts[name]:>8}  {STATUS_LABELS[name]}")
     click.echo(f"{'total':<11} {sum(counts.values()):>8}")
+    echo_status_details(details)
+
+
+@reminders.command()
+@click.option("--since", type=ISO_DATE, help="Seulement les échecs depuis ce jour (AAAA-MM-JJ, heure de Paris).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_db_option(None)
+@click.pass_context
+def failures(ctx: click.Context, since: date | None, fmt: str) -> None:
+    """Lister les rappels en échec définitif : apprenant, clé et réponse du serveur SMTP."""
+    from cnam_calendar.store.health import failures as failed
+
+    echo_failures(failed(_store(ctx), since_moment(since)), fmt)
 
 
 @click.command()
@@ -140,36 +163,79 @@ def status(ctx: click.Context, fmt: str) -> None:
               help="Durée de réservation d'un rappel : passé ce délai, un autre démon le reprend.")
 @click.option("--dispatch-every", default=2.0, show_default=True, type=Decimal(0.1, 3600),
               help="Secondes entre deux tournées d'envoi.")
+@log_options
+@click.option("--metrics-port", type=Integer(1, 65535), envvar="CNAM_CALENDAR_METRICS_PORT",
+              help="Servir /metrics (format Prometheus) sur ce port (variable CNAM_CALENDAR_METRICS_PORT).")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, metavar="ADRESSE", help="Adresse d'écoute de /metrics.")
+@click.option("--check", is_flag=True,
+              help="Essayer le relais (connexion, STARTTLS, AUTH) et envoyer un message d'essai à --to, puis sortir.")
+@click.option("--to", "check_to", metavar="ADRESSE", help="Destinataire du message d'essai de --check.")
 @BASE_URL_OPTION
 @_db_option(DEFAULT_DB)
 @click.pass_context
 def daemon(ctx: click.Context, smtp_host: str, smtp_port: int, smtp_starttls: bool, smtp_user: str | None,
-           sender: str | None, lanes: int, lease_seconds: int, dispatch_every: float, base_url: str | None) -> None:
+           sender: str | None, lanes: int, lease_seconds: int, dispatch_every: float, log_format: str,
+           log_level: str, log_lang: str, metrics_port: int | None, metrics_host: str, check: bool,
+           check_to: str | None, base_url: str | None) -> None:
     """Envoyer les rappels par e-mail avant chaque échéance : jamais deux fois, aucun perdu."""
-    import logging
     import os
 
+    from cnam_calendar import oplog
+
+    password = os.environ.get("CNAM_CALENDAR_SMTP_PASSWORD")
+    if check or check_to:
+        _check(ctx, smtp_host, smtp_port, smtp_starttls, smtp_user, password, sender, check_to)
+        return
+
+    import logging
+
     from cnam_calendar.mail.daemon import Daemon
+    from cnam_calendar.mail.metrics import DaemonMetrics
+    from cnam_calendar.mail.observe import Observer
     from cnam_calendar.mail.smtp import Mailer
     from cnam_calendar.store.delivery import acquire_sqlite_daemon_lock
 
+    handler = oplog.setup(log_format, log_level, log_lang)
+    ctx.call_on_close(lambda: logging.getLogger().removeHandler(handler))
     store = _store(ctx)
     lock = acquire_sqlite_daemon_lock(store)  # a second daemon on one SQLite file refuses to start
     ctx.call_on_close(lock.release)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("cnam_calendar").setLevel(logging.INFO)
-    password = os.environ.get("CNAM_CALENDAR_SMTP_PASSWORD")
     mailer = Mailer(smtp_host, smtp_port, starttls=smtp_starttls, user=smtp_user, password=password, lanes=lanes,
                     sender=sender)
     ctx.call_on_close(mailer.close)
+    metrics = DaemonMetrics(lambda: status_counts(store)) if metrics_port else None
     worker = Daemon(store, mailer, _centres(ctx), lambda: _clock(ctx), sender,
-                    lease=timedelta(seconds=lease_seconds), base_url=base_url)
-    released = worker.recover()
-    click.echo(f"démon {worker.owner} : {store.url}, smtp://{smtp_host}:{smtp_port}, "
-               + ngettext("fr", "%(num)d voie", "%(num)d voies", lanes)
-               + (", " + ngettext("fr", "%(num)d rappel repris", "%(num)d rappels repris", released) if released else ""),
-               err=True)
-    worker.run(dispatch_every=dispatch_every)
+                    lease=timedelta(seconds=lease_seconds), observer=Observer(metrics), dispatch_every=dispatch_every,
+                    base_url=base_url)
+    worker.recover()
+    if metrics is not None:
+        ctx.call_on_close(metrics.serve(metrics_port, metrics_host).shutdown)
+    worker.announce({"base": store.url, "smtp": f"smtp://{smtp_host}:{smtp_port}", "starttls": smtp_starttls,
+                     "smtp_user": smtp_user, "smtp_password": password, "from": sender, "lanes": lanes,
+                     "lease_seconds": lease_seconds, "dispatch_every": dispatch_every,
+                     "metrics": f"http://{metrics_host}:{metrics_port}/metrics" if metrics_port else None,
+                     "log_format": log_format, "log_level": log_level, "base_url": base_url})
+    worker.run()
+
+
+def _check(ctx: click.Context, host: str, port: int, starttls: bool, user: str | None, password: str | None,
+           sender: str | None, to: str | None) -> None:
+    """`daemon --check --to ADDR`: one test message through the relay, or one French line saying what failed."""
+    import re
+    import socket
+
+    from cnam_calendar.mail.check import Check
+
+    if not to:
+        raise click.UsageError("--check envoie un message d'essai : donnez son destinataire avec --to ADRESSE")
+    for option, address in (("--to", to), ("--from", sender)):
+        if address is not None and not re.fullmatch(r"[^@\s<>,;]+@[^@\s<>,;]+", address):
+            raise click.BadParameter(f"adresse « {address} » invalide ; attendu : une adresse e-mail, "
+                                     "ex. exploitation@example.org", param_hint=option)
+    report = Check(host, port, starttls=starttls, user=user, password=password).run(
+        sender or f"cnam-calendar@{socket.getfqdn()}", to, _clock(ctx))
+    click.echo(f"smtp://{host}:{port} : message d'essai accepté pour {to} ({report.reply}) ; étapes : "
+               + ", ".join(report.steps))
 
 
 def learner_from(store: Store, given: str) -> str:

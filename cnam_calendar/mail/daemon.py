@@ -21,13 +21,15 @@ from typing import Any
 
 from cnam_calendar.inputs.catalogue import load_catalogue
 from cnam_calendar.mail.compose import render
+from cnam_calendar.mail.observe import Observer
 from cnam_calendar.mail.outage import Outage
 from cnam_calendar.mail.smtp import Mailer, SendResult, WireMessage, backoff
+from cnam_calendar.oplog import N_, Msg
 from cnam_calendar.rules.errors import StoreError
 from cnam_calendar.rules.model import Centre
 from cnam_calendar.rules.reminders import Reminder, plan_reminders
 from cnam_calendar.service import academic_year, local_date, ouvres_for, schedule
-from cnam_calendar.store import delivery
+from cnam_calendar.store import delivery, health
 from cnam_calendar.store.database import Store
 
 Clock = Callable[[], datetime]
@@ -82,6 +84,21 @@ class _RelayDown(Exception):
     """No connection to the relay could be opened: its failure, not the messages'."""
 
 
+def _planned(row: delivery.Claimed) -> datetime:
+    """Return when the reminder was planned to go: lateness counts from there.
+
+    A first attempt is due when planned; a retry's row is due at its retry, and its payload keeps
+    the planned time (``due_local``), which counts when it is earlier.
+    """
+    if row.attempts <= 1:
+        return row.due_at
+    try:
+        planned = datetime.fromisoformat(str(row.payload.get("due_local")))
+    except (TypeError, ValueError):
+        return row.due_at
+    return min(planned, row.due_at) if planned.tzinfo is not None else row.due_at
+
+
 def default_owner() -> str:
     """Return this process's lease identity: host and pid."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -103,10 +120,15 @@ class Daemon:
     unsubscribe: str | None = None
     base_url: str | None = None  # the server's public address: the one-click unsubscribe URL of the e-mails
     stopping: threading.Event = field(default_factory=threading.Event)
+    observer: Observer = field(default_factory=Observer)  # log lines, metrics, tallies (mail/observe.py)
+    dispatch_every: float = 2.0  # seconds: the heartbeat is written at most this often
 
     def __post_init__(self) -> None:
-        self.store_outage = Outage("la base", self.now)
-        self.relay_outage = Outage(f"le relais SMTP {self.mailer.host}:{self.mailer.port}", self.now)
+        self.store_outage = Outage(Msg(N_("la base")), self.now)
+        self.relay_outage = Outage(Msg(N_("le relais SMTP %(relay)s"), relay=f"{self.mailer.host}:{self.mailer.port}"),
+                                   self.now)
+        self._last_beat: datetime | None = None
+        self._started: datetime | None = None  # announced: its heartbeat row is (re)written when missing
         self._unrecorded: list[tuple[str, SendResult, delivery.Claimed]] = []  # outcomes the store refused
         self._unrecorded_lock = threading.Lock()
         self._leftovers = False  # rows of ours may still be leased (an outage cut a dispatch short)
@@ -139,7 +161,7 @@ class Daemon:
                 # complete for these learners: their stale rows of the year are cancelled, nobody else's
                 report += delivery.sync_plan(self.store, reminders, now, years=[year], learners=learner_ids)
             self.store.checkpoint()  # the plan's pages into the database now, not in the first mark's commit
-            log.info("plan %s: %s", year, report)
+            self.observer.planned(year, report)
             return report
 
     def _message(self, claimed: delivery.Claimed) -> WireMessage:
@@ -153,14 +175,18 @@ class Daemon:
         if result.outcome == "sent":
             if not (marks.sent([key], self.owner, now) if marks is not None
                     else delivery.mark_sent(self.store, key, self.owner, now)):
-                log.warning("lease of %s lost before it was recorded as sent", key)
+                log.warning(N_("réservation du rappel %(key)s perdue avant que son envoi soit enregistré"),
+                            {"key": key}, extra={"event": "lease-lost"})
+            self.observer.sent(key, result, row.attempts, _planned(row), now)
         elif result.outcome == "failed":
-            delivery.mark_failed(self.store, key, self.owner, now, result.detail)
+            if delivery.mark_failed(self.store, key, self.owner, now, result.detail):
+                self.observer.failed(key, result, row.attempts)
         else:
             retry_at = now + backoff(row.attempts, seed=key)
             if row.expires_at is not None:
                 retry_at = min(retry_at, row.expires_at)
-            delivery.mark_retry(self.store, key, self.owner, now, result.detail, retry_at)
+            if delivery.mark_retry(self.store, key, self.owner, now, result.detail, retry_at):
+                self.observer.retried(key, result, row.attempts, retry_at)
 
     def _record(self, marks: delivery.Marks, claimed: dict[str, delivery.Claimed], reported: set[str],
                 trouble: _Trouble) -> Callable[[str, SendResult], None]:
@@ -215,7 +241,8 @@ class Daemon:
             released = delivery.release_mine(self.store, self.owner)
             self._leftovers = False
             if released:
-                log.info("%d rappel(s) rendu(s) à la file après la panne", released)
+                log.info(N_("%(released)d rappel(s) rendu(s) à la file après la panne"), {"released": released},
+                         extra={"event": "released"})
 
     def _still_mine(self, row: delivery.Claimed) -> bool:
         """Tell whether the lease on ``row`` leaves time to send it (a stalled daemon must not send late).
@@ -236,6 +263,7 @@ class Daemon:
             return 0
         done = [0]
         try:
+            self._beat()
             if self._unrecorded or self._leftovers:
                 self._settle_leftovers()
                 self.store_outage.ok()
@@ -252,9 +280,32 @@ class Daemon:
         except _RelayDown as err:
             self.store_outage.ok()
             self.relay_outage.failed(err)
+            self.observer.relay(False)
             return done[0]
         self.store_outage.ok()
+        self.observer.relay(not self.relay_outage.failing)
         return done[0]
+
+    def announce(self, config: dict[str, Any]) -> None:
+        """Log the start line (the configuration in effect, secrets masked) and record this daemon in the store."""
+        self.observer.started(self.owner, config)
+        self._started = self.now()
+        try:
+            health.started(self.store, self.owner, self._started, self.dispatch_every)
+        except StoreError as err:  # the first dispatch that finds the store writes the row
+            self.store_outage.failed(err)
+
+    def _beat(self, *, force: bool = False) -> None:
+        """Record this dispatch in the store (at most once a dispatch period): `reminders status` reads it."""
+        now = self.now()
+        if not force and self._last_beat is not None and \
+                now - self._last_beat < timedelta(seconds=self.dispatch_every):
+            return
+        relay = self.relay_outage
+        health.beat(self.store, self.owner, now, relay_down_since=relay.since, relay_error=relay.reason,
+                    started_at=self._started, dispatch_every=self.dispatch_every)
+        self._last_beat = now
+        self.observer.dispatched(now)
 
     def _dispatch(self, marks: delivery.Marks, done: list[int]) -> None:
         while not self.stopping.is_set():
@@ -275,8 +326,9 @@ class Daemon:
             if self.stopping.is_set() or trouble:
                 return []
             rows = delivery.claim_due(self.store, self.owner, self.now(), self.lease, self.batch,
-                                      holding=claimed.keys())
+                                      holding=claimed.keys(), settled=self.observer.settled)
             self.store_outage.ok()  # the store answered: an outage ends here, not when the burst is over
+            self._beat()  # a long burst is one dispatch: it keeps the heartbeat fresh
             if rows:
                 claimed.update((r.key, r) for r in rows)
                 self.store.checkpoint()  # the last batch's marks into the database here, not in a lane's commit
@@ -333,11 +385,17 @@ class Daemon:
 
     def recover(self) -> int:
         """On SQLite, rows leased by a previous (killed) daemon go back to the queue: it is the only one."""
-        return delivery.release_abandoned(self.store) if not delivery.is_pg(self.store) else 0
+        released = delivery.release_abandoned(self.store) if not delivery.is_pg(self.store) else 0
+        if released:
+            log.warning(N_("%(released)d rappel(s) repris : un démon précédent s'est arrêté sans les rendre"),
+                        {"released": released}, extra={"event": "recovered-leases"})
+        return released
 
-    def run(self, *, dispatch_every: float = 2.0) -> None:
+    def run(self, *, dispatch_every: float | None = None) -> None:
         """Run until SIGTERM/SIGINT: APScheduler drives dispatch, the nightly plan and housekeeping."""
         from apscheduler.schedulers.blocking import BlockingScheduler
+
+        dispatch_every = self.dispatch_every if dispatch_every is None else dispatch_every
 
         self.store.end_idle_transactions_after(self.lease.total_seconds())
 
@@ -360,8 +418,18 @@ class Daemon:
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        scheduler.start()
+        try:
+            scheduler.start()
+        finally:
+            self.stopped()
 
+    def stopped(self) -> None:
+        """Log the stop line with what was done, and record the stop in the store (when it answers)."""
+        self.observer.stopped(self.owner)
+        try:
+            health.stopped(self.store, self.owner, self.now())
+        except StoreError:
+            pass  # the store is away: the heartbeat grows old, and status says so
     def housekeeping(self) -> dict[str, int]:
         """Log the counts of each state (claiming already expires and supersedes what is useless)."""
         try:
@@ -371,5 +439,5 @@ class Daemon:
             self.store_outage.failed(err)
             return {}
         if counts:
-            log.info("reminders: %s", counts)
+            log.info(N_("rappels par état : %(counts)s"), {"counts": counts}, extra={"event": "counts"})
         return counts

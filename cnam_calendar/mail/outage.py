@@ -13,6 +13,8 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from cnam_calendar.oplog import N_, Msg
+
 log = logging.getLogger("cnam_calendar.mail.daemon")
 
 RETRY_FIRST = timedelta(seconds=1)
@@ -26,14 +28,15 @@ def _seconds(delta: timedelta) -> str:
 class Outage:
     """The state of one part: answering, or failing since a moment, with when to try it next."""
 
-    def __init__(self, name: str, clock: Callable[[], datetime], *, first: timedelta = RETRY_FIRST,
+    def __init__(self, name: str | Msg, clock: Callable[[], datetime], *, first: timedelta = RETRY_FIRST,
                  cap: timedelta = RETRY_CAP) -> None:
-        self.name = name  # « la base », « le relais SMTP … »: the subject of the French lines
+        self.name = name  # « la base », « le relais SMTP … »: the subject of the lines (a Msg: translated)
         self.clock = clock
         self.first, self.cap = first, cap
         self.since: datetime | None = None
         self.tries = 0
         self.next_try: datetime | None = None
+        self.reason: str | None = None  # what the outage's first failure said
         self._lock = threading.Lock()
 
     @property
@@ -59,10 +62,13 @@ class Outage:
                 self.since = now
             self.tries += 1
             self.next_try = now + self.wait()
+            if first:
+                self.reason = " ".join(str(reason).split())
         if first:
-            text = " ".join(str(reason).split())
-            log.warning("%s est indisponible : %s ; les rappels attendent, nouvel essai dans %s puis de plus en plus "
-                        "espacé (au plus %s)", self.name, text, _seconds(self.wait()), _seconds(self.cap))
+            log.warning(N_("%(part)s est indisponible : %(reason)s ; les rappels attendent, nouvel essai dans %(wait)s "
+                           "puis de plus en plus espacé (au plus %(cap)s)"),
+                        {"part": self.name, "reason": self.reason, "wait": _seconds(self.wait()),
+                         "cap": _seconds(self.cap)}, extra={"event": "outage"})
 
     def ok(self) -> bool:
         """Record that the part answered; True (and one line logged) when that ends an outage."""
@@ -72,6 +78,8 @@ class Outage:
                 return False
             self.since, self.tries, self.next_try = None, 0, None
             now = self.clock()
-        log.warning("%s est de nouveau disponible après %s de panne (%d essai(s)) ; les envois reprennent",
-                    self.name, _seconds(now - since), tries)
+            self.reason = None
+        log.warning(N_("%(part)s est de nouveau disponible après %(down)s de panne (%(tries)d essai(s)) ; "
+                       "les envois reprennent"), {"part": self.name, "down": _seconds(now - since), "tries": tries},
+                    extra={"event": "recovered"})
         return True

@@ -119,6 +119,24 @@ def _words(code: int, reply: bytes | str) -> str:
     return f"{code} {' '.join(text.split())}".strip()
 
 
+def _os_reason(err: BaseException) -> str:
+    """Say in French what a connection error is, the system's own words after it."""
+    said = str(err) or type(err).__name__
+    if isinstance(err, ConnectionRefusedError):
+        return f"connexion refusée ({said})"
+    if isinstance(err, TimeoutError):
+        return f"pas de réponse dans le délai ({said})"
+    if isinstance(err, ConnectionResetError):
+        return f"connexion coupée par le serveur ({said})"
+    if isinstance(err, socket.gaierror):
+        return f"nom inconnu, DNS ({said})"
+    if isinstance(err, ssl.SSLError):
+        return f"TLS ({said})"
+    if isinstance(err, smtplib.SMTPServerDisconnected):
+        return f"connexion fermée par le serveur ({said})"
+    return said
+
+
 def _classify(code: int, reply: bytes | str, stage: str) -> SendResult:
     """Turn a non-success reply into retry (4xx) or failed (5xx and anything else)."""
     outcome: Outcome = "retry" if 400 <= code < 500 else "failed"
@@ -143,8 +161,8 @@ class Mailer:
         if lanes < 1:
             raise ValueError(f"lanes must be at least 1, not {lanes}")
         if user is not None and password is None:
-            raise SmtpError("an SMTP user is given without a password", where=f"smtp://{host}:{port}",
-                            hint="set the password in the environment, it is never an option")
+            raise SmtpError("identifiant SMTP donné sans mot de passe", where=f"smtp://{host}:{port}",
+                            hint="mettez le mot de passe dans CNAM_CALENDAR_SMTP_PASSWORD (jamais en option)")
         self.host = host
         self.port = port
         self.starttls = starttls
@@ -176,13 +194,14 @@ class Mailer:
         try:
             code, reply = conn.connect(self.host, self.port)
             if code != 220:
-                raise _Broken(f"server greeting: {_words(code, reply)}", "connect")
+                raise _Broken(f"accueil du serveur : {_words(code, reply)}", "connect")
             if conn.sock is not None and conn.sock.family in (socket.AF_INET, socket.AF_INET6):
                 # the end of data goes in its own small write: without this, Nagle holds it for an ACK
                 conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn.ehlo_or_helo_if_needed()
             if self.starttls:
                 context = self._ssl_context or ssl.create_default_context()
+                conn._host = self.host  # smtplib sets it only when its constructor connects: the certificate's name
                 conn.starttls(context=context)
                 conn.ehlo()
             if self.user is not None:
@@ -192,13 +211,13 @@ class Mailer:
             raise
         except smtplib.SMTPNotSupportedError as err:
             conn.close()
-            raise _Broken(f"{err} (STARTTLS or AUTH not offered by the server)", "connect") from err
+            raise _Broken(f"{err} (STARTTLS ou AUTH non proposé par le serveur)", "connect") from err
         except smtplib.SMTPResponseException as err:
             conn.close()
             raise _Broken(_words(err.smtp_code, err.smtp_error), "connect") from err
         except (OSError, smtplib.SMTPException) as err:  # refused, reset, timeout, TLS
             conn.close()
-            reason = f"cannot connect to {self.host}:{self.port}: {err or type(err).__name__}"
+            reason = f"connexion impossible à {self.host}:{self.port} : {_os_reason(err)}"
             raise _Broken(reason, "connect") from err
         with self._stats_lock:
             self.connections_opened += 1
@@ -233,7 +252,7 @@ class Mailer:
                 self._connection(lane)
             except _Broken as err:
                 raise SmtpError(str(err), where=f"smtp://{self.host}:{self.port}",
-                                hint="check --smtp-host, --smtp-port, --smtp-starttls, --smtp-user and the password") \
+                                hint="vérifiez --smtp-host, --smtp-port, --smtp-starttls, --smtp-user et le mot de passe") \
                     from err
             lane.last_used = time.monotonic()
 
@@ -301,7 +320,7 @@ class Mailer:
         """MAIL, RCPT, DATA on an open connection; raise _Broken while resending is still safe."""
         international = not sender.isascii() or not all(r.isascii() for r in recipients)
         if international and not conn.has_extn("smtputf8"):
-            return SendResult("failed", "the server does not accept non-ASCII addresses (no SMTPUTF8)",
+            return SendResult("failed", "le serveur n'accepte pas les adresses non ASCII (pas de SMTPUTF8)",
                               None, "MAIL")
         wire = isinstance(message, WireMessage)
         data = message.data if wire else self._serialize(message, utf8=international, eight_bit=True)
@@ -310,7 +329,7 @@ class Mailer:
             if conn.has_extn("8bitmime"):
                 options.append("BODY=8BITMIME")
             elif wire:  # bytes as given: nothing to re-encode them with
-                return SendResult("failed", "the server does not accept 8-bit data (no 8BITMIME)", None, "MAIL")
+                return SendResult("failed", "le serveur n'accepte pas les données 8 bits (pas de 8BITMIME)", None, "MAIL")
             else:
                 data = self._serialize(message, utf8=False, eight_bit=False)
         if international:
@@ -340,7 +359,7 @@ class Mailer:
             body += b"\r\n"
         if before_end is not None and not before_end():
             self._discard(lane)  # closed mid-DATA, no end of data: the server drops the message
-            return SendResult("retry", "message abandoned before its end: the sending stopped", None, "body")
+            return SendResult("retry", "message abandonné avant sa fin : l'envoi s'est arrêté", None, "body")
         # From here the server may accept the message: no automatic resend any more.
         try:
             conn.send(body + b".\r\n")
@@ -349,8 +368,8 @@ class Mailer:
             code, reply = conn.getreply()
         except OSError as err:
             self._discard(lane)
-            return SendResult("retry", f"connection lost after the message was sent, the server may hold it: "
-                                       f"{err or type(err).__name__}", None, "body")
+            return SendResult("retry", f"connexion perdue après l'envoi du message, le serveur l'a peut-être "
+                                       f"reçu : {_os_reason(err)}", None, "body")
         if code == 421:
             self._discard(lane)
         if code != 250:
@@ -365,9 +384,9 @@ class Mailer:
         try:
             code, reply = call()
         except OSError as err:
-            raise _Broken(f"connection lost at {name}: {err or type(err).__name__}", name) from err
+            raise _Broken(f"connexion perdue à {name} : {_os_reason(err)}", name) from err
         if code == 421:
-            raise _Broken(f"at {name}: {_words(code, reply)}", name)
+            raise _Broken(f"à {name} : {_words(code, reply)}", name)
         return code, reply
 
     def _reset(self, lane: _Lane, conn: smtplib.SMTP, result: SendResult) -> SendResult:

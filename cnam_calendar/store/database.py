@@ -31,6 +31,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Engine,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -143,6 +144,18 @@ reminder_deliveries_table = Table(
     Column("payload", Text(), nullable=True),  # 0002: JSON, what the e-mail needs
     Index("ix_reminder_deliveries_status_due_at", "status", "due_at"),
     Index("ix_reminder_deliveries_learner_event", "learner_id", "event_uid"),  # 0002
+)
+
+# 0005: one row per reminder daemon, its last dispatch (store/health.py, `reminders status`).
+daemon_heartbeats_table = Table(
+    "daemon_heartbeats", metadata,
+    Column("owner", String(128), primary_key=True),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("last_dispatch_at", UtcDateTime(), nullable=True),
+    Column("dispatch_every", Float(), nullable=False),
+    Column("relay_down_since", UtcDateTime(), nullable=True),
+    Column("relay_error", Text(), nullable=True),
+    Column("stopped_at", UtcDateTime(), nullable=True),
 )
 
 LEARNER_FIELDS = ("email", "first_name", "last_name", "centre", "department", "status", "ues",

@@ -322,7 +322,8 @@ def _claim_sql(engine: Engine) -> _ClaimSql:
 
 
 def claim_due(store: Store, owner: str, now: datetime, lease: timedelta, limit: int, *,
-              holding: Container[str] = ()) -> list[Claimed]:
+              holding: Container[str] = (),
+              settled: Callable[[dict[str, list[str]]], None] | None = None) -> list[Claimed]:
     """Take up to ``limit`` due rows for ``owner`` until ``now + lease``; settle the useless ones on the way.
 
     Claimable: ``pending`` rows due at or before ``now``, and ``leased`` rows whose lease ran out,
@@ -338,6 +339,7 @@ def claim_due(store: Store, owner: str, now: datetime, lease: timedelta, limit: 
     lock is held for the writes only, so the daemon's lanes go on recording what they send.
     The statements are compiled once and run on DBAPI connections (`lookup`): the daemon claims
     while its lanes send, and SQLAlchemy's per-statement and per-row work would hold them up.
+    ``settled``, when given, is told the keys settled by new status once they are committed.
     """
     now = _utc(now)
     if limit <= 0:
@@ -345,6 +347,7 @@ def claim_due(store: Store, owner: str, now: datetime, lease: timedelta, limit: 
     sql = _claim_sql(store.engine)
     until = now + lease
     claimed: list[Claimed] = []
+    done: dict[str, list[str]] = defaultdict(list)
 
     def choose(read: Callable[..., list[Any]], want: int) -> tuple[dict[str, list[str]], list[Any]] | None:
         n = max(want, 100)
@@ -356,6 +359,7 @@ def claim_due(store: Store, owner: str, now: datetime, lease: timedelta, limit: 
         for status, keys in settle.items():
             for part in _chunks(keys, CLAIM_KEYS):
                 run(sql.settle, b_now=now, b_status=status, **sql.keys(part))
+            done[status].extend(keys)
         taken: set[str] = set()
         for part in _chunks([r.key for r in take], CLAIM_KEYS):
             taken.update(row.key for row in run.rows(sql.take, b_now=now, b_owner=owner, b_until=until,
@@ -370,13 +374,15 @@ def claim_due(store: Store, owner: str, now: datetime, lease: timedelta, limit: 
                     write(run, *chosen)
                     if _changes_nothing(chosen):
                         break  # do not spin
-            return claimed
-        while len(claimed) < limit:
-            chosen = choose(lambda query, **params: query.all(**params), limit - len(claimed))  # no write lock
-            if chosen is None or _changes_nothing(chosen):
-                break
-            with store.write_turn(), writer.transaction() as run:
-                write(run, *chosen)
+        else:
+            while len(claimed) < limit:
+                chosen = choose(lambda query, **params: query.all(**params), limit - len(claimed))  # no write lock
+                if chosen is None or _changes_nothing(chosen):
+                    break
+                with store.write_turn(), writer.transaction() as run:
+                    write(run, *chosen)
+    if settled is not None and any(done.values()):
+        settled(dict(done))
     return claimed
 
 

@@ -34,6 +34,7 @@ from cnam_calendar.rules.model import UE, Centre
 from cnam_calendar.service import academic_year, checked_schedule, local_date, ouvres_for
 from cnam_calendar.store.database import Store
 from cnam_calendar.web.learner import learner_routes
+from cnam_calendar.web.metrics import HttpMetrics, RequestMetrics
 from cnam_calendar.web.security import ExtraHeaders, page_policy, security_headers
 
 Clock = Callable[[], datetime]
@@ -248,6 +249,7 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
     """Build the ASGI app over the rule files, the built output, the learners' store and a clock."""
     feeds = Feeds(Path(calendars), Path(out), clock)
     base_url = base_url.rstrip("/")
+    metrics = HttpMetrics()  # /metrics (web/metrics.py): requests by route template, never by raw path
 
     def lookup(request: Request) -> tuple[Centre, int] | Response:
         centre = feeds.centres().get(request.path_params["centre"])
@@ -338,6 +340,12 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
 
     async def healthz(request: Request) -> Response:
         feeds.centres()
+        if store is not None:
+            from cnam_calendar.web.health import store_unreachable
+
+            down = await run_in_threadpool(store_unreachable, store)
+            if down is not None:
+                return down
         return PlainTextResponse("ok\n")
 
     async def index(request: Request) -> Response:
@@ -379,6 +387,7 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
     routes = [
         Route("/", index, methods=["GET", "HEAD"]),
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        Route("/metrics", metrics.endpoint, methods=["GET", "HEAD"]),
         Route("/feeds/personal/{token}.ics", personal_feed, methods=["GET", "HEAD"]),
         Route("/feeds/{centre}/{year}.ics", centre_feed, methods=["GET", "HEAD"]),
         Route("/feeds/{centre}/{year}/ue/{code}.ics", ue_feed, methods=["GET", "HEAD"]),
@@ -387,9 +396,11 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
         Route("/{path:path}", fallback, methods=["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]),
     ]
     app = Starlette(routes=routes, exception_handlers={CnamCalendarError: on_error},
-                    middleware=[Middleware(ExtraHeaders, extra=worker_pid),
+                    middleware=[Middleware(RequestMetrics, metrics=metrics, routes=routes),
+                                Middleware(ExtraHeaders, extra=worker_pid),
                                 Middleware(ExtraHeaders, extra=security_headers)])
     app.state.feeds = feeds
+    app.state.metrics = metrics
     return app
 
 

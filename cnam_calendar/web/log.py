@@ -28,12 +28,36 @@ class AnsweredRequestFilter(logging.Filter):
         return not (isinstance(exc, h11.LocalProtocolError) and closed)
 
 
-def log_config() -> dict[str, Any]:
-    """Return uvicorn's logging configuration with the filter on its handlers."""
+def log_config(fmt: str | None = None, level: str = "info", lang: str = "fr") -> dict[str, Any]:
+    """Return uvicorn's logging configuration with the filter on its handlers.
+
+    With ``fmt`` (text or json), every line, uvicorn's included, goes through the operator's
+    formatter (``cnam_calendar.oplog``), and cnam-calendar's own lines at ``level`` to stderr.
+    """
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
     config.setdefault("filters", {})["answered"] = {"()": f"{__name__}.AnsweredRequestFilter"}
     for handler in config["handlers"].values():
         handler.setdefault("filters", []).append("answered")
+    if fmt is not None:
+        factory = "cnam_calendar.oplog.JsonFormatter" if fmt == "json" else "cnam_calendar.oplog.TextFormatter"
+        for name in config["formatters"]:
+            config["formatters"][name] = {"()": factory, "lang": lang}
+        config["loggers"]["cnam_calendar"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
     return config
+
+
+def started(config: dict[str, Any]) -> None:
+    """Log the server's start line: the configuration in effect, secrets masked."""
+    from cnam_calendar.oplog import N_, masked
+
+    logging.getLogger("cnam_calendar.web").info(N_("démarrage du serveur : %(config)s"), {"config": masked(config)},
+                                                extra={"event": "start"})
+
+
+def stopped() -> None:
+    """Log the server's stop line."""
+    from cnam_calendar.oplog import N_
+
+    logging.getLogger("cnam_calendar.web").info(N_("arrêt du serveur"), extra={"event": "stop"})

@@ -16,7 +16,7 @@ import pytest
 COMMANDS = {"build", "check", "daemon", "deadline", "diff", "explain", "feed", "learners", "reminders", "serve", "year"}
 SUBCOMMANDS = {
     "learners": {"feeds", "generate", "import", "issue-token", "show"},
-    "reminders": {"opt-out", "plan", "preview", "status"},
+    "reminders": {"failures", "opt-out", "plan", "preview", "status"},
     "year": {"new"},
 }
 

@@ -49,6 +49,7 @@ BASE = {
     ("learners", "import"): ["r.csv"], ("learners", "generate"): ["--count", "3", "-o", "g.csv"],
     ("learners", "issue-token"): ["A1"], ("learners", "show"): ["A1"], ("learners", "feeds"): ["--out", "feeds"],
     ("reminders", "plan"): [], ("reminders", "preview"): ["KEY"], ("reminders", "status"): [],
+    ("reminders", "failures"): [],
     ("reminders", "opt-out"): ["A1"],
     ("year", "new"): ["--centre", "ipst-cnam", "--year", "2026"], ("diff",): ["--centre", "ipst-cnam", "--year", "2026"],
 }

@@ -26,6 +26,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -93,7 +94,7 @@ class SmtpSink:
     """An aiosmtpd server in a thread of this process; see the module docstring."""
 
     def __init__(self, host: str = "127.0.0.1", port: int | None = None, *,
-                 auth: dict[str, str] | None = None,
+                 auth: dict[str, str] | None = None, tls: ssl.SSLContext | None = None,
                  on_accept: Callable[[Received], None] | None = None) -> None:
         self.host = host
         self.port = port or free_port()
@@ -107,6 +108,8 @@ class SmtpSink:
         self._on_accept = on_accept
         self._auth = dict(auth) if auth else None
         kwargs: dict = {"decode_data": False}
+        if tls is not None:  # STARTTLS offered, with this server context
+            kwargs["tls_context"] = tls
         if self._auth is not None:
             kwargs.update(authenticator=self._authenticate, auth_require_tls=False)
         self._controller = _Controller(self, _Handler(self), hostname=host, port=self.port,

@@ -118,7 +118,7 @@ def test_connection_dropped_before_the_reply_is_retry_and_never_counted(sink: Sm
     sink.drop(1)
     result = mailer.send(0, reminder(1))
     assert result.outcome == "retry"
-    assert "connection lost after the message was sent" in result.detail
+    assert "connexion perdue après l'envoi du message" in result.detail
     assert sink.messages == []  # the server did not accept it, and the mailer did not say sent
     assert mailer.send(0, reminder(1)).outcome == "sent"
     assert sink.message_ids() == ["<r1@cnam.test>"]
@@ -160,10 +160,10 @@ def test_connection_refused_is_retry_and_check_says_why() -> None:
     mailer = Mailer("127.0.0.1", port, local_hostname="client.test", timeout=5)
     result = mailer.send(0, reminder(1))
     assert (result.outcome, result.stage) == ("retry", "connect")
-    assert result.detail.startswith(f"cannot connect to 127.0.0.1:{port}")
+    assert result.detail.startswith(f"connexion impossible à 127.0.0.1:{port} : connexion refusée")
     with pytest.raises(SmtpError) as caught:
         mailer.check()
-    assert str(caught.value).startswith(f"smtp://127.0.0.1:{port} : cannot connect")
+    assert str(caught.value).startswith(f"smtp://127.0.0.1:{port} : connexion impossible")
     assert "--smtp-host" in str(caught.value)
 
 
@@ -172,7 +172,7 @@ def test_reply_timeout_is_retry(sink: SmtpSink) -> None:
     with Mailer("127.0.0.1", sink.port, timeout=0.3, local_hostname="client.test") as mailer:
         result = mailer.send(0, reminder(1))
     assert result.outcome == "retry"
-    assert "the server may hold it" in result.detail and "timed out" in result.detail
+    assert "le serveur l'a peut-être reçu" in result.detail and "timed out" in result.detail
 
 
 def test_login(sink: SmtpSink) -> None:
@@ -187,7 +187,7 @@ def test_login(sink: SmtpSink) -> None:
         with pytest.raises(SmtpError, match="535"):
             wrong.check()
         assert guarded.message_ids() == ["<r1@cnam.test>"]
-    with pytest.raises(SmtpError, match="without a password"):
+    with pytest.raises(SmtpError, match="sans mot de passe"):
         Mailer("127.0.0.1", sink.port, user="rappels")
 
 
