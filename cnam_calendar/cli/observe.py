@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from cnam_calendar.messages import ngettext
 from cnam_calendar.oplog import FORMATS, LEVELS
 from cnam_calendar.store import health
 from cnam_calendar.store.database import Store
@@ -120,7 +121,9 @@ def echo_status_details(details: dict[str, Any]) -> None:
         for group in groups[:GROUPS_SHOWN]:
             click.echo(f"  {group['count']:>6}  {group['reply']}")
         if len(groups) > GROUPS_SHOWN:
-            click.echo(f"  … et {len(groups) - GROUPS_SHOWN} autre(s) réponse(s) : cnam-calendar reminders failures")
+            more = len(groups) - GROUPS_SHOWN
+            click.echo("  … " + ngettext("fr", "et %(num)d autre réponse", "et %(num)d autres réponses", more)
+                       + " : cnam-calendar reminders failures")
     for line in details["_lines"]:
         click.echo(line)
 
@@ -144,4 +147,4 @@ def echo_failures(found: list[health.Failure], fmt: str) -> None:
         return
     for f in found:
         click.echo(f"{local(f.at) if f.at else '?':<19}  {f.learner_id}  {f.key}  {f.reply}")
-    click.echo(f"{len(found)} rappel(s) en échec", err=True)
+    click.echo(ngettext("fr", "%(num)d rappel en échec", "%(num)d rappels en échec", len(found)), err=True)
