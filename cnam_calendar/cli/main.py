@@ -15,6 +15,7 @@ import click
 from cnam_calendar.cli import click_fr
 from cnam_calendar.cli.learners import learners
 from cnam_calendar.cli.reminders import daemon, reminders
+from cnam_calendar.cli.staff import staff
 from cnam_calendar.cli.types import ACADEMIC_YEAR, ISO_DATE, Integer, check_base_url
 from cnam_calendar.files import atomic_write
 from cnam_calendar.ical import build as build_mod
@@ -325,6 +326,7 @@ def _keep_tcp_nodelay() -> None:
 main.add_command(learners)
 main.add_command(reminders)
 main.add_command(daemon)
+main.add_command(staff)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
