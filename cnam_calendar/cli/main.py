@@ -15,16 +15,15 @@ import click
 from cnam_calendar.cli import click_fr
 from cnam_calendar.cli.learners import learners
 from cnam_calendar.cli.reminders import daemon, reminders
-from cnam_calendar.cli.staff import staff
+from cnam_calendar.cli.staff import admin_options, export_admin, staff
 from cnam_calendar.cli.types import ACADEMIC_YEAR, ISO_DATE, Integer, check_base_url
 from cnam_calendar.files import atomic_write
 from cnam_calendar.ical import build as build_mod
 from cnam_calendar.inputs.config import DEFAULT_DIR, load_centres
-from cnam_calendar.rules.engine import PERSONAL_RULES, check_schedule
+from cnam_calendar.rules.engine import PERSONAL_RULES
 from cnam_calendar.rules.errors import CnamCalendarError, RuleError
 from cnam_calendar.rules.model import UE, Centre, Deadline, Event
-from cnam_calendar.rules.sessions import hours_problems
-from cnam_calendar.service import DEFAULT_CENTRE, academic_year, checked_schedule, deadline, local_date, schedule
+from cnam_calendar.service import DEFAULT_CENTRE, academic_year, checked_schedule, deadline, local_date, year_problems
 from cnam_calendar.text.explain import as_json, render_all
 from cnam_calendar.text.i18n import LANGS, long_date
 
@@ -224,13 +223,7 @@ def check(ctx: click.Context, centres: tuple[str, ...]) -> None:
         years = sorted({*centre.years, academic_year(_today(ctx))})
         catalogue = _catalogues([centre])[centre.id]
         for year in years:
-            try:
-                sched = schedule(centre, year)
-                found = check_schedule(sched)
-                # hours only mean something once the semesters themselves are sound
-                problems.extend(found or hours_problems(sched, catalogue))
-            except CnamCalendarError as exc:
-                problems.extend(exc.lines())
+            problems.extend(year_problems(centre, year, catalogue))
             checked += 1
     for problem in problems:
         click.echo(f"Problème : {problem}")
@@ -277,9 +270,11 @@ def feed(ctx: click.Context, centre: str, year: int, ues: tuple[str, ...], lang:
               help="Processus serveurs sur le même stockage.")
 @click.option("--db", envvar="CNAM_CALENDAR_DB", default="cnam-calendar.db", show_default=True,
               metavar="FICHIER|URL", help="Base des apprenants (SQLite ou URL SQLAlchemy ; CNAM_CALENDAR_DB).")
+@admin_options
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: Path, workers: int, db: str) -> None:
-    """Servir les flux, la page d'abonnement et la vue de l'année."""
+def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: Path, workers: int, db: str,
+          admin_header: str | None, admin_trusted: tuple[str, ...]) -> None:
+    """Servir les flux, la page d'abonnement, la vue de l'année et la console /admin."""
     import uvicorn
 
     from cnam_calendar.store.database import open_store
@@ -291,11 +286,12 @@ def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: P
     os.environ["CNAM_CALENDAR_OUT"] = str(out.resolve())
     os.environ["CNAM_CALENDAR_DB"] = db
     os.environ["CNAM_CALENDAR_BASE_URL"] = base_url or f"http://{host}:{port}"
+    export_admin(admin_header, admin_trusted)
     click.echo(f"cnam-calendar sert {os.environ['CNAM_CALENDAR_BASE_URL']}/ ({workers} processus)", err=True)
     if workers > 1:
         _keep_tcp_nodelay()
     uvicorn.run("cnam_calendar.web.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", log_config=log_config())
+                log_level="warning", log_config=log_config(), proxy_headers=False)  # web/admin_session.py reads them
 
 
 def _keep_tcp_nodelay() -> None:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import difflib
 import getpass
+import os
+import re
 import sys
+from collections.abc import Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -16,6 +20,7 @@ from cnam_calendar.store import audit
 from cnam_calendar.store import staff as staff_store
 from cnam_calendar.store.database import DEFAULT_DB
 from cnam_calendar.text.i18n import long_date
+from cnam_calendar.web.admin_session import ENV_HEADER, ENV_TRUSTED, parse_networks
 
 PARIS = ZoneInfo("Europe/Paris")  # the journal is read in the time of the centres
 
@@ -70,6 +75,42 @@ def _password(from_stdin: bool) -> str:
 
 def _describe(roles: dict[str, str]) -> str:
     return ", ".join(f"{centre} ({staff_store.ROLE_LABELS[role]})" for centre, role in roles.items()) or "aucun centre"
+
+
+def _trusted(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    out = []
+    for value in values:
+        for part in value.replace(",", " ").split():
+            try:
+                out.append(str(parse_networks([part])[0]))
+            except ValueError:
+                raise RuleError(f"adresse de mandataire invalide « {part} »", where="--admin-trusted-proxy",
+                                hint="attendu : une adresse IP ou un bloc CIDR, ex. 127.0.0.1 ou 10.0.0.0/8") from None
+    return tuple(out)
+
+
+def admin_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add to `serve` the console's sign-in through a trusted proxy: the header and the trusted addresses."""
+    command = click.option(
+        "--admin-trusted-proxy", "admin_trusted", multiple=True, callback=_trusted, metavar="IP|CIDR",
+        envvar=ENV_TRUSTED, help="Adresse (ou bloc CIDR) du mandataire dont on croit l'en-tête de "
+        "--admin-proxy-header (répétable ; CNAM_CALENDAR_ADMIN_TRUSTED_PROXIES).")(command)
+    return click.option(
+        "--admin-proxy-header", "admin_header", envvar=ENV_HEADER, metavar="EN-TÊTE",
+        help="En-tête où le mandataire de confiance (CAS, Shibboleth) donne l'e-mail de la personne "
+        "connectée, ex. X-Remote-User (CNAM_CALENDAR_ADMIN_PROXY_HEADER).")(command)
+
+
+def export_admin(header: str | None, trusted: tuple[str, ...]) -> None:
+    """Hand the proxy settings to the server's workers (environment), refusing a header nobody may send."""
+    if header and not trusted:
+        raise RuleError(f"--admin-proxy-header {header} sans --admin-trusted-proxy", where="--admin-proxy-header",
+                        hint="dites de quelles adresses vient le mandataire, ex. --admin-trusted-proxy 127.0.0.1")
+    if header is not None and not re.fullmatch(r"[A-Za-z0-9-]{1,64}", header):
+        raise RuleError(f"nom d'en-tête invalide « {header} »", where="--admin-proxy-header",
+                        hint="attendu : lettres, chiffres et tirets, ex. X-Remote-User")
+    os.environ[ENV_HEADER] = header or ""
+    os.environ[ENV_TRUSTED] = " ".join(trusted)
 
 
 def _grant(email: str, role: str | None) -> str | None:

@@ -6,10 +6,9 @@ Sign-ins and staff commands write here today; the console's changes to rule file
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-
-from collections.abc import Collection
 
 from sqlalchemy import and_, insert, or_, select
 
