@@ -211,9 +211,7 @@ def journal(ctx: click.Context, limit: int) -> None:
     for e in rows:
         local = e.at.astimezone(PARIS)
         where = " ".join(x for x in (e.centre or "", e.file) if x)
-        change = ""
-        if e.before is not None or e.after is not None:
-            change = f" : {e.before or '∅'} → {e.after or '∅'}"
+        change = f" : {e.change}" if e.change else ""
         click.echo(f"{long_date(local.date())} {local:%H:%M:%S} {e.who} {e.label}"
                    + (f" [{where}]" if where else "") + change)
     if not rows:

@@ -43,6 +43,15 @@ class Entry:
         """Return the action in French (its code when it is not one of ACTIONS)."""
         return ACTIONS.get(self.action, self.action)
 
+    @property
+    def change(self) -> str:
+        """Return what changed, « before → after » (∅ for nothing); a sign-in's line says where from."""
+        if self.before is None and self.after is None:
+            return ""
+        if self.action.startswith("sign-"):
+            return self.after or ""
+        return f"{self.before or '∅'} → {self.after or '∅'}"
+
 
 def record(store: Store, who: str, action: str, file: str = "", before: str | None = None,
            after: str | None = None, *, centre: str | None = None) -> None:

@@ -119,7 +119,7 @@ def admin_routes(centres: CentreSource, store: Store | None, clock: Clock,
                 return Visitor(session.signed_out() if session.email else session, None, refused=email)
             if session.email != email or session.method != "proxy" or session.generation != found.generation:
                 session = session.signed_in(email, found.generation, "proxy", now)
-                audit.record(store, email, "sign-in-proxy", "", None, client_address(request, config))
+                audit.record(store, email, "sign-in-proxy", "", None, f"depuis {client_address(request, config)}")
             return Visitor(session, found)
         if session.email is None:
             return Visitor(session, None)
@@ -219,8 +219,9 @@ def admin_routes(centres: CentreSource, store: Store | None, clock: Clock,
             else:
                 text = "Adresse ou mot de passe incorrect."
                 status = 401
+            why = "trop de tentatives" if status == 429 else "mot de passe refusé"
             await run_in_threadpool(audit.record, store, staff_store.normal_email(email) or "?", "sign-in-refused",
-                                    "", None, f"{address} ({'trop de tentatives' if status == 429 else 'refusée'})")
+                                    "", None, f"depuis {address} ({why})")
             response = show(request, who, "admin_signin.html.j2", status, message=text, email=email, suite=suite)
             if status == 429:
                 wait = max(1, int((outcome.retry_at - clock()).total_seconds())) if outcome.retry_at else 60
@@ -228,7 +229,7 @@ def admin_routes(centres: CentreSource, store: Store | None, clock: Clock,
             return response
         member = outcome.member
         who = Visitor(who.session.signed_in(member.email, member.generation, "password", clock()), member)
-        await run_in_threadpool(audit.record, store, member.email, "sign-in", "", None, address)
+        await run_in_threadpool(audit.record, store, member.email, "sign-in", "", None, f"depuis {address}")
         return respond(request, who, RedirectResponse(suite, status_code=303))
 
     async def sign_out(request: Request) -> Response:
@@ -240,7 +241,7 @@ def admin_routes(centres: CentreSource, store: Store | None, clock: Clock,
             return fields
         assert store is not None and who.email is not None
         await run_in_threadpool(audit.record, store, who.email, "sign-out", "", None,
-                                client_address(request, config))
+                                f"depuis {client_address(request, config)}")
         who = Visitor(who.session.signed_out(), None)
         return respond(request, who, RedirectResponse(SIGN_IN, status_code=303))
 
@@ -267,7 +268,7 @@ def admin_routes(centres: CentreSource, store: Store | None, clock: Clock,
         rows = await run_in_threadpool(lambda: audit.entries(store, 200, centres=mine, who=who.email))
         entries = [{"action": e.action, "when": _local_time(e.at), "who": e.who, "label": e.label,
                     "where": " ".join(x for x in (e.centre or "", e.file) if x),
-                    "change": "" if e.before is None and e.after is None else f"{e.before or '∅'} → {e.after or '∅'}"}
+                    "change": e.change}
                    for e in rows]
         return show(request, who, "admin_journal.html.j2", entries=entries)
 

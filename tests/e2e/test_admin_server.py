@@ -182,7 +182,8 @@ def test_the_journal_lists_sign_ins_and_staff_changes(base: str, workdir: Path) 
         assert not any(who == "occitanie@lecnam.net" for _, who in rows)  # nobody else's sign-ins
     printed = staff(workdir, "journal", "--limit", "500")
     assert printed.returncode == 0
-    assert re.search(r"editrice@lecnam\.net connexion : ∅ → 127\.0\.0\.1", printed.stdout)
+    assert re.search(r"editrice@lecnam\.net connexion : depuis 127\.0\.0\.1$", printed.stdout, re.M)
+    assert re.search(r"cas@lecnam\.net connexion par le mandataire : depuis 203\.0\.113\.5$", printed.stdout, re.M)
     assert "connexion par le mandataire" in printed.stdout and "connexion refusée" in printed.stdout
     assert "compte : rôle donné [ipst-cnam] : ∅ → editrice@lecnam.net : éditeur" in printed.stdout
 
