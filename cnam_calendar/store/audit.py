@@ -45,12 +45,10 @@ class Entry:
 
     @property
     def change(self) -> str:
-        """Return what changed, « before → after » (∅ for nothing); a sign-in's line says where from."""
-        if self.before is None and self.after is None:
-            return ""
-        if self.action.startswith("sign-"):
+        """Return what changed: « before → after », what is new alone, « before → ∅ » for what went."""
+        if self.before is None:
             return self.after or ""
-        return f"{self.before or '∅'} → {self.after or '∅'}"
+        return f"{self.before} → {self.after or '∅'}"
 
 
 def record(store: Store, who: str, action: str, file: str = "", before: str | None = None,

@@ -134,6 +134,9 @@ def test_the_journal_keeps_each_line_and_shows_a_person_their_centres_and_their_
         ("cli:root", "staff-add"), ("b@lecnam.net", "sign-in"), ("a@lecnam.net", "sign-in"), ("cli:root", "staff-add")]
     assert everything[-1].at == T0 and everything[-1].after == "a@lecnam.net : éditeur"
     assert everything[0].label == "compte : rôle donné"
+    assert everything[-1].change == "a@lecnam.net : éditeur" and everything[1].change == "192.0.2.2"
+    assert audit.Entry(T0, "x", None, "staff-remove", "", "b : lecteur", None).change == "b : lecteur → ∅"
+    assert audit.Entry(T0, "x", None, "staff-add", "", "b : lecteur", "b : éditeur").change == "b : lecteur → b : éditeur"
     mine = audit.entries(store, centres=["ipst-cnam"], who="a@lecnam.net")
     assert [(e.who, e.action, e.centre) for e in mine] == [
         ("a@lecnam.net", "sign-in", None), ("cli:root", "staff-add", "ipst-cnam")]

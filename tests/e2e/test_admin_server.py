@@ -185,7 +185,7 @@ def test_the_journal_lists_sign_ins_and_staff_changes(base: str, workdir: Path) 
     assert re.search(r"editrice@lecnam\.net connexion : depuis 127\.0\.0\.1$", printed.stdout, re.M)
     assert re.search(r"cas@lecnam\.net connexion par le mandataire : depuis 203\.0\.113\.5$", printed.stdout, re.M)
     assert "connexion par le mandataire" in printed.stdout and "connexion refusée" in printed.stdout
-    assert "compte : rôle donné [ipst-cnam] : ∅ → editrice@lecnam.net : éditeur" in printed.stdout
+    assert "compte : rôle donné [ipst-cnam] : editrice@lecnam.net : éditeur" in printed.stdout
 
 
 def run_user(cwd: Path) -> str:

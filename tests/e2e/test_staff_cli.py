@@ -75,7 +75,7 @@ def test_add_list_reset_remove_and_the_journal(db: Path) -> None:
     lines = journal.stdout.splitlines()
     assert len(lines) == 6
     assert lines[0].endswith("compte : supprimé [cnam-occitanie] : camille.martin@lecnam.net : lecteur → ∅")
-    assert lines[-1].endswith("compte : rôle donné [ipst-cnam] : ∅ → camille.martin@lecnam.net : éditeur")
+    assert lines[-1].endswith("compte : rôle donné [ipst-cnam] : camille.martin@lecnam.net : éditeur")
     assert " cli:" in lines[0]
 
 
