@@ -6,6 +6,7 @@ untrusted address leave from 127.0.0.2 (Linux routes all of 127.0.0.0/8 to the l
 
 from __future__ import annotations
 
+import html
 import re
 import subprocess
 import sys
@@ -198,3 +199,24 @@ def test_the_subscription_page_and_the_feeds_are_untouched(base: str) -> None:
     with client(base) as c:
         assert c.get("/").status_code == 200
         assert c.get("/feeds/ipst-cnam/2026.ics").status_code == 200
+
+
+def test_the_year_shows_the_problems_check_finds_word_for_word(tmp_path: Path, calendars_copy) -> None:
+    calendars = calendars_copy({"ipst-cnam.toml": lambda t: t.replace("per_ects = 8.0 ", "per_ects = 12.0")}).resolve()
+    cwd = tmp_path / "srv"
+    cwd.mkdir()
+    assert subprocess.run([sys.executable, "-m", "cnam_calendar.cli", "--calendars", str(calendars), "staff", "add",
+                           "editrice@lecnam.net", "--centre", "ipst-cnam", "--role", "viewer", "--password-stdin"],
+                          cwd=cwd, input=PASSWORD + "\n", capture_output=True, text=True).returncode == 0
+    check = subprocess.run([sys.executable, "-m", "cnam_calendar.cli", "--calendars", str(calendars), "check",
+                            "--centre", "ipst-cnam"], cwd=cwd, capture_output=True, text=True)
+    assert check.returncode == 1
+    expected = [line.removeprefix("Problème : ") for line in check.stdout.splitlines()
+                if line.startswith("Problème : ") and "2026-2027" in line]
+    assert len(expected) > 10
+    with running_server(["--calendars", str(calendars)], cwd=cwd) as url, client(url) as c:
+        sign_in(c, "editrice@lecnam.net")
+        page = c.get("/admin/ipst-cnam/2026").text
+    section = page.split('id="problems"', 1)[1].split("</section>", 1)[0]
+    shown = [html.unescape(li) for li in re.findall(r"<li>(.*?)</li>", section)]
+    assert shown == expected
