@@ -3,7 +3,7 @@
 The cookie holds a random nonce, and once signed in the e-mail, the account's generation, how the
 person signed in and when; it is signed (itsdangerous, HMAC-SHA1 over the store's
 ``admin_session_secret``), ``HttpOnly``, ``SameSite=Lax``, ``Secure`` whenever the request came over
-https (directly, or through the trusted proxy saying so). The CSRF token of a form is an HMAC of
+https (directly, through the trusted proxy saying so, or the public URL being https). The CSRF token of a form is an HMAC of
 the nonce: bound to the session, it changes when the person signs in. The proxy's header is read
 only from a trusted address (``--admin-trusted-proxy``); from anyone else it is ignored.
 """
@@ -43,12 +43,14 @@ class AdminConfig:
 
     proxy_header: str | None = None
     trusted: tuple[Network, ...] = ()
+    https: bool = False  # the public URL (--base-url) is https: cookies are always Secure
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> AdminConfig:
-        """Read the configuration `serve` exported (CNAM_CALENDAR_ADMIN_*)."""
+        """Read the configuration `serve` exported (CNAM_CALENDAR_ADMIN_*, CNAM_CALENDAR_BASE_URL)."""
         header = env.get(ENV_HEADER, "").strip() or None
-        return cls(header, parse_networks(env.get(ENV_TRUSTED, "").replace(",", " ").split()))
+        return cls(header, parse_networks(env.get(ENV_TRUSTED, "").replace(",", " ").split()),
+                   env.get("CNAM_CALENDAR_BASE_URL", "").lower().startswith("https://"))
 
     def trusts(self, address: str | None) -> bool:
         """Tell whether ``address`` is one of the trusted proxies."""
@@ -137,8 +139,8 @@ def client_address(request: Request, config: AdminConfig) -> str:
 
 
 def over_https(request: Request, config: AdminConfig) -> bool:
-    """Tell whether the person's browser speaks https to us (directly, or to the trusted proxy)."""
-    if request.url.scheme == "https":
+    """Tell whether the person's browser speaks https to us (directly, or to a proxy: the public URL, a trusted one)."""
+    if config.https or request.url.scheme == "https":
         return True
     return config.trusts(peer(request)) and request.headers.get("x-forwarded-proto", "").lower() == "https"
 

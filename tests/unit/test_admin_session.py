@@ -113,6 +113,8 @@ def test_the_configuration_reads_the_environment_serve_exports() -> None:
     assert config.trusted == (ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("10.0.0.0/8"),
                               ipaddress.ip_network("192.168.1.4/32"))
     assert AdminConfig.from_env({}) == AdminConfig()
+    assert AdminConfig.from_env({"CNAM_CALENDAR_BASE_URL": "https://calendrier.example.fr"}).https
+    assert over_https(request("192.0.2.7"), AdminConfig(https=True))  # behind a TLS front end, not trusted
     with pytest.raises(ValueError):
         parse_networks(["10.0.0.300"])
 
