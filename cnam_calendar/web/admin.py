@@ -70,6 +70,10 @@ def _page(html: str, status: int = 200) -> Response:
                         headers={"Content-Security-Policy": page_policy(html), "Cache-Control": "no-store"})
 
 
+def _unavailable() -> Response:
+    return PlainTextResponse("Console indisponible : le serveur n'a pas de base.\n", status_code=503)
+
+
 def _local_time(moment: datetime) -> str:
     local = moment.astimezone(PARIS)
     return f"{long_date(local.date())} à {local:%H:%M:%S}"
@@ -151,7 +155,7 @@ def admin_routes(centres: CentreSource, store: Store | None, clock: Clock,
 
     async def signed_in(request: Request) -> Visitor | Response:
         if store is None:
-            return PlainTextResponse("Console indisponible : le serveur n'a pas de base.\n", status_code=503)
+            return _unavailable()
         who = await run_in_threadpool(visitor, request)
         if who.refused:
             return no_access(request, who)
@@ -190,7 +194,7 @@ def admin_routes(centres: CentreSource, store: Store | None, clock: Clock,
 
     async def sign_in_form(request: Request) -> Response:
         if store is None:
-            return PlainTextResponse("Console indisponible : le serveur n'a pas de base.\n", status_code=503)
+            return _unavailable()
         who = await run_in_threadpool(visitor, request)
         if who.refused:
             return no_access(request, who)
@@ -201,7 +205,7 @@ def admin_routes(centres: CentreSource, store: Store | None, clock: Clock,
 
     async def sign_in(request: Request) -> Response:
         if store is None:
-            return PlainTextResponse("Console indisponible : le serveur n'a pas de base.\n", status_code=503)
+            return _unavailable()
         who = await run_in_threadpool(visitor, request)
         fields = await form(request, who)
         if isinstance(fields, Response):

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-COMMANDS = {"build", "check", "daemon", "deadline", "explain", "feed", "learners", "reminders", "serve"}
+COMMANDS = {"build", "check", "daemon", "deadline", "explain", "feed", "learners", "reminders", "serve", "staff"}
 SUBCOMMANDS = {
     "learners": {"feeds", "generate", "import", "issue-token", "show"},
     "reminders": {"opt-out", "plan", "preview", "status"},
+    "staff": {"add", "journal", "list", "remove", "reset"},
 }
 
 
