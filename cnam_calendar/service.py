@@ -52,12 +52,15 @@ def checked_schedule(centre: Centre, year: int) -> Schedule:
     return checked_schedules([centre], [year])[0]
 
 
-def year_problems(centre: Centre, year: int, catalogue: Iterable[UE]) -> list[str]:
-    """Return what `check` reports for one centre-year: the schedule's problems, else the UEs' hours."""
+def year_problems(centre: Centre, year: int, catalogue: Iterable[UE] | None) -> list[str]:
+    """Return what `check` reports for one centre-year: the schedule's problems, else the UEs' hours.
+
+    ``catalogue`` is None when it could not be read (its error is reported on its own): no hours then.
+    """
     try:
         sched = schedule(centre, year)
-        # hours only mean something once the semesters themselves are sound
-        return check_schedule(sched) or hours_problems(sched, list(catalogue))
+        # hours only mean something once the semesters and the catalogue themselves are sound
+        return check_schedule(sched) or ([] if catalogue is None else hours_problems(sched, list(catalogue)))
     except CnamCalendarError as exc:
         return exc.lines()
 

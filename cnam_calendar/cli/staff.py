@@ -15,6 +15,7 @@ import click
 
 from cnam_calendar.cli.learners import _centres, _db_option, _store
 from cnam_calendar.cli.types import Integer
+from cnam_calendar.messages import ngettext
 from cnam_calendar.rules.errors import RuleError
 from cnam_calendar.store import audit
 from cnam_calendar.store import staff as staff_store
@@ -178,7 +179,7 @@ def list_cmd(ctx: click.Context) -> None:
     for m in found:
         how = "" if m.has_password else " [mandataire seulement]"
         click.echo(f"{m.email}{how} : {_describe(dict(m.roles))}")
-    click.echo(f"{len(found)} compte(s).")
+    click.echo(ngettext("fr", "%(num)d compte.", "%(num)d comptes.", len(found)))
 
 
 @staff.command()

@@ -281,13 +281,14 @@ def admin_routes(centres: CentreSource, store: Store | None, clock: Clock,
                  f"calendars/{PurePath(centre.catalogue_file).name}" if centre.catalogue_file
                  else f"calendars/{centre.id}.ues.csv"]
         try:
-            catalogue = load_catalogue(centre)
-            problems = year_problems(centre, year, catalogue)
-        except CnamCalendarError as exc:
-            catalogue, problems = (), exc.lines()
+            catalogue: tuple[UE, ...] | None = load_catalogue(centre)
+            problems: list[str] = []
+        except CnamCalendarError as exc:  # shown with the year's problems, as `check` lists it
+            catalogue, problems = None, exc.lines()
+        problems += year_problems(centre, year, catalogue)
         role = roles.get(centre.id, "viewer")
         ues = [{"code": u.code, "title": u.title, "ects": u.ects, "semester": SEMESTER_NAMES.get(u.semester, u.semester),
-                "modality": u.modality, "slot": _slot(u), "room": u.room} for u in catalogue]
+                "modality": u.modality, "slot": _slot(u), "room": u.room} for u in catalogue or ()]
         links = [("Calendrier du centre (.ics)", f"/feeds/{centre.id}/{year}.ics")]
         try:
             sched = schedule(centre, year)

@@ -220,3 +220,20 @@ def test_the_year_shows_the_problems_check_finds_word_for_word(tmp_path: Path, c
     section = page.split('id="problems"', 1)[1].split("</section>", 1)[0]
     shown = [html.unescape(li) for li in re.findall(r"<li>(.*?)</li>", section)]
     assert shown == expected
+
+
+def test_an_unreadable_catalogue_is_a_problem_of_the_year_not_an_error_page(tmp_path: Path, calendars_copy) -> None:
+    calendars = calendars_copy({"ipst-cnam.ues.csv": lambda t: t.replace("notions de base,6,S1", "notions de base,6,S9")
+                                }).resolve()
+    cwd = tmp_path / "srv"
+    cwd.mkdir()
+    done = staff(cwd, "add", "editrice@lecnam.net", "--centre", "ipst-cnam", "--role", "viewer", "--no-password")
+    assert done.returncode == 0, done.stderr  # (checked against the repository's calendars: the same centres)
+    with running_server(["--calendars", str(calendars)], cwd=cwd,
+                        extra=["--admin-proxy-header", HEADER, "--admin-trusted-proxy", "127.0.0.1"]) as url, \
+            client(url) as c:
+        page = c.get("/admin/ipst-cnam/2026", headers={HEADER: "editrice@lecnam.net"})
+    assert page.status_code == 200
+    section = html.unescape(page.text.split('id="problems"', 1)[1].split("</section>", 1)[0])
+    assert "ipst-cnam.ues.csv:2" in section and "S9" in section
+    assert "Le catalogue est vide ou illisible" in page.text and 'data-month="2026-09"' in page.text

@@ -56,7 +56,7 @@ def test_add_list_reset_remove_and_the_journal(db: Path) -> None:
     assert run(db, "list").stdout == (
         "camille.martin@lecnam.net : cnam-occitanie (lecteur), ipst-cnam (éditeur)\n"
         "cas@lecnam.net [mandataire seulement] : ipst-cnam (lecteur)\n"
-        "2 compte(s).\n")
+        "2 comptes.\n")
     reset = run(db, "reset", "camille.martin@lecnam.net", "--password-stdin", stdin="un tout nouveau mot de passe\n")
     assert reset.exit_code == 0 and "sessions ouvertes sont fermées" in reset.stdout
     removed = run(db, "remove", "camille.martin@lecnam.net", "--centre", "cnam-occitanie")
