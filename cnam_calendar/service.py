@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 from cnam_calendar.inputs.holidays_fr import calendars_for
 from cnam_calendar.rules.dates import WorkingCalendar
 from cnam_calendar.rules.engine import build_schedule, check_schedule, personal_deadline
-from cnam_calendar.rules.errors import RuleError
-from cnam_calendar.rules.model import Centre, Deadline, Schedule
+from cnam_calendar.rules.errors import CnamCalendarError, RuleError
+from cnam_calendar.rules.model import UE, Centre, Deadline, Schedule
+from cnam_calendar.rules.sessions import hours_problems
 
 DEFAULT_CENTRE = Centre(id="cnam", name="Cnam (règles par défaut, calendrier national)")
 
@@ -49,6 +50,19 @@ def checked_schedules(centres: Iterable[Centre], years: Iterable[int]) -> list[S
 def checked_schedule(centre: Centre, year: int) -> Schedule:
     """Derive one centre-year as ``build`` would, refusing it when it has a problem."""
     return checked_schedules([centre], [year])[0]
+
+
+def year_problems(centre: Centre, year: int, catalogue: Iterable[UE] | None) -> list[str]:
+    """Return what `check` reports for one centre-year: the schedule's problems, else the UEs' hours.
+
+    ``catalogue`` is None when it could not be read (its error is reported on its own): no hours then.
+    """
+    try:
+        sched = schedule(centre, year)
+        # hours only mean something once the semesters and the catalogue themselves are sound
+        return check_schedule(sched) or ([] if catalogue is None else hours_problems(sched, list(catalogue)))
+    except CnamCalendarError as exc:
+        return exc.lines()
 
 
 def deadline(rule: str, origin: date, centre: Centre = DEFAULT_CENTRE) -> Deadline:

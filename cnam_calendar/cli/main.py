@@ -20,6 +20,7 @@ from cnam_calendar.cli.learners import learners
 from cnam_calendar.cli.observe import log_options
 from cnam_calendar.cli.prebuild import check_before_build
 from cnam_calendar.cli.reminders import daemon, reminders
+from cnam_calendar.cli.staff import admin_options, export_admin, staff
 from cnam_calendar.cli.types import ACADEMIC_YEAR, ISO_DATE, PUBLISHED_YEAR, Integer, check_base_url
 from cnam_calendar.cli.year import year as year_group
 from cnam_calendar.files import atomic_write
@@ -298,10 +299,12 @@ def feed(ctx: click.Context, centre: str, year: int, ues: tuple[str, ...], lang:
 @click.option("--db", envvar="CNAM_CALENDAR_DB", default="cnam-calendar.db", show_default=True,
               metavar="FICHIER|URL", help="Base des apprenants (SQLite ou URL SQLAlchemy ; CNAM_CALENDAR_DB).")
 @log_options
+@admin_options
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: Path, workers: int, db: str,
-          log_format: str, log_level: str, log_lang: str) -> None:
-    """Servir les flux, la page d'abonnement et la vue de l'année (et /metrics, /healthz)."""
+          log_format: str, log_level: str, log_lang: str, admin_header: str | None,
+          admin_trusted: tuple[str, ...]) -> None:
+    """Servir les flux, la page d'abonnement et la vue de l'année, la console /admin (et /metrics, /healthz)."""
     import logging.config
     import signal
 
@@ -319,6 +322,7 @@ def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: P
     os.environ["CNAM_CALENDAR_OUT"] = str(out.resolve())
     os.environ["CNAM_CALENDAR_DB"] = db
     os.environ["CNAM_CALENDAR_BASE_URL"] = base_url or f"http://{host}:{port}"
+    export_admin(admin_header, admin_trusted)
     click.echo(f"cnam-calendar sert {os.environ['CNAM_CALENDAR_BASE_URL']}/ ({workers} processus)", err=True)
     if workers > 1:
         _keep_tcp_nodelay()
@@ -331,7 +335,8 @@ def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: P
     signal.signal(signal.SIGTERM, _end_on_sigterm)
     try:
         uvicorn.run("cnam_calendar.web.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                    log_level="debug" if log_level == "debug" else "warning", log_config=logs)
+                    log_level="debug" if log_level == "debug" else "warning", log_config=logs,
+                    proxy_headers=False)  # web/admin_session.py reads X-Forwarded-* from trusted proxies only
     finally:
         stopped()
 
@@ -395,6 +400,7 @@ main.add_command(reminders)
 main.add_command(daemon)
 main.add_command(year_group)
 main.add_command(diff)
+main.add_command(staff)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

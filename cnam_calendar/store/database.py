@@ -158,6 +158,44 @@ daemon_heartbeats_table = Table(
     Column("stopped_at", UtcDateTime(), nullable=True),
 )
 
+# 0007: the staff console (store/staff.py, store/audit.py).
+staff_accounts_table = Table(
+    "staff_accounts", metadata,
+    Column("email", String(254), primary_key=True),
+    Column("password_hash", Text(), nullable=True),  # argon2; NULL: signs in through the trusted proxy only
+    Column("generation", Integer(), nullable=False, server_default="1"),  # a reset ends the open sessions
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+staff_roles_table = Table(
+    "staff_roles", metadata,
+    Column("email", String(254), ForeignKey("staff_accounts.email", ondelete="CASCADE"), primary_key=True),
+    Column("centre", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),  # editor | viewer
+)
+
+staff_sign_in_failures_table = Table(
+    "staff_sign_in_failures", metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("key", String(300), nullable=False),  # "account:EMAIL" or "address:IP"
+    Column("at", UtcDateTime(), nullable=False),
+    Index("ix_staff_sign_in_failures_key_at", "key", "at"),
+)
+
+audit_log_table = Table(
+    "audit_log", metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("who", String(254), nullable=False),
+    Column("centre", String(64), nullable=True),  # whose journal it is part of (None: the person's own)
+    Column("action", String(64), nullable=False),
+    Column("file", Text(), nullable=False, server_default=""),
+    Column("before", Text(), nullable=True),
+    Column("after", Text(), nullable=True),
+    Index("ix_audit_log_at", "at"),
+)
+
 LEARNER_FIELDS = ("email", "first_name", "last_name", "centre", "department", "status", "ues",
                    "dossier_received", "cpf_validated", "training_start", "lang")
 _LEARNER_COLUMNS = [learners_table.c.id, *(learners_table.c[name] for name in LEARNER_FIELDS)]

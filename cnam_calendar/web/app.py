@@ -33,6 +33,8 @@ from cnam_calendar.rules.errors import CnamCalendarError
 from cnam_calendar.rules.model import UE, Centre
 from cnam_calendar.service import academic_year, checked_schedule, local_date, ouvres_for
 from cnam_calendar.store.database import Store
+from cnam_calendar.web.admin import admin_routes
+from cnam_calendar.web.admin_session import AdminConfig
 from cnam_calendar.web.learner import learner_routes
 from cnam_calendar.web.metrics import HttpMetrics, RequestMetrics
 from cnam_calendar.web.security import ExtraHeaders, page_policy, security_headers
@@ -245,7 +247,7 @@ def worker_pid(scope: Scope, headers: list[tuple[bytes, bytes]]) -> list[tuple[b
 
 
 def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://127.0.0.1:8000",
-             store: Store | None = None) -> Starlette:
+             store: Store | None = None, admin: AdminConfig | None = None) -> Starlette:
     """Build the ASGI app over the rule files, the built output, the learners' store and a clock."""
     feeds = Feeds(Path(calendars), Path(out), clock)
     base_url = base_url.rstrip("/")
@@ -393,6 +395,7 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
         Route("/feeds/{centre}/{year}/ue/{code}.ics", ue_feed, methods=["GET", "HEAD"]),
         Route("/overview/{centre}/{year}", overview, methods=["GET", "HEAD"]),
         *learner_routes(store, feeds.centres, feeds.catalogue, clock, base_url, not_found, bad_request),
+        *admin_routes(feeds, store, clock, admin),  # the staff console, /admin (web/admin.py)
         Route("/{path:path}", fallback, methods=["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]),
     ]
     app = Starlette(routes=routes, exception_handlers={CnamCalendarError: on_error},
@@ -414,4 +417,5 @@ def app_from_env() -> Starlette:
         lambda: datetime.now(timezone.utc),
         os.environ.get("CNAM_CALENDAR_BASE_URL", "http://127.0.0.1:8000"),
         open_store(os.environ.get("CNAM_CALENDAR_DB") or DEFAULT_DB),
+        AdminConfig.from_env(os.environ),
     )

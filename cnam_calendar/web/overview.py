@@ -134,11 +134,17 @@ def _event(event: Event, semesters: Sequence[Event], lang: str) -> dict[str, obj
     return {"id": event.id, "shade": _shade(event, semesters), "label": event.label(lang),
             "overridden": event.overridden, "start": long_date(event.start, lang),
             "end": long_date(event.end, lang),
-            "length": _length(event, lang), "steps": render_all(event.explanation, lang)}
+            "length": _length(event, lang), "steps": render_all(event.explanation, lang),
+            "source": event.source.cite() if event.source else ""}
 
 
-def render_overview(schedule: Schedule, links: Sequence[tuple[str, str]], *, lang: str = "fr") -> str:
-    """Render the year-at-a-glance page of a schedule; ``links`` are (label, relative href) of its .ics files."""
+def render_overview(schedule: Schedule, links: Sequence[tuple[str, str]], *, lang: str = "fr",
+                    template: str = "overview.html.j2", **extra: object) -> str:
+    """Render the year-at-a-glance page of a schedule; ``links`` are (label, relative href) of its .ics files.
+
+    A page built on it (the staff console's year) names its own ``template``, which extends
+    overview.html.j2, and passes what it adds in ``extra``; it gets every event explained in ``events``.
+    """
     if lang not in LANGS:
         raise ValueError(f"unknown language {lang!r}: expected one of {', '.join(LANGS)}")
     centre = schedule.centre
@@ -153,7 +159,7 @@ def render_overview(schedule: Schedule, links: Sequence[tuple[str, str]], *, lan
         for e in schedule.events if e.kind in ("holiday", "closure")
     ]
     return render(
-        environment("cnam_calendar.web", lang), "overview.html.j2",
+        environment("cnam_calendar.web", lang), template,
         lang=lang, year=schedule.year,
         title=gettext(lang, "%(centre)s — année %(label)s", centre=centre.name, label=schedule.label),
         months_label=gettext(lang, "Les mois de l'année %(label)s", label=schedule.label),
@@ -170,4 +176,6 @@ def render_overview(schedule: Schedule, links: Sequence[tuple[str, str]], *, lan
         footer=gettext(lang, "Généré par cnam-calendar à partir de %(path)s. Les dates se calculent selon les "
                              "règles du Cnam ; chaque échéance donne son raisonnement.", path=source),
         contact=[x for x in (centre.contact.email, centre.contact.url) if x],
+        events=[_event(e, semesters, lang) for e in schedule.events if e.kind in KINDS] if extra else [],
+        **extra,
     )

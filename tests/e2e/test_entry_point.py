@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
-COMMANDS = {"build", "check", "daemon", "deadline", "diff", "explain", "feed", "learners", "reminders", "serve", "year"}
+COMMANDS = {"build", "check", "daemon", "deadline", "diff", "explain", "feed", "learners", "reminders", "serve", "staff",
+            "year"}
 SUBCOMMANDS = {
     "learners": {"feeds", "generate", "import", "issue-token", "show"},
     "reminders": {"failures", "opt-out", "plan", "preview", "status"},
+    "staff": {"add", "journal", "list", "remove", "reset"},
     "year": {"new"},
 }
 

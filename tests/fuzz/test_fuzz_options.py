@@ -52,9 +52,12 @@ BASE = {
     ("reminders", "failures"): [],
     ("reminders", "opt-out"): ["A1"],
     ("year", "new"): ["--centre", "ipst-cnam", "--year", "2026"], ("diff",): ["--centre", "ipst-cnam", "--year", "2026"],
+    ("staff", "add"): ["a@lecnam.net", "--centre", "ipst-cnam", "--role", "viewer", "--no-password"],
+    ("staff", "reset"): ["a@lecnam.net", "--password-stdin"], ("staff", "list"): [],
+    ("staff", "remove"): ["a@lecnam.net"], ("staff", "journal"): [],
 }
 ENV = ("CNAM_CALENDAR_CALENDARS", "CNAM_CALENDAR_DB", "CNAM_CALENDAR_BASE_URL", "SOURCE_DATE_EPOCH",
-       "CNAM_CALENDAR_SMTP_PASSWORD")
+       "CNAM_CALENDAR_SMTP_PASSWORD", "CNAM_CALENDAR_ADMIN_PROXY_HEADER", "CNAM_CALENDAR_ADMIN_TRUSTED_PROXIES")
 NEVER_STARTS = {("serve",), ("daemon",)}
 
 NASTY = st.one_of(

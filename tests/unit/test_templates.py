@@ -15,7 +15,7 @@ from cnam_calendar import templating
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "cnam_calendar"
-RENDERERS = ("web/overview.py", "web/subscribe.py", "web/learner.py", "mail/compose.py")
+RENDERERS = ("web/overview.py", "web/subscribe.py", "web/learner.py", "mail/compose.py", "web/admin.py")
 HTML_TAG = re.compile(r"<(?:!DOCTYPE|html|head|body|p|div|span|li|ul|ol|td|tr|th|table|section|h[1-6]|a|b|small|"
                       r"strong|label|input|option|select|form|button|footer|header|aside|style|script)[\s>]", re.I)
 
