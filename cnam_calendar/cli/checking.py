@@ -8,10 +8,8 @@ from pathlib import Path
 
 from cnam_calendar.inputs.catalogue import load_catalogue
 from cnam_calendar.inputs.config import centre_files, load_centres
-from cnam_calendar.rules.engine import check_schedule
 from cnam_calendar.rules.errors import CnamCalendarError, UnreadableError
-from cnam_calendar.rules.sessions import hours_problems
-from cnam_calendar.service import academic_year, schedule
+from cnam_calendar.service import academic_year, year_problems
 
 
 @dataclass
@@ -47,14 +45,7 @@ def check_centres(calendars: Path, only: tuple[str, ...], today: date) -> Findin
             found.add(exc)
             catalogue = None
         for year in sorted({*centre.years, academic_year(today)}):
-            try:
-                sched = schedule(centre, year)
-                problems = check_schedule(sched)
-                # hours only mean something once the semesters and the catalogue themselves are sound
-                if not problems and catalogue is not None:
-                    problems = hours_problems(sched, catalogue)
-                found.problems.extend(problems)
-            except CnamCalendarError as exc:
-                found.add(exc)
+            # the files are read: what is left are problems of the year (the console shows the same list)
+            found.problems.extend(year_problems(centre, year, catalogue))
             found.years += 1
     return found
