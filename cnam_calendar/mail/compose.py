@@ -46,40 +46,21 @@ DEFAULT_SENDER = "rappels@cnam-calendar.invalid"  # when neither the daemon nor 
 PRODID = "-//cnam-calendar//rappels//FR"
 _SPACES = re.compile(r"\s+")
 
-ACTIONS = {  # event id (or prefix) → (fr, en): what the learner has to do before the date
-    "cpf-confirmation": (
-        "Confirmez votre inscription sur Mon Compte Formation avant cette date : sans confirmation, "
-        "le financement CPF n'est pas engagé.",
-        "Confirm your registration on Mon Compte Formation before this date: without it, the CPF "
-        "funding is not committed."),
-    "withdrawal": (
-        "Si vous souhaitez supprimer une UE ou annuler votre inscription, faites-en la demande écrite "
-        "au centre avant cette date.",
-        "If you want to drop a course unit or cancel your registration, send your written request to "
-        "the centre before this date."),
-    "apprenticeship-contract": (
-        "Faites signer votre contrat d'apprentissage avant cette date et transmettez-le au centre.",
-        "Have your apprenticeship contract signed before this date and send it to the centre."),
-    "cpf-latest-validation": (
-        "Si vous financez cette formation par le CPF, la demande doit être validée au plus tard ce jour-là "
-        "pour commencer au prochain semestre.",
-        "If the CPF funds your training, the request must be validated by this day at the latest to "
-        "start next semester."),
-    "registration-close": (
-        "Finalisez votre inscription avant la clôture.",
-        "Complete your registration before it closes."),
-    "add-drop-close": (
-        "Pour ajouter ou supprimer une UE, déposez le bulletin rectificatif avant cette date.",
-        "To add or drop a course unit, hand in the corrective form before this date."),
-    "exam": (
-        "Vérifiez la date, l'heure et le lieu de votre épreuve sur votre convocation : ils sont publiés "
-        "par le service des examens.",
-        "Check the date, time and place of your exam on your notice: the exam office publishes them."),
+def N_(message: str) -> str:  # noqa: N802 - the marker pybabel extracts (DEFAULT_KEYWORDS)
+    """Mark ``message`` for the catalogues; it is translated where it is used (``gettext``)."""
+    return message
+
+
+ACTIONS = {  # event id (or prefix) → what the learner has to do before the date (msgid; catalogues: notices.po)
+    "cpf-confirmation": N_("Confirmez votre inscription sur Mon Compte Formation avant cette date : sans confirmation, le financement CPF n'est pas engagé."),
+    "withdrawal": N_('Si vous souhaitez supprimer une UE ou annuler votre inscription, faites-en la demande écrite au centre avant cette date.'),
+    "apprenticeship-contract": N_("Faites signer votre contrat d'apprentissage avant cette date et transmettez-le au centre."),
+    "cpf-latest-validation": N_('Si vous financez cette formation par le CPF, la demande doit être validée au plus tard ce jour-là pour commencer au prochain semestre.'),
+    "registration-close": N_('Finalisez votre inscription avant la clôture.'),
+    "add-drop-close": N_('Pour ajouter ou supprimer une UE, déposez le bulletin rectificatif avant cette date.'),
+    "exam": N_("Vérifiez la date, l'heure et le lieu de votre épreuve sur votre convocation : ils sont publiés par le service des examens."),
 }
-_DEFAULT_ACTION = (
-    "Vérifiez ce qui est attendu de vous avant cette date ; en cas de doute, contactez le centre.",
-    "Check what is expected of you before this date; if in doubt, contact the centre.",
-)
+_DEFAULT_ACTION = N_('Vérifiez ce qui est attendu de vous avant cette date ; en cas de doute, contactez le centre.')
 
 
 _TEMPLATES = environment("cnam_calendar.mail")
@@ -106,15 +87,15 @@ def explanation(event: Mapping[str, Any], lang: str) -> list[str]:
     return list(render_all(event.get("steps", []), lang))
 
 
-def _action(event: Mapping[str, Any], lang: str) -> str:
-    i = 1 if lang == "en" else 0
+def action(event: Mapping[str, Any], lang: str) -> str:
+    """Return what the learner has to do before the event's date, in ``lang``."""
     if event.get("kind") == "exam":
-        return ACTIONS["exam"][i]
+        return gettext(lang, ACTIONS["exam"])
     event_id = str(event.get("id", ""))
-    for prefix, texts in ACTIONS.items():
+    for prefix, text in ACTIONS.items():
         if event_id == prefix or event_id.startswith(prefix + "-"):
-            return texts[i]
-    return _DEFAULT_ACTION[i]
+            return gettext(lang, text)
+    return gettext(lang, _DEFAULT_ACTION)
 
 
 def _when(event: Mapping[str, Any], day: date, lang: str) -> str:
@@ -187,7 +168,7 @@ def _texts(payload: Mapping[str, Any], lang: str, unsubscribe: str, unsub_subjec
         "hello": gettext(lang, "Bonjour %(name)s,", name=name),
         "lead": _reminder(title, event, day, when, lang) + ".",
         "todo_head": gettext(lang, "Ce qu'il faut faire"),
-        "todo": _action(event, lang),
+        "todo": action(event, lang),
         "why_head": gettext(lang, "Comment cette date est calculée"),
         "steps": explanation(event, lang),
         "source": str(event.get("source") or ""),
