@@ -14,6 +14,7 @@ from cnam_calendar.cli.learners import _centres, _clock, _db_option, _store, _ye
 from cnam_calendar.cli.types import ACADEMIC_YEAR, ISO_DATE, Decimal, Integer
 from cnam_calendar.mail.compose import compose, text_part
 from cnam_calendar.mail.daemon import plan_all
+from cnam_calendar.mail.notices import scan_notices
 from cnam_calendar.rules.errors import StoreError
 from cnam_calendar.rules.reminders import Reminder, in_window
 from cnam_calendar.store.database import DEFAULT_DB, Store
@@ -63,6 +64,7 @@ def plan(ctx: click.Context, first: date | None, last: date | None, year: int, f
     planned = [r for r in compute_plan(store, ctx, year) if in_window(r, first, last)]
     end = None if last is None else last + timedelta(days=1)
     report = sync_plan(store, planned, _clock(ctx), _local_midnight(first), _local_midnight(end), years=[year])
+    notices = scan_notices(store, _centres(ctx), _clock(ctx), year)
     if fmt == "json":
         click.echo(json.dumps([_reminder_json(r) for r in planned], ensure_ascii=False, indent=2))
     else:
@@ -72,6 +74,8 @@ def plan(ctx: click.Context, first: date | None, last: date | None, year: int, f
     click.echo(f"{len(planned)} rappel(s) prévu(s) ; base : {report.created} ajouté(s), {report.updated} mis à "
                f"jour, {report.revived} réactivé(s), {report.cancelled} annulé(s), {report.unchanged} inchangé(s), "
                f"{report.skipped} déjà passé(s)", err=True)
+    click.echo(f"avis de changement : {notices.queued} prévu(s), {notices.updated} mis à jour, "
+               f"{notices.cancelled} annulé(s) ; {notices.baselined} apprenant(s) pris comme référence", err=True)
 
 
 @reminders.command()
@@ -151,7 +155,7 @@ def daemon(ctx: click.Context, smtp_host: str, smtp_port: int, smtp_starttls: bo
                     sender=sender)
     ctx.call_on_close(mailer.close)
     worker = Daemon(store, mailer, _centres(ctx), lambda: _clock(ctx), sender,
-                    lease=timedelta(seconds=lease_seconds))
+                    lease=timedelta(seconds=lease_seconds), reload_centres=lambda: _centres(ctx))
     released = worker.recover()
     click.echo(f"démon {worker.owner} : {store.url}, smtp://{smtp_host}:{smtp_port}, {lanes} voie(s)"
                + (f", {released} rappel(s) repris" if released else ""), err=True)

@@ -164,9 +164,19 @@ def _texts(payload: Mapping[str, Any], lang: str, unsubscribe: str, unsub_subjec
     when = countdown(days_left(payload, moment), lang)
     contact = [c for c in (centre.get("name"), centre.get("email"), centre.get("phone")) if c]
     faq = event.get("url") or centre.get("faq_url") or ""
+    lead = _reminder(title, event, day, when, lang) + "."
     return {
+        "title": lead,
         "hello": gettext(lang, "Bonjour %(name)s,", name=name),
-        "lead": _reminder(title, event, day, when, lang) + ".",
+        "lead": lead,
+        "title_event": title,
+        "hero_date": long_date(day, lang),
+        "hero_left": when,
+        "contact_name": centre.get("name") or "",
+        "contact_email": centre.get("email") or "",
+        "contact_phone": centre.get("phone") or "",
+        "page_link": payload.get("page_url") or "",
+        "page_label": gettext(lang, "Ma page : mes échéances et mon calendrier"),
         "todo_head": gettext(lang, "Ce qu'il faut faire"),
         "todo": action(event, lang),
         "why_head": gettext(lang, "Comment cette date est calculée"),
@@ -176,7 +186,7 @@ def _texts(payload: Mapping[str, Any], lang: str, unsubscribe: str, unsub_subjec
         "contact_head": gettext(lang, "Qui contacter"),
         "contact": contact,
         "faq": faq,
-        "faq_label": "FAQ",
+        "faq_label": gettext(lang, "Questions fréquentes (FAQ)"),
         "stop": gettext(lang, "Ce message est automatique. Pour ne plus recevoir ces rappels par e-mail, écrivez à "
                               "%(address)s avec l'objet « %(subject)s » ; votre calendrier (abonnement) reste à jour.",
                         address=unsubscribe, subject=unsub_subject),
@@ -343,7 +353,12 @@ def render(payload: Mapping[str, Any], key: str, *, sender: str | None = None, l
     is the moment of sending: the Date header, and the time left the text states (the daemon
     passes its clock; no clock is read here; without it, the planned instant). The MIME
     boundaries derive from the key: the same row always gives the same bytes.
+    A change notice or an invitation (``payload["type"]``) is written by ``mail/letters.py``.
     """
+    if payload.get("type") in ("notice", "invite"):
+        from cnam_calendar.mail.letters import render_letter
+
+        return render_letter(payload, key, sender=sender, lang=lang, unsubscribe=unsubscribe, date=date)
     learner = payload["learner"]
     lang = "en" if (lang or learner.get("lang")) == "en" else "fr"
     centre = payload["centre"]

@@ -23,7 +23,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 
 from cnam_calendar.rules.model import Centre
 from cnam_calendar.rules.notices import NOTICE_UID, CentreEvents, changes, digest, snapshot, soonest
@@ -68,18 +68,22 @@ def next_monday(moment: datetime, at: time, zone: ZoneInfo) -> datetime:
     return local_instant(day + timedelta(days=7 - day.weekday() + 7), at, zone).astimezone(timezone.utc)
 
 
+def digest_only(centre: Centre, preference: str, found: Sequence[Mapping[str, Any]], now: datetime) -> bool:
+    """Tell whether changes ``found`` wait for the Monday digest: a weekly learner, nothing within 7 days."""
+    if preference != "weekly":
+        return False
+    today = local_date(now, centre.timezone)
+    day = soonest(found, today)
+    return day is None or day > today + timedelta(days=URGENT_DAYS)
+
+
 def due_time(centre: Centre, preference: str, found: Sequence[Mapping[str, Any]], now: datetime) -> datetime:
     """Return when a notice of ``found`` first seen ``now`` goes: after the hold-back, or the Monday digest."""
     policy = centre.reminders
-    zone = ZoneInfo(centre.timezone)
     first = now + timedelta(minutes=policy.notice_holdback_minutes)
-    if preference != "weekly":
+    if not digest_only(centre, preference, found, now):
         return first
-    today = local_date(now, centre.timezone)
-    day = soonest(found, today)
-    if day is not None and day <= today + timedelta(days=URGENT_DAYS):
-        return first
-    return next_monday(first, policy.time, zone)
+    return next_monday(first, policy.time, ZoneInfo(centre.timezone))
 
 
 def _payload(centre: Centre, learner: Any, key: str, lkey: str, found: list[dict[str, Any]],
@@ -178,7 +182,10 @@ def _scan_chunk(store: Store, by_centre: Mapping[str, Centre], shared: Mapping[s
             due = due_time(centre, prefs.get(learner.id, "each"), found, now)
             if row is not None and row.status == "pending":
                 due = min(due, row.due_at) if row.attempts == 0 else row.due_at  # first sight; a retry keeps its time
-            payload = _dump(_payload(centre, learner, key, keys[learner.id], found, snap, events, due))
+            content = _payload(centre, learner, key, keys[learner.id], found, snap, events, due)
+            if digest_only(centre, prefs.get(learner.id, "each"), found, now):
+                content["digest"] = True  # the Monday digest, not an urgent notice
+            payload = _dump(content)
             if row is None:
                 inserts.append({"key": key, "learner_id": learner.id, "event_uid": NOTICE_UID, "due_at": due,
                                 "expires_at": None, "offset_days": None, "payload": payload, "status": "pending",
@@ -201,7 +208,8 @@ def _scan_chunk(store: Store, by_centre: Mapping[str, Centre], shared: Mapping[s
             conn.execute(insert(deliveries), inserts)
         if changes_:
             conn.execute(update(deliveries).where(deliveries.c.key == bindparam("b_key"),
-                                                  deliveries.c.status.in_(("pending", "cancelled"))), changes_)
+                                                  or_(deliveries.c.status == "pending",
+                                                      deliveries.c.status == "cancelled")), changes_)
         for i in range(0, len(to_cancel), CHUNK):
             conn.execute(update(deliveries).where(deliveries.c.key.in_(to_cancel[i:i + CHUNK]),
                                                   deliveries.c.status == "pending").values(status="cancelled"))
