@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from cnam_calendar.cli import click_fr
+from cnam_calendar.cli.invite import invite
 from cnam_calendar.cli.learners import learners
 from cnam_calendar.cli.reminders import daemon, reminders
 from cnam_calendar.cli.types import ACADEMIC_YEAR, ISO_DATE, Integer, check_base_url
@@ -323,6 +324,7 @@ def _keep_tcp_nodelay() -> None:
 
 
 main.add_command(learners)
+learners.add_command(invite)
 main.add_command(reminders)
 main.add_command(daemon)
 

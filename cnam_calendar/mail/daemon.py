@@ -28,7 +28,7 @@ from cnam_calendar.rules.errors import CnamCalendarError, StoreError
 from cnam_calendar.rules.model import Centre
 from cnam_calendar.rules.reminders import Reminder, plan_reminders
 from cnam_calendar.service import academic_year, local_date, ouvres_for, schedule
-from cnam_calendar.store import delivery, notices
+from cnam_calendar.store import delivery, invites, notices
 from cnam_calendar.store.database import Store
 
 Clock = Callable[[], datetime]
@@ -401,6 +401,8 @@ class Daemon:
         try:
             with delivery.singleton(self.store, "housekeeping") as mine:
                 counts = delivery.status_counts(self.store) if mine else {}
+                if mine:
+                    invites.scrub(self.store)  # the links of invitations sent leave the table
         except StoreError as err:
             self.store_outage.failed(err)
             return {}
