@@ -186,7 +186,8 @@ def _texts(payload: Mapping[str, Any], lang: str, unsubscribe: str, unsub_subjec
         "contact_head": gettext(lang, "Qui contacter"),
         "contact": contact,
         "faq": faq,
-        "faq_label": gettext(lang, "Questions fréquentes (FAQ)"),
+        "faq_label": "FAQ",
+        "faq_link": gettext(lang, "Questions fréquentes (FAQ)"),
         "stop": gettext(lang, "Ce message est automatique. Pour ne plus recevoir ces rappels par e-mail, écrivez à "
                               "%(address)s avec l'objet « %(subject)s » ; votre calendrier (abonnement) reste à jour.",
                         address=unsubscribe, subject=unsub_subject),

@@ -61,7 +61,8 @@ def _common(payload: Mapping[str, Any], lang: str, mailbox: str) -> dict[str, An
         "contact_head": gettext(lang, "Qui contacter"),
         "contact_name": centre.get("name") or "", "contact_email": centre.get("email") or "",
         "contact_phone": centre.get("phone") or "",
-        "faq": centre.get("faq_url") or "", "faq_label": gettext(lang, "Questions fréquentes (FAQ)"),
+        "faq": centre.get("faq_url") or "", "faq_label": "FAQ",
+        "faq_link": gettext(lang, "Questions fréquentes (FAQ)"),
         "page_link": payload.get("page_url") or "",
         "page_label": gettext(lang, "Ma page : mes échéances et mon calendrier"),
         "stop": gettext(lang, "Ce message est automatique. Pour ne plus recevoir ces rappels par e-mail, écrivez à "
