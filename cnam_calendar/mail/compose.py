@@ -52,15 +52,29 @@ def N_(message: str) -> str:  # noqa: N802 - the marker pybabel extracts (DEFAUL
 
 
 ACTIONS = {  # event id (or prefix) → what the learner has to do before the date (msgid; catalogues: notices.po)
-    "cpf-confirmation": N_("Confirmez votre inscription sur Mon Compte Formation avant cette date : sans confirmation, le financement CPF n'est pas engagé."),
-    "withdrawal": N_('Si vous souhaitez supprimer une UE ou annuler votre inscription, faites-en la demande écrite au centre avant cette date.'),
-    "apprenticeship-contract": N_("Faites signer votre contrat d'apprentissage avant cette date et transmettez-le au centre."),
-    "cpf-latest-validation": N_('Si vous financez cette formation par le CPF, la demande doit être validée au plus tard ce jour-là pour commencer au prochain semestre.'),
-    "registration-close": N_('Finalisez votre inscription avant la clôture.'),
-    "add-drop-close": N_('Pour ajouter ou supprimer une UE, déposez le bulletin rectificatif avant cette date.'),
-    "exam": N_("Vérifiez la date, l'heure et le lieu de votre épreuve sur votre convocation : ils sont publiés par le service des examens."),
+    "cpf-confirmation": N_(
+        "Confirmez votre inscription sur Mon Compte Formation avant cette date : sans "
+        "confirmation, le financement CPF n'est pas engagé."),
+    "withdrawal": N_(
+        "Si vous souhaitez supprimer une UE ou annuler votre inscription, faites-en la demande "
+        "écrite au centre avant cette date."),
+    "apprenticeship-contract": N_(
+        "Faites signer votre contrat d'apprentissage avant cette date et transmettez-le au "
+        "centre."),
+    "cpf-latest-validation": N_(
+        "Si vous financez cette formation par le CPF, la demande doit être validée au plus tard "
+        "ce jour-là pour commencer au prochain semestre."),
+    "registration-close": N_(
+        "Finalisez votre inscription avant la clôture."),
+    "add-drop-close": N_(
+        "Pour ajouter ou supprimer une UE, déposez le bulletin rectificatif avant cette date."),
+    "exam": N_(
+        "Vérifiez la date, l'heure et le lieu de votre épreuve sur votre convocation : ils sont "
+        "publiés par le service des examens."),
 }
-_DEFAULT_ACTION = N_('Vérifiez ce qui est attendu de vous avant cette date ; en cas de doute, contactez le centre.')
+_DEFAULT_ACTION = N_(
+    "Vérifiez ce qui est attendu de vous avant cette date ; en cas de doute, contactez le "
+    "centre.")
 
 
 _TEMPLATES = environment("cnam_calendar.mail")

@@ -117,8 +117,9 @@ def _invite_texts(payload: Mapping[str, Any], lang: str, mailbox: str) -> dict[s
                                   "et l'abonnement de votre agenda à votre calendrier, qui se tient à jour tout seul."),
             "button": gettext(lang, "Ouvrir ma page"),
             "points": [gettext(lang, "Vos échéances, avec le nombre de jours restants et leur explication."),
-                       gettext(lang, "Un abonnement pour votre agenda (iPhone, Android, Google, Outlook, Thunderbird) : "
-                                     "une seule fois, il passe d'une année à la suivante sans rien changer."),
+                       gettext(lang, "Un abonnement pour votre agenda (iPhone, Android, Google, Outlook, "
+                                     "Thunderbird) : une seule fois, il passe d'une année à la suivante sans rien "
+                                     "changer."),
                        gettext(lang, "Vos e-mails : chaque rappel, un résumé le lundi, ou aucun.")],
             "replaced": gettext(lang, "Ce lien remplace le précédent, qui ne fonctionne plus : si votre agenda était "
                                       "abonné avec l'ancien, abonnez-le de nouveau depuis cette page.")

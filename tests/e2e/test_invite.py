@@ -17,8 +17,7 @@ from cnam_calendar.mail.smtp import Mailer
 from cnam_calendar.rules.model import Learner
 from cnam_calendar.store.database import open_store
 from cnam_calendar.store.delivery import list_deliveries, set_opt_out
-from tests.conftest import CALENDARS
-from tests.conftest import invoke
+from tests.conftest import CALENDARS, invoke
 from tests.support.smtp_sink import SmtpSink, running_sink
 from tests.unit.test_explain_text import WORD as FRENCH_WORD
 

@@ -37,7 +37,8 @@ def mails(tmp_path: Path) -> dict[str, str]:
         store.import_learners([Learner("L1", "camille.martin@example.org", "Camille", "Martin-Delacroix-Beauregard",
                                        "ipst-cnam", "31", "cpf", ("NFA031",), cpf_validated=date(2026, 11, 10))])
         centres = load_centres(calendars)
-        [reminder] = [r for r in plan_all(store, centres, 2026) if r.event_id == "cpf-confirmation" and r.offset_days == 1]
+        [reminder] = [r for r in plan_all(store, centres, 2026)
+                      if r.event_id == "cpf-confirmation" and r.offset_days == 1]
         scan_notices(store, centres, NOW, 2026)
         path = calendars / "ipst-cnam.toml"
         path.write_text(path.read_text().replace(

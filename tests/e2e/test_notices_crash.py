@@ -62,10 +62,11 @@ def test_sigkill_in_the_middle_of_10000_notices_loses_none(tmp_path: Path) -> No
         assert scan_notices(store, load_centres(calendars), now, year).baselined == N
         path = calendars / "ipst-cnam.toml"
         day = local_date(now) + timedelta(days=20)
-        text = path.read_text().replace(f"[years.{year}]\n", f"[years.{year}]\n", 1)
+        text = path.read_text()
         text = text.replace("[reminders]\n", "[reminders]\nnotice_holdback_minutes = 0\n", 1)
-        text = text.replace(f"[years.{year}]\nclosures = [", f"[years.{year}]\nclosures = [{{ id = \"burst\", "
-                            f"start = {day.isoformat()}, end = {day.isoformat()}, label = \"Fermeture exceptionnelle\" }}, ", 1)
+        closure = (f'{{ id = "burst", start = {day.isoformat()}, end = {day.isoformat()}, '
+                   'label = "Fermeture exceptionnelle" }, ')
+        text = text.replace(f"[years.{year}]\nclosures = [", f"[years.{year}]\nclosures = [{closure}", 1)
         path.write_text(text)
         assert scan_notices(store, load_centres(calendars), now, year).queued == N
     finally:

@@ -230,7 +230,8 @@ def test_a_digest_learner_hears_at_once_of_a_change_within_seven_days(store, sin
     daemon = daemon_for(store, sink, calendars, clock)
     daemon.scan_notices()
     path = calendars / "ipst-cnam.toml"
-    path.write_text(path.read_text().replace("start = 2026-12-19, end = 2027-01-03", "start = 2026-12-16, end = 2027-01-03"))
+    path.write_text(path.read_text().replace("start = 2026-12-19, end = 2027-01-03",
+                                             "start = 2026-12-16, end = 2027-01-03"))
     daemon.scan_notices()
     [row] = [d for d in list_deliveries(store) if d.key.startswith("notice/")]
     assert row.due_at == start + timedelta(minutes=30)

@@ -11,9 +11,9 @@ import httpx
 import icalendar
 import pytest
 
+from cnam_calendar.ical import build as build_mod
 from cnam_calendar.inputs.catalogue import load_catalogue
 from cnam_calendar.inputs.config import load_centres
-from cnam_calendar.ical import build as build_mod
 from cnam_calendar.rules.model import Learner
 from cnam_calendar.store.database import Store, open_store
 from tests.conftest import CALENDARS
