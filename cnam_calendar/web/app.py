@@ -341,25 +341,28 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
             feed = await run_in_threadpool(cache.rendered, *args)
         return calendar_response(request, feed, private=True, filename="cnam-personnel.ics")
 
-    async def rolling_centre_feed(request: Request) -> Response:
+    def centre_lang(request: Request) -> tuple[Centre, str] | Response:
         centre = feeds.centres().get(request.path_params["centre"])
         if centre is None:
             return not_found()
         lang = lang_of(request)
-        if isinstance(lang, Response):
-            return lang
+        return lang if isinstance(lang, Response) else (centre, lang)
+
+    async def rolling_centre_feed(request: Request) -> Response:
+        found = centre_lang(request)
+        if isinstance(found, Response):
+            return found
+        centre, lang = found
         ues = pick(centre, request.query_params.getlist("ue"))
         if isinstance(ues, Response):
             return ues
         return calendar_response(request, feeds.rolling(centre, ues, lang), private=False, filename=f"{centre.id}.ics")
 
     async def rolling_ue_feed(request: Request) -> Response:
-        centre = feeds.centres().get(request.path_params["centre"])
-        if centre is None:
-            return not_found()
-        lang = lang_of(request)
-        if isinstance(lang, Response):
-            return lang
+        found = centre_lang(request)
+        if isinstance(found, Response):
+            return found
+        centre, lang = found
         code = request.path_params["code"]
         ue = {u.code: u for u in feeds.catalogue(centre)}.get(code)
         if ue is None:  # removed from the catalogue: as the yearly URL of the running year says

@@ -25,6 +25,7 @@ from cnam_calendar.rules.model import Learner
 from cnam_calendar.store.database import Store, open_store
 from cnam_calendar.store.delivery import list_deliveries, set_mail_preference
 from tests.conftest import CALENDARS
+from tests.support.app_server import Travel
 from tests.support.smtp_sink import SmtpSink, running_sink
 from tests.unit.test_explain_text import WORD as FRENCH_WORD
 
@@ -32,14 +33,6 @@ PARIS = ZoneInfo("Europe/Paris")
 UTC = timezone.utc
 SENDER = "rappels@cnam.test"
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=PARIS).astimezone(UTC)  # a Monday morning
-
-
-class Travel:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
