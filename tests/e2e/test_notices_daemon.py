@@ -25,6 +25,7 @@ from cnam_calendar.rules.model import Learner
 from cnam_calendar.store.database import Store, open_store
 from cnam_calendar.store.delivery import list_deliveries, set_mail_preference
 from tests.conftest import CALENDARS
+from tests.contract.test_store import db_url  # noqa: F401  (fixture: SQLite file or PostgreSQL schema)
 from tests.support.app_server import Travel
 from tests.support.smtp_sink import SmtpSink, running_sink
 from tests.unit.test_explain_text import WORD as FRENCH_WORD
@@ -49,8 +50,8 @@ def sink() -> Iterator[SmtpSink]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = open_store(f"sqlite:///{tmp_path / 'notices.db'}")
+def store(db_url: str) -> Iterator[Store]:  # noqa: F811 - a SQLite file, or a PostgreSQL schema of its own
+    s = open_store(db_url)
     yield s
     s.close()
 
