@@ -112,7 +112,8 @@ def _invite_texts(payload: Mapping[str, Any], lang: str, mailbox: str) -> dict[s
     centre_name = payload["centre"].get("name") or ""
     subject = gettext(lang, "%(centre)s : votre calendrier personnel", centre=centre_name)
     return {**_common(payload, lang, mailbox), "title": subject, "subject": subject,
-            "page_url": payload["page_url"], "page_link": "",
+            "page_url": payload.get("page_url") or gettext(lang, "(lien effacé de la base après l'envoi)"),
+            "page_link": "",
             "lead": gettext(lang, "Voici votre page personnelle : vos échéances, vos UE et vos sessions d'examens, "
                                   "et l'abonnement de votre agenda à votre calendrier, qui se tient à jour tout seul."),
             "button": gettext(lang, "Ouvrir ma page"),

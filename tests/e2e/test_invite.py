@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from cnam_calendar.inputs.config import load_centres
+from cnam_calendar.mail.compose import compose, text_part
 from cnam_calendar.mail.daemon import Daemon
 from cnam_calendar.mail.smtp import Mailer
 from cnam_calendar.rules.model import Learner
@@ -89,4 +90,6 @@ def test_invite_sends_each_learner_their_page_link_once(tmp_path: Path, sink: Sm
     daemon.housekeeping()
     for row in list_deliveries(store):
         assert row.status == "sent" and "page_url" not in row.payload
+        shown = compose(row.payload, row.key)  # `reminders preview` of a scrubbed row: no link, no traceback
+        assert "/me/" not in text_part(shown)
     store.close()
