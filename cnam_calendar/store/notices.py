@@ -128,8 +128,9 @@ def _scan_chunk(store: Store, by_centre: Mapping[str, Centre], shared: Mapping[s
     keys = {x.id: store.learner_key(x.id) for x in part}
     baselined = queued = updated = cancelled = advanced = unchanged = 0
     with store._write("avis de changement") as conn:
-        prefs = {r.id: r.mail_preference for r in conn.execute(
-            select(learners_table.c.id, learners_table.c.mail_preference).where(learners_table.c.id.in_(ids)))}
+        prefs = {r.id: "none" if r.opt_out else r.mail_preference for r in conn.execute(
+            select(learners_table.c.id, learners_table.c.mail_preference, learners_table.c.opt_out)
+            .where(learners_table.c.id.in_(ids)))}
         bases = {r.learner_id: r for r in conn.execute(
             select(notice_baselines_table).where(notice_baselines_table.c.learner_id.in_(ids)))}
         rows = {r.key: r for r in conn.execute(
@@ -168,6 +169,12 @@ def _scan_chunk(store: Store, by_centre: Mapping[str, Centre], shared: Mapping[s
                     to_cancel.append(row.key)  # undone within the hold-back: no notice
                 else:
                     unchanged += 1
+                continue
+            if prefs.get(learner.id) == "none":  # opted out: no notice, and no stale news if they opt in again
+                moved_bases.append({"b_id": learner.id, "digest": dg, "snapshot": _dump(snap), "updated_at": now})
+                advanced += 1
+                if row is not None and row.status == "pending":
+                    to_cancel.append(row.key)
                 continue
             if base_snap is None:
                 base_snap = json.loads(base.snapshot)

@@ -249,3 +249,20 @@ def test_nothing_for_dates_already_past(store, sink, calendars):
     assert daemon.dispatch() == 0
     daemon.mailer.close()
     assert sink.messages == []
+
+
+def test_an_opted_out_learner_gets_no_notice_then_or_after_opting_in(store, sink, calendars):
+    store.import_learners([learner("O1")])
+    clock = Travel(T0)
+    daemon = daemon_for(store, sink, calendars, clock)
+    daemon.scan_notices()
+    set_mail_preference(store, "O1", "none")
+    set_override(calendars, "add-drop-close", date(2027, 2, 22))
+    report = daemon.scan_notices()
+    assert report.queued == 0 and report.advanced == 1
+    set_mail_preference(store, "O1", "each")  # back: no stale news of what changed meanwhile
+    clock.now = T0 + timedelta(hours=1)
+    assert daemon.scan_notices().queued == 0
+    assert daemon.dispatch() == 0
+    daemon.mailer.close()
+    assert sink.messages == []
