@@ -17,8 +17,10 @@ from cnam_calendar.mail.daemon import plan_all
 from cnam_calendar.mail.notices import scan_notices
 from cnam_calendar.rules.errors import StoreError
 from cnam_calendar.rules.reminders import Reminder, in_window
+from cnam_calendar.rules.weekly import weekly_letters
 from cnam_calendar.store.database import DEFAULT_DB, Store
 from cnam_calendar.store.delivery import STATUSES, get_delivery, set_opt_out, status_counts, sync_plan
+from cnam_calendar.store.notices import weekly_learners
 
 STATUS_LABELS = {"pending": "en attente", "leased": "en cours d'envoi", "sent": "envoyés", "failed": "en échec",
                  "expired": "expirés", "superseded": "remplacés", "cancelled": "annulés"}
@@ -34,9 +36,9 @@ def _local_midnight(day: date | None, tz: str = "Europe/Paris") -> datetime | No
 
 
 def _reminder_json(r: Reminder) -> dict[str, Any]:
-    event = r.payload["event"]
+    title = r.payload["event"]["title"] if "event" in r.payload else f"semaine ({len(r.payload['items'])} date(s))"
     return {"key": r.key, "learner_id": r.learner_id, "event_uid": r.event_uid, "event_id": r.event_id,
-            "kind": r.kind, "title": event["title"], "offset_days": r.offset_days, "date": r.target.isoformat(),
+            "kind": r.kind, "title": title, "offset_days": r.offset_days, "date": r.target.isoformat(),
             "local_due": r.local_due.isoformat(), "due_at": r.due_at.isoformat(),
             "expires_at": r.expires_at.isoformat()}
 
@@ -61,7 +63,8 @@ def plan(ctx: click.Context, first: date | None, last: date | None, year: int, f
         raise click.BadParameter(f"--to {last} précède --from {first} ; attendu : une fin après le début",
                                  param_hint="--to")
     store = _store(ctx)
-    planned = [r for r in compute_plan(store, ctx, year) if in_window(r, first, last)]
+    planned = [r for r in weekly_letters(compute_plan(store, ctx, year), weekly_learners(store))
+               if in_window(r, first, last)]  # weekly-digest learners: one Monday letter a week
     end = None if last is None else last + timedelta(days=1)
     report = sync_plan(store, planned, _clock(ctx), _local_midnight(first), _local_midnight(end), years=[year])
     notices = scan_notices(store, _centres(ctx), _clock(ctx), year)
@@ -69,8 +72,9 @@ def plan(ctx: click.Context, first: date | None, last: date | None, year: int, f
         click.echo(json.dumps([_reminder_json(r) for r in planned], ensure_ascii=False, indent=2))
     else:
         for r in planned:
-            click.echo(f"{r.local_due:%Y-%m-%d %H:%M %Z}  {r.learner_id}  J-{r.offset_days}  "
-                       f"{r.payload['event']['title']} ({r.target.isoformat()})  {r.key}")
+            what = (f"J-{r.offset_days}  {r.payload['event']['title']}" if "event" in r.payload
+                    else f"semaine  {len(r.payload['items'])} date(s)")
+            click.echo(f"{r.local_due:%Y-%m-%d %H:%M %Z}  {r.learner_id}  {what} ({r.target.isoformat()})  {r.key}")
     click.echo(f"{len(planned)} rappel(s) prévu(s) ; base : {report.created} ajouté(s), {report.updated} mis à "
                f"jour, {report.revived} réactivé(s), {report.cancelled} annulé(s), {report.unchanged} inchangé(s), "
                f"{report.skipped} déjà passé(s)", err=True)

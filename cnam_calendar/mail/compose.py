@@ -370,7 +370,7 @@ def render(payload: Mapping[str, Any], key: str, *, sender: str | None = None, l
     boundaries derive from the key: the same row always gives the same bytes.
     A change notice or an invitation (``payload["type"]``) is written by ``mail/letters.py``.
     """
-    if payload.get("type") in ("notice", "invite"):
+    if payload.get("type") in ("notice", "invite", "week"):
         from cnam_calendar.mail.letters import render_letter
 
         return render_letter(payload, key, sender=sender, lang=lang, unsubscribe=unsubscribe, date=date)

@@ -27,6 +27,7 @@ from cnam_calendar.mail.smtp import Mailer, SendResult, WireMessage, backoff
 from cnam_calendar.rules.errors import CnamCalendarError, StoreError
 from cnam_calendar.rules.model import Centre
 from cnam_calendar.rules.reminders import Reminder, plan_reminders
+from cnam_calendar.rules.weekly import weekly_letters
 from cnam_calendar.service import academic_year, local_date, ouvres_for, schedule
 from cnam_calendar.store import delivery, invites, notices
 from cnam_calendar.store.database import Store
@@ -139,6 +140,7 @@ class Daemon:
             year = academic_year(local_date(now))
             report = delivery.SyncReport()
             for learner_ids, reminders in plan_slices(self.store, self.centres, year, self.plan_slice):
+                reminders = weekly_letters(reminders, notices.weekly_learners(self.store, learner_ids))
                 # complete for these learners: their stale rows of the year are cancelled, nobody else's
                 report += delivery.sync_plan(self.store, reminders, now, years=[year], learners=learner_ids)
             self.store.checkpoint()  # the plan's pages into the database now, not in the first mark's commit

@@ -130,6 +130,27 @@ def _invite_texts(payload: Mapping[str, Any], lang: str, mailbox: str) -> dict[s
             "raw_label": gettext(lang, "Si le bouton ne s'ouvre pas, copiez ce lien")}
 
 
+def _week_texts(payload: Mapping[str, Any], lang: str, mailbox: str, moment: datetime | None) -> dict[str, Any]:
+    zone = ZoneInfo(payload["centre"].get("timezone") or "Europe/Paris")
+    when = moment if moment is not None else datetime.fromisoformat(payload["due_local"])
+    today = when.astimezone(zone).date()
+    items = []
+    for item in payload["items"]:
+        event, day = item["event"], date.fromisoformat(item["date"])
+        n = (day - today).days
+        if n < 0:
+            continue  # sent late (after downtime): what is over is left out
+        items.append({"title": event["title_en"] if lang == "en" else event["title"],
+                      "when": compose._when(event, day, lang), "left": countdown(n, lang),
+                      "todo": compose.action(event, lang), "steps": compose.explanation(event, lang)})
+    n = len(items)
+    subject = ngettext(lang, "Votre semaine : %(num)d date à retenir", "Votre semaine : %(num)d dates à retenir", n)
+    return {**_common(payload, lang, mailbox), "title": subject, "subject": subject, "entries": items,
+            "lead": gettext(lang, "Les échéances et examens à venir, réunis comme vous l'avez choisi (un e-mail "
+                                  "par semaine, le lundi) :"),
+            "todo_head": gettext(lang, "Ce qu'il faut faire"), "why_head": gettext(lang, "Comment cette date est calculée")}
+
+
 def _plain(t: Mapping[str, Any], kind: str) -> str:
     colon = t["colon"]
     lines = [t["hello"], "", t["lead"], ""]
@@ -145,6 +166,14 @@ def _plain(t: Mapping[str, Any], kind: str) -> str:
                 lines.extend(f"    • {s}" for s in c["steps"])
             lines.append("")
         lines.extend([t["feed_note"], ""])
+    elif kind == "week":
+        for item in t["entries"]:
+            lines.append(f"• {item['title']} {item['when']} ({item['left']})")
+            lines.append(f"  {t['todo_head']}{colon} {item['todo']}")
+            if item["steps"]:
+                lines.append(f"  {t['why_head']}{colon}")
+                lines.extend(f"    – {s}" for s in item["steps"])
+            lines.append("")
     else:
         lines.extend([f"{t['button']}{colon} {t['page_url']}", ""])
         lines.extend(f"  • {p}" for p in t["points"])
@@ -188,9 +217,21 @@ def notice_ics(payload: Mapping[str, Any], lang: str, stamp: datetime) -> bytes 
     return b"".join(out) if n else None
 
 
+def week_ics(payload: Mapping[str, Any], lang: str, stamp: datetime) -> bytes | None:
+    """Return the events of a Monday letter as one VCALENDAR (the feed's UIDs), or None when it has none."""
+    events = [item["event"] for item in payload["items"]]
+    if not events:
+        return None
+    parts = [compose.event_ics({**payload, "event": e, "due_local": stamp.isoformat()}, lang) for e in events]
+    head, tail = b"END:VCALENDAR\r\n", b"BEGIN:VEVENT\r\n"
+    first = parts[0].removesuffix(head)
+    rest = [p[p.index(tail):].removesuffix(head) for p in parts[1:]]
+    return first + b"".join(rest) + head
+
+
 def render_letter(payload: Mapping[str, Any], key: str, *, sender: str | None = None, lang: str | None = None,
                   unsubscribe: str | None = None, date: datetime | None = None) -> WireMessage:
-    """Return the notice or invitation of one delivery row as it goes on the wire (see ``compose.render``)."""
+    """Return the notice, Monday letter or invitation of one delivery row as it goes on the wire (see ``compose.render``)."""
     kind = payload["type"]
     lang = _lang(payload, lang)
     learner, centre = payload["learner"], payload["centre"]
@@ -198,10 +239,12 @@ def render_letter(payload: Mapping[str, Any], key: str, *, sender: str | None = 
     mailbox = clean_header(unsubscribe or centre.get("unsubscribe") or sender_addr, 254)
     if "<" in mailbox:
         mailbox = mailbox.split("<", 1)[1].split(">", 1)[0].strip()
-    t = _notice_texts(payload, lang, mailbox, date) if kind == "notice" else _invite_texts(payload, lang, mailbox)
+    t = (_notice_texts(payload, lang, mailbox, date) if kind == "notice" else
+         _week_texts(payload, lang, mailbox, date) if kind == "week" else _invite_texts(payload, lang, mailbox))
     html = render_template(compose._TEMPLATES, f"{kind}.html.j2", t=t, lang=lang)
     stamp = date or datetime.fromisoformat(payload.get("due_local") or "2000-01-01T00:00:00+00:00")
-    attachment = notice_ics(payload, lang, stamp) if kind == "notice" else None
+    attachment = (notice_ics(payload, lang, stamp) if kind == "notice" else
+                  week_ics(payload, lang, stamp) if kind == "week" else None)
     from_line, envelope_sender = _sender_header(sender_addr)
     to_addr = clean_header(learner["email"], 254)
     to_name = clean_header(f"{learner.get('first_name', '')} {learner.get('last_name', '')}")
@@ -228,7 +271,7 @@ def render_letter(payload: Mapping[str, Any], key: str, *, sender: str | None = 
         f"\r\n--{alternative}--\r\n\r\n".encode("ascii"),
     ]
     if attachment is not None:
-        name = "changes.ics" if lang == "en" else "changements.ics"
+        name = {"notice": ("changements.ics", "changes.ics"), "week": ("semaine.ics", "week.ics")}[kind][lang == "en"]
         parts += [f'--{mixed}\r\nContent-Type: text/calendar; charset="utf-8"\r\n'
                   "Content-Transfer-Encoding: base64\r\n"
                   f'Content-Disposition: attachment; filename="{name}"\r\n\r\n'.encode("ascii"), _base64(attachment)]

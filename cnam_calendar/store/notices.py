@@ -224,6 +224,18 @@ def _scan_chunk(store: Store, by_centre: Mapping[str, Centre], shared: Mapping[s
     return NoticeReport(baselined, queued, updated, cancelled, advanced, unchanged)
 
 
+def weekly_learners(store: Store, learner_ids: Iterable[str] | None = None) -> set[str]:
+    """Return the ids (of ``learner_ids``, default all) of the learners who chose the weekly digest."""
+    stmt = select(learners_table.c.id).where(learners_table.c.mail_preference == "weekly",
+                                             learners_table.c.opt_out.is_(False))
+    with store._errors("lecture des préférences d'envoi"), store.engine.connect() as conn:
+        if learner_ids is None:
+            return set(conn.scalars(stmt))
+        ids = list(learner_ids)
+        return {i for k in range(0, len(ids), CHUNK)
+                for i in conn.scalars(stmt.where(learners_table.c.id.in_(ids[k:k + CHUNK])))}
+
+
 def notices_due_since(store: Store, since: datetime | None, now: datetime) -> bool:
     """Tell whether a pending notice fell due after ``since`` (None: ever) and by ``now``: scan before sending it."""
     stmt = select(deliveries.c.key).where(deliveries.c.status == "pending", deliveries.c.event_uid == NOTICE_UID,
@@ -234,4 +246,4 @@ def notices_due_since(store: Store, since: datetime | None, now: datetime) -> bo
         return conn.execute(stmt.limit(1)).first() is not None
 
 
-__all__ = ["NoticeReport", "due_time", "next_monday", "notice_key", "notices_due_since", "scan"]
+__all__ = ["NoticeReport", "due_time", "next_monday", "notice_key", "notices_due_since", "scan", "weekly_learners"]

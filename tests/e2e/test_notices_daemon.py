@@ -266,3 +266,37 @@ def test_an_opted_out_learner_gets_no_notice_then_or_after_opting_in(store, sink
     assert daemon.dispatch() == 0
     daemon.mailer.close()
     assert sink.messages == []
+
+
+def test_weekly_learners_get_their_reminders_in_one_monday_letter_a_week(store, sink, calendars):
+    store.import_learners([learner("W1", cpf=date(2026, 11, 16), status="cpf"),
+                           learner("E1", cpf=date(2026, 11, 16), status="cpf")])
+    set_mail_preference(store, "W1", "weekly")
+    start = datetime(2026, 11, 2, 8, 0, tzinfo=PARIS).astimezone(UTC)
+    clock = Travel(start)
+    daemon = daemon_for(store, sink, calendars, clock)
+    daemon.plan()
+    rows = list_deliveries(store)
+    mine = [d for d in rows if d.learner_id == "W1"]
+    assert mine and all(d.key.startswith("week/W1/") for d in mine)
+    assert all(d.due_at.astimezone(PARIS).weekday() == 0 and d.due_at.astimezone(PARIS).time() == time(9, 0)
+               for d in mine)
+    each = [d for d in rows if d.learner_id == "E1"]
+    assert each and not any(d.key.startswith("week/") for d in each)
+    end = datetime(2027, 3, 1, tzinfo=UTC)
+    while clock.now < end:  # every hour from November to February
+        daemon.dispatch()
+        clock.now += timedelta(hours=1)
+    daemon.mailer.close()
+    letters = [m for m in parsed(sink) if m["To"].addresses[0].addr_spec == "w1@example.org"]
+    sent = [d for d in list_deliveries(store, learner_id="W1") if d.status == "sent"]
+    assert len(letters) == len(sent) == len({d.sent_at.date() for d in sent}) >= 2  # one e-mail per Monday
+    assert {d.sent_at.astimezone(PARIS).weekday() for d in sent} == {0}
+    first = min(letters, key=lambda m: m["Date"].datetime)
+    assert str(first["Subject"]).startswith("Votre semaine : ")
+    text = body(first)
+    assert "• Confirmation CPF : date limite le jeudi 19 novembre 2026 (dans 3 jours)" in text
+    assert "Ce qu'il faut faire : Confirmez votre inscription sur Mon Compte Formation" in text
+    assert [p.get_filename() for p in first.iter_attachments()] == ["semaine.ics"]
+    individual = [m for m in parsed(sink) if m["To"].addresses[0].addr_spec == "e1@example.org"]
+    assert len(individual) > len(letters)  # the same dates, one e-mail each for a learner who chose that
