@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Container, Iterable
-from datetime import date, time, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta, timezone
 
 from cnam_calendar.rules.reminders import PAYLOAD_VERSION, Reminder, local_instant
 
@@ -44,9 +43,9 @@ def weekly_letters(reminders: Iterable[Reminder], weekly: Container[str]) -> lis
         seen: set[str] = set()
         kept = [r for r in items if not (r.event_uid in seen or seen.add(r.event_uid))]  # once per event
         first = kept[0]
-        zone = ZoneInfo(first.payload["centre"].get("timezone") or "Europe/Paris")
-        policy_time = first.local_due.timetz().replace(tzinfo=None) if first.local_due else time(9, 0)
-        local_due = local_instant(monday, policy_time, zone)
+        zone = first.local_due.tzinfo  # the centre's zone, as the planner used it
+        assert zone is not None
+        local_due = local_instant(monday, first.local_due.time(), zone)
         key = week_key(learner_id, monday)
         payload = {
             "v": PAYLOAD_VERSION, "type": "week", "key": key, "date": monday.isoformat(),
