@@ -15,7 +15,7 @@ import pytest
 
 COMMANDS = {"build", "check", "daemon", "deadline", "explain", "feed", "learners", "reminders", "serve"}
 SUBCOMMANDS = {
-    "learners": {"feeds", "generate", "import", "issue-token", "show"},
+    "learners": {"feeds", "generate", "import", "invite", "issue-token", "show"},
     "reminders": {"opt-out", "plan", "preview", "status"},
 }
 
