@@ -20,6 +20,7 @@ from cnam_calendar.mail.notices import scan_notices
 from cnam_calendar.rules.model import Learner
 from cnam_calendar.store.database import open_store
 from cnam_calendar.store.delivery import list_deliveries
+from cnam_calendar.store.invites import invite
 from tests.conftest import CALENDARS, REPO
 from tests.support.browser import FLAGS, require_chromium
 from tests.support.ci import require_module
@@ -47,12 +48,14 @@ def mails(tmp_path: Path) -> dict[str, str]:
             "start = 2026-12-19, end = 2027-01-03", "start = 2026-12-18, end = 2027-01-03"))
         scan_notices(store, load_centres(calendars), NOW, 2026)
         [notice] = [d for d in list_deliveries(store) if d.key.startswith("notice/")]
+        invite(store, [store.get_learner("L1")], {c.id: c for c in centres}, "https://calendrier.example.org", NOW)
+        [invitation] = [d for d in list_deliveries(store) if d.key.startswith("invite/")]
     finally:
         store.close()
     html = {}
-    moment = {"reminder": reminder.due_at, "notice": NOW + timedelta(minutes=30)}
-    for name, (payload, key) in {"reminder": (reminder.payload, reminder.key),
-                                 "notice": (notice.payload, notice.key)}.items():
+    moment = {"reminder": reminder.due_at, "notice": NOW + timedelta(minutes=30), "invite": NOW}
+    for name, (payload, key) in {"reminder": (reminder.payload, reminder.key), "notice": (notice.payload, notice.key),
+                                 "invite": (invitation.payload, invitation.key)}.items():
         msg = compose(payload, key, date=moment[name])
         html[name] = msg.get_body(("html",)).get_content()
     return html
@@ -78,21 +81,25 @@ def test_mails_read_at_phone_and_laptop_widths(tmp_path: Path, browser, width: i
             scroll: document.documentElement.scrollWidth, inner: window.innerWidth,
             card: document.querySelector('.card').getBoundingClientRect().width,
             body: parseFloat(getComputedStyle(document.body).fontSize),
-            date: parseFloat(getComputedStyle(document.querySelector('.hero-date')).fontSize),
+            date: parseFloat(getComputedStyle(document.querySelector('.hero-date, .button')).fontSize),
             font: getComputedStyle(document.body).fontFamily,
         })""")
         assert sizes["scroll"] <= sizes["inner"], (name, sizes)  # no horizontal scroll
         assert sizes["card"] <= 600, sizes  # a readable measure, however wide the window
-        assert sizes["date"] >= 1.4 * sizes["body"], sizes  # the date stands out
+        if name != "invite":
+            assert sizes["date"] >= 1.4 * sizes["body"], sizes  # the date stands out
         assert "system-ui" in sizes["font"] or "-apple-system" in sizes["font"], sizes
         if name == "reminder":
             assert page.locator(".hero-left").inner_text() == "demain"
-        else:
+        elif name == "notice":
             assert page.locator(".change").count() == 2
+        else:
+            assert page.locator("a.button").get_attribute("href").startswith("https://calendrier.example.org/me/")
         shot = tmp_path / f"{name}-{width}.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 10_000
         if os.environ.get("UPDATE_DOCS_SCREENSHOT"):
-            target = {"reminder": f"mail-{width}.png", "notice": f"notice-{width}.png"}[name]
+            target = {"reminder": f"mail-{width}.png", "notice": f"notice-{width}.png",
+                      "invite": f"invite-{width}.png"}[name]
             shutil.copy(shot, REPO / "docs" / target)
         page.context.close()
