@@ -16,6 +16,7 @@ import click
 from cnam_calendar.cli import click_fr
 from cnam_calendar.cli.checking import check_centres
 from cnam_calendar.cli.diff import diff, store_facts, summary_lines, year_diffs
+from cnam_calendar.cli.invite import invite
 from cnam_calendar.cli.learners import learners
 from cnam_calendar.cli.observe import log_options
 from cnam_calendar.cli.prebuild import check_before_build
@@ -396,6 +397,7 @@ def _keep_tcp_nodelay() -> None:
 
 
 main.add_command(learners)
+learners.add_command(invite)
 main.add_command(reminders)
 main.add_command(daemon)
 main.add_command(year_group)

@@ -22,12 +22,15 @@ from cnam_calendar.cli.observe import (
 from cnam_calendar.cli.types import ACADEMIC_YEAR, ISO_DATE, Decimal, Integer, check_base_url
 from cnam_calendar.mail.compose import compose, text_part
 from cnam_calendar.mail.daemon import plan_all
+from cnam_calendar.mail.notices import scan_notices
 from cnam_calendar.messages import gettext, ngettext
 from cnam_calendar.rules.errors import StoreError
 from cnam_calendar.rules.reminders import Reminder, in_window
+from cnam_calendar.rules.weekly import weekly_letters
 from cnam_calendar.store.database import DEFAULT_DB, Store
 from cnam_calendar.store.delivery import STATUSES, get_delivery, set_opt_out, status_counts, sync_plan
 from cnam_calendar.store.keys import LearnerKeys, is_key
+from cnam_calendar.store.notices import weekly_learners
 
 BASE_URL_OPTION = click.option(
     "--base-url", envvar="CNAM_CALENDAR_BASE_URL", callback=check_base_url, metavar="URL",
@@ -47,9 +50,9 @@ def _local_midnight(day: date | None, tz: str = "Europe/Paris") -> datetime | No
 
 
 def _reminder_json(r: Reminder) -> dict[str, Any]:
-    event = r.payload["event"]
+    title = r.payload["event"]["title"] if "event" in r.payload else f"semaine ({len(r.payload['items'])} date(s))"
     return {"key": r.key, "learner_id": r.learner_id, "event_uid": r.event_uid, "event_id": r.event_id,
-            "kind": r.kind, "title": event["title"], "offset_days": r.offset_days, "date": r.target.isoformat(),
+            "kind": r.kind, "title": title, "offset_days": r.offset_days, "date": r.target.isoformat(),
             "local_due": r.local_due.isoformat(), "due_at": r.due_at.isoformat(),
             "expires_at": r.expires_at.isoformat()}
 
@@ -74,15 +77,18 @@ def plan(ctx: click.Context, first: date | None, last: date | None, year: int, f
         raise click.BadParameter(f"--to {last} précède --from {first} ; attendu : une fin après le début",
                                  param_hint="--to")
     store = _store(ctx)
-    planned = [r for r in compute_plan(store, ctx, year) if in_window(r, first, last)]
+    planned = [r for r in weekly_letters(compute_plan(store, ctx, year), weekly_learners(store))
+               if in_window(r, first, last)]  # weekly-digest learners: one Monday letter a week
     end = None if last is None else last + timedelta(days=1)
     report = sync_plan(store, planned, _clock(ctx), _local_midnight(first), _local_midnight(end), years=[year])
+    notices = scan_notices(store, _centres(ctx), _clock(ctx), year)
     if fmt == "json":
         click.echo(json.dumps([_reminder_json(r) for r in planned], ensure_ascii=False, indent=2))
     else:
         for r in planned:
-            click.echo(f"{r.local_due:%Y-%m-%d %H:%M %Z}  {r.learner_id}  J-{r.offset_days}  "
-                       f"{r.payload['event']['title']} ({r.target.isoformat()})  {r.key}")
+            what = (f"J-{r.offset_days}  {r.payload['event']['title']}" if "event" in r.payload
+                    else "semaine  " + ngettext("fr", "%(num)d date", "%(num)d dates", len(r.payload["items"])))
+            click.echo(f"{r.local_due:%Y-%m-%d %H:%M %Z}  {r.learner_id}  {what} ({r.target.isoformat()})  {r.key}")
     click.echo(ngettext("fr", "%(num)d rappel prévu", "%(num)d rappels prévus", len(planned)) + " ; base : " + ", ".join((
         ngettext("fr", "%(num)d ajouté", "%(num)d ajoutés", report.created),
         gettext("fr", "%(num)d mis à jour", num=report.updated),
@@ -90,6 +96,12 @@ def plan(ctx: click.Context, first: date | None, last: date | None, year: int, f
         ngettext("fr", "%(num)d annulé", "%(num)d annulés", report.cancelled),
         ngettext("fr", "%(num)d inchangé", "%(num)d inchangés", report.unchanged),
         ngettext("fr", "%(num)d déjà passé", "%(num)d déjà passés", report.skipped))), err=True)
+    click.echo(gettext("fr", "avis de changement : %(items)s", items=", ".join((
+        ngettext("fr", "%(num)d prévu", "%(num)d prévus", notices.queued),
+        gettext("fr", "%(num)d mis à jour", num=notices.updated),
+        ngettext("fr", "%(num)d annulé", "%(num)d annulés", notices.cancelled))))
+        + " ; " + ngettext("fr", "%(num)d apprenant pris comme référence", "%(num)d apprenants pris comme référence",
+                           notices.baselined), err=True)
 
 
 @reminders.command()
@@ -206,7 +218,7 @@ def daemon(ctx: click.Context, smtp_host: str, smtp_port: int, smtp_starttls: bo
     metrics = DaemonMetrics(lambda: status_counts(store)) if metrics_port else None
     worker = Daemon(store, mailer, _centres(ctx), lambda: _clock(ctx), sender,
                     lease=timedelta(seconds=lease_seconds), observer=Observer(metrics), dispatch_every=dispatch_every,
-                    base_url=base_url)
+                    base_url=base_url, reload_centres=lambda: _centres(ctx))
     worker.recover()
     if metrics is not None:
         ctx.call_on_close(metrics.serve(metrics_port, metrics_host).shutdown)

@@ -116,6 +116,7 @@ RANGES = {
     "rules.hours.per_ects": (0.5, 100, "un nombre d'heures par crédit de 0,5 à 100, ex. 8"),
     "rules.hours.table": (1, 2000, "un nombre d'heures de 1 à 2000"),
     "reminders.offsets": (1, 365, "une liste d'entiers de 1 à 365 (jours avant), ex. [7, 1]"),
+    "reminders.notice_holdback_minutes": (0, 1440, "un entier de 0 à 1440 (minutes), ex. 30"),
 }
 MAX_ECTS, MAX_OFFSETS = 60, 10
 
@@ -173,7 +174,8 @@ def _rules(r: _Reader, doc: Mapping[str, Any]) -> RuleSettings:
 
 def _reminders(r: _Reader, doc: Mapping[str, Any]) -> ReminderPolicy:
     t = r.table(doc, "", "reminders")
-    r.keys(t, "reminders", ("time", "offsets_days", "exam_offsets_days", "sender", "unsubscribe"))
+    r.keys(t, "reminders", ("time", "offsets_days", "exam_offsets_days", "sender", "unsubscribe",
+                            "notice_holdback_minutes"))
     d = ReminderPolicy()
     at = r.get(t, "reminders", "time", time, d.time)
     offsets = []
@@ -194,7 +196,12 @@ def _reminders(r: _Reader, doc: Mapping[str, Any]) -> ReminderPolicy:
                       'attendu : une adresse e-mail, ex. "rappels@centre.example" ou "Centre <rappels@centre.example>"')
             value = ""
         addresses.append(value)
-    return ReminderPolicy(at, offsets[0], offsets[1], *addresses)
+    holdback = r.get(t, "reminders", "notice_holdback_minutes", int, d.notice_holdback_minutes)
+    low, high, expected = RANGES["reminders.notice_holdback_minutes"]
+    if isinstance(holdback, bool) or not isinstance(holdback, int) or not low <= holdback <= high:
+        r.problem("reminders.notice_holdback_minutes", f"valeur {holdback!r} invalide", f"attendu : {expected}")
+        holdback = d.notice_holdback_minutes
+    return ReminderPolicy(at, offsets[0], offsets[1], *addresses, notice_holdback_minutes=holdback)
 
 
 def _sites(r: _Reader, doc: Mapping[str, Any]) -> tuple[Site, ...]:

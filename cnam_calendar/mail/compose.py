@@ -47,40 +47,35 @@ PRODID = "-//cnam-calendar//rappels//FR"
 _SPACES = re.compile(r"\s+")
 _LEARNER_KEY = re.compile(r"[0-9a-f]{32}")  # Store.learner_key: what the unsubscribe URL carries
 
-ACTIONS = {  # event id (or prefix) → (fr, en): what the learner has to do before the date
-    "cpf-confirmation": (
-        "Confirmez votre inscription sur Mon Compte Formation avant cette date : sans confirmation, "
-        "le financement CPF n'est pas engagé.",
-        "Confirm your registration on Mon Compte Formation before this date: without it, the CPF "
-        "funding is not committed."),
-    "withdrawal": (
-        "Si vous souhaitez supprimer une UE ou annuler votre inscription, faites-en la demande écrite "
-        "au centre avant cette date.",
-        "If you want to drop a course unit or cancel your registration, send your written request to "
-        "the centre before this date."),
-    "apprenticeship-contract": (
-        "Faites signer votre contrat d'apprentissage avant cette date et transmettez-le au centre.",
-        "Have your apprenticeship contract signed before this date and send it to the centre."),
-    "cpf-latest-validation": (
-        "Si vous financez cette formation par le CPF, la demande doit être validée au plus tard ce jour-là "
-        "pour commencer au prochain semestre.",
-        "If the CPF funds your training, the request must be validated by this day at the latest to "
-        "start next semester."),
-    "registration-close": (
-        "Finalisez votre inscription avant la clôture.",
-        "Complete your registration before it closes."),
-    "add-drop-close": (
-        "Pour ajouter ou supprimer une UE, déposez le bulletin rectificatif avant cette date.",
-        "To add or drop a course unit, hand in the corrective form before this date."),
-    "exam": (
-        "Vérifiez la date, l'heure et le lieu de votre épreuve sur votre convocation : ils sont publiés "
-        "par le service des examens.",
-        "Check the date, time and place of your exam on your notice: the exam office publishes them."),
+def N_(message: str) -> str:  # noqa: N802 - the marker pybabel extracts (DEFAULT_KEYWORDS)
+    """Mark ``message`` for the catalogues; it is translated where it is used (``gettext``)."""
+    return message
+
+
+ACTIONS = {  # event id (or prefix) → what the learner has to do before the date (msgid; catalogues: notices.po)
+    "cpf-confirmation": N_(
+        "Confirmez votre inscription sur Mon Compte Formation avant cette date : sans "
+        "confirmation, le financement CPF n'est pas engagé."),
+    "withdrawal": N_(
+        "Si vous souhaitez supprimer une UE ou annuler votre inscription, faites-en la demande "
+        "écrite au centre avant cette date."),
+    "apprenticeship-contract": N_(
+        "Faites signer votre contrat d'apprentissage avant cette date et transmettez-le au "
+        "centre."),
+    "cpf-latest-validation": N_(
+        "Si vous financez cette formation par le CPF, la demande doit être validée au plus tard "
+        "ce jour-là pour commencer au prochain semestre."),
+    "registration-close": N_(
+        "Finalisez votre inscription avant la clôture."),
+    "add-drop-close": N_(
+        "Pour ajouter ou supprimer une UE, déposez le bulletin rectificatif avant cette date."),
+    "exam": N_(
+        "Vérifiez la date, l'heure et le lieu de votre épreuve sur votre convocation : ils sont "
+        "publiés par le service des examens."),
 }
-_DEFAULT_ACTION = (
-    "Vérifiez ce qui est attendu de vous avant cette date ; en cas de doute, contactez le centre.",
-    "Check what is expected of you before this date; if in doubt, contact the centre.",
-)
+_DEFAULT_ACTION = N_(
+    "Vérifiez ce qui est attendu de vous avant cette date ; en cas de doute, contactez le "
+    "centre.")
 
 
 _TEMPLATES = environment("cnam_calendar.mail")
@@ -107,15 +102,15 @@ def explanation(event: Mapping[str, Any], lang: str) -> list[str]:
     return list(render_all(event.get("steps", []), lang))
 
 
-def _action(event: Mapping[str, Any], lang: str) -> str:
-    i = 1 if lang == "en" else 0
+def action(event: Mapping[str, Any], lang: str) -> str:
+    """Return what the learner has to do before the event's date, in ``lang``."""
     if event.get("kind") == "exam":
-        return ACTIONS["exam"][i]
+        return gettext(lang, ACTIONS["exam"])
     event_id = str(event.get("id", ""))
-    for prefix, texts in ACTIONS.items():
+    for prefix, text in ACTIONS.items():
         if event_id == prefix or event_id.startswith(prefix + "-"):
-            return texts[i]
-    return _DEFAULT_ACTION[i]
+            return gettext(lang, text)
+    return gettext(lang, _DEFAULT_ACTION)
 
 
 def _when(event: Mapping[str, Any], day: date, lang: str) -> str:
@@ -182,11 +177,21 @@ def _texts(payload: Mapping[str, Any], lang: str, unsubscribe: str, unsub_subjec
     when = countdown(days_left(payload, moment), lang)
     contact = [c for c in (centre.get("name"), centre.get("email"), centre.get("phone")) if c]
     faq = event.get("url") or centre.get("faq_url") or ""
+    lead = _reminder(title, event, day, when, lang) + "."
     return {
+        "title": lead,
         "hello": gettext(lang, "Bonjour %(name)s,", name=name),
-        "lead": _reminder(title, event, day, when, lang) + ".",
+        "lead": lead,
+        "title_event": title,
+        "hero_date": long_date(day, lang),
+        "hero_left": when,
+        "contact_name": centre.get("name") or "",
+        "contact_email": centre.get("email") or "",
+        "contact_phone": centre.get("phone") or "",
+        "page_link": payload.get("page_url") or "",
+        "page_label": gettext(lang, "Ma page : mes échéances et mon calendrier"),
         "todo_head": gettext(lang, "Ce qu'il faut faire"),
-        "todo": _action(event, lang),
+        "todo": action(event, lang),
         "why_head": gettext(lang, "Comment cette date est calculée"),
         "steps": explanation(event, lang),
         "source": str(event.get("source") or ""),
@@ -195,6 +200,7 @@ def _texts(payload: Mapping[str, Any], lang: str, unsubscribe: str, unsub_subjec
         "contact": contact,
         "faq": faq,
         "faq_label": "FAQ",
+        "faq_link": gettext(lang, "Questions fréquentes (FAQ)"),
         "stop": gettext(lang, "Ce message est automatique. Pour ne plus recevoir ces rappels par e-mail, écrivez à "
                               "%(address)s avec l'objet « %(subject)s » ; votre calendrier (abonnement) reste à jour.",
                         address=unsubscribe, subject=unsub_subject),
@@ -372,7 +378,13 @@ def render(payload: Mapping[str, Any], key: str, *, sender: str | None = None, l
     passes its clock; no clock is read here; without it, the planned instant); ``base_url`` the server's
     public address, for the one-click unsubscribe URL (without it, only the mailto). The MIME
     boundaries derive from the key: the same row always gives the same bytes.
+    A change notice or an invitation (``payload["type"]``) is written by ``mail/letters.py``.
     """
+    if payload.get("type") in ("notice", "invite", "week"):
+        from cnam_calendar.mail.letters import render_letter
+
+        return render_letter(payload, key, sender=sender, lang=lang, unsubscribe=unsubscribe, date=date,
+                             base_url=base_url)
     learner = payload["learner"]
     lang = "en" if (lang or learner.get("lang")) == "en" else "fr"
     centre = payload["centre"]
@@ -382,38 +394,53 @@ def render(payload: Mapping[str, Any], key: str, *, sender: str | None = None, l
         mailbox = mailbox.split("<", 1)[1].split(">", 1)[0].strip()
     url, unsub_subject = _unsubscribe(payload, mailbox)
     t = _texts(payload, lang, mailbox, unsub_subject, date)
+    name = "reminder.ics" if lang == "en" else "rappel.ics"
+    return wire(payload, key, lang, subject_for(payload, lang, date), sender_addr, url, base_url, date,
+                _plain(t), _html(t, lang), (name, event_ics(payload, lang)))
+
+
+def wire(payload: Mapping[str, Any], key: str, lang: str, subject: str, sender_addr: str, mailto: str,
+         base_url: str | None, date: datetime | None, plain: str, html: str,
+         attachment: tuple[str, bytes] | None) -> WireMessage:
+    """Return an e-mail to the payload's learner as it goes on the wire: headers (one-click unsubscribe
+    when ``base_url`` is known), the plain and HTML parts, and an optional ``.ics`` (file name, bytes).
+
+    Every e-mail of the project (reminders here; notices, Monday letters and invitations in
+    ``mail/letters.py``) goes through it; the MIME boundaries derive from the key.
+    """
+    learner = payload["learner"]
     from_line, envelope_sender = _sender_header(sender_addr)
     to_addr = clean_header(learner["email"], 254)
     to_name = clean_header(f"{learner.get('first_name', '')} {learner.get('last_name', '')}")
     mid = message_id(key)
     tag = mid[1:17]
     mixed, alternative = f"=_mixed_{tag}", f"=_alt_{tag}"
-    head = [_unstructured("Subject", subject_for(payload, lang, date)), from_line, f"To: {_mailbox(to_name, to_addr)}\r\n",
+    head = [_unstructured("Subject", subject), from_line, f"To: {_mailbox(to_name, to_addr)}\r\n",
             f"Message-ID: {mid}\r\n"]
     if date is not None:
         head.append(f"Date: {format_datetime(date.astimezone(timezone.utc))}\r\n")
     head += ["Auto-Submitted: auto-generated\r\n", "X-Auto-Response-Suppress: All\r\n",
-             *list_unsubscribe(url, payload, base_url),
+             *list_unsubscribe(mailto, payload, base_url),
              "MIME-Version: 1.0\r\n", f'Content-Type: multipart/mixed; boundary="{mixed}"\r\n',
              f"Content-Language: {lang}\r\n\r\n"]
-    name = "reminder.ics" if lang == "en" else "rappel.ics"
-    data = b"".join((
+    parts = [
         "".join(head).encode("utf-8"),
         f'--{mixed}\r\nContent-Type: multipart/alternative; boundary="{alternative}"\r\n\r\n'.encode("ascii"),
         f'--{alternative}\r\nContent-Type: text/plain; charset="utf-8"\r\n'
         "Content-Transfer-Encoding: quoted-printable\r\n\r\n".encode("ascii"),
-        _qp(_plain(t)),
+        _qp(plain),
         f'\r\n--{alternative}\r\nContent-Type: text/html; charset="utf-8"\r\n'
         "Content-Transfer-Encoding: quoted-printable\r\n\r\n".encode("ascii"),
-        _qp(_html(t, lang)),
-        f'\r\n--{alternative}--\r\n\r\n--{mixed}\r\n'
-        'Content-Type: text/calendar; charset="utf-8"\r\n'
-        "Content-Transfer-Encoding: base64\r\n"
-        f'Content-Disposition: attachment; filename="{name}"\r\n\r\n'.encode("ascii"),
-        _base64(event_ics(payload, lang)),
-        f"--{mixed}--\r\n".encode("ascii"),
-    ))
-    return WireMessage(data, envelope_sender, (to_addr,))
+        _qp(html),
+        f"\r\n--{alternative}--\r\n\r\n".encode("ascii"),
+    ]
+    if attachment is not None:
+        name, data = attachment
+        parts += [f'--{mixed}\r\nContent-Type: text/calendar; charset="utf-8"\r\n'
+                  "Content-Transfer-Encoding: base64\r\n"
+                  f'Content-Disposition: attachment; filename="{name}"\r\n\r\n'.encode("ascii"), _base64(data)]
+    parts.append(f"--{mixed}--\r\n".encode("ascii"))
+    return WireMessage(b"".join(parts), envelope_sender, (to_addr,))
 
 
 def compose(payload: Mapping[str, Any], key: str, *, sender: str | None = None, lang: str | None = None,

@@ -21,15 +21,17 @@ from typing import Any
 
 from cnam_calendar.inputs.catalogue import load_catalogue
 from cnam_calendar.mail.compose import render
+from cnam_calendar.mail.notices import scan_notices
 from cnam_calendar.mail.observe import Observer
 from cnam_calendar.mail.outage import Outage
 from cnam_calendar.mail.smtp import Mailer, SendResult, WireMessage, backoff
 from cnam_calendar.oplog import N_, Msg
-from cnam_calendar.rules.errors import StoreError
+from cnam_calendar.rules.errors import CnamCalendarError, StoreError
 from cnam_calendar.rules.model import Centre
 from cnam_calendar.rules.reminders import Reminder, plan_reminders
+from cnam_calendar.rules.weekly import weekly_letters
 from cnam_calendar.service import academic_year, local_date, ouvres_for, schedule
-from cnam_calendar.store import delivery, health
+from cnam_calendar.store import delivery, health, invites, notices
 from cnam_calendar.store.database import Store
 
 Clock = Callable[[], datetime]
@@ -122,6 +124,8 @@ class Daemon:
     stopping: threading.Event = field(default_factory=threading.Event)
     observer: Observer = field(default_factory=Observer)  # log lines, metrics, tallies (mail/observe.py)
     dispatch_every: float = 2.0  # seconds: the heartbeat is written at most this often
+    reload_centres: Callable[[], Sequence[Centre]] | None = None  # the rule files again, for change notices
+    notice_scan_every: float = 60.0  # seconds between two scans for change notices
 
     def __post_init__(self) -> None:
         self.store_outage = Outage(Msg(N_("la base")), self.now)
@@ -134,6 +138,7 @@ class Daemon:
         self._leftovers = False  # rows of ours may still be leased (an outage cut a dispatch short)
         self._plan_owed = False  # the plan failed on an outage: run it again once the store answers
         self._scheduler: Any = None
+        self._notices_scanned: datetime | None = None  # the last scan of change notices (mail/notices.py)
 
     def now(self) -> datetime:
         return self.clock().astimezone(timezone.utc)
@@ -158,11 +163,39 @@ class Daemon:
             year = academic_year(local_date(now))
             report = delivery.SyncReport()
             for learner_ids, reminders in plan_slices(self.store, self.centres, year, self.plan_slice):
+                reminders = weekly_letters(reminders, notices.weekly_learners(self.store, learner_ids))
                 # complete for these learners: their stale rows of the year are cancelled, nobody else's
                 report += delivery.sync_plan(self.store, reminders, now, years=[year], learners=learner_ids)
             self.store.checkpoint()  # the plan's pages into the database now, not in the first mark's commit
             self.observer.planned(year, report)
             return report
+
+    def scan_notices(self) -> notices.NoticeReport | None:
+        """Queue, update or cancel the change notices (store/notices.py); None when another daemon does it.
+
+        The rule files are read again (``reload_centres``): an override, a closure or a catalogue
+        edited while the daemon runs is seen here; a broken edit keeps the last good ones (one line logged).
+        """
+        if self.reload_centres is not None:
+            try:
+                self.centres = self.reload_centres()
+            except CnamCalendarError as err:
+                log.warning("fichiers de règles illisibles, avis de changement calculés sur les précédents : %s", err)
+        now = self.now()
+        with delivery.singleton(self.store, "notices") as mine:
+            if not mine:
+                return None
+            report = scan_notices(self.store, self.centres, now, academic_year(local_date(now)))
+        self._notices_scanned = now
+        if report.queued or report.updated or report.cancelled:
+            log.info("avis de changement : %s", report)
+        return report
+
+    def _scan_job(self) -> None:
+        try:
+            self.scan_notices()
+        except StoreError as err:
+            self.store_outage.failed(err)
 
     def _message(self, claimed: delivery.Claimed) -> WireMessage:
         return render(claimed.payload, claimed.key, sender=self.sender, unsubscribe=self.unsubscribe,
@@ -271,6 +304,8 @@ class Daemon:
                 self._plan_owed = False
                 self._scheduler.add_job(self.plan, "date", run_date=datetime.now(timezone.utc), id="plan-again",
                                         replace_existing=True)
+            if notices.notices_due_since(self.store, self._notices_scanned, self.now()):
+                self.scan_notices()  # what a due notice says is the state right before it goes
             with delivery.Marks(self.store) as marks:
                 self._dispatch(marks, done)
         except StoreError as err:
@@ -407,6 +442,8 @@ class Daemon:
         scheduler.add_job(self.plan, "cron", hour=2, minute=30, timezone="Europe/Paris", id="plan-nightly")
         scheduler.add_job(self.dispatch, "interval", seconds=dispatch_every, next_run_time=start, id="dispatch")
         scheduler.add_job(self.housekeeping, "interval", minutes=15, id="housekeeping")
+        scheduler.add_job(self._scan_job, "interval", seconds=self.notice_scan_every, next_run_time=start,
+                          id="notices")
 
         def stop(signum: int, frame: object) -> None:
             # The handler runs in the scheduler's own thread, maybe in the middle of its loop: shutting
@@ -435,6 +472,8 @@ class Daemon:
         try:
             with delivery.singleton(self.store, "housekeeping") as mine:
                 counts = delivery.status_counts(self.store) if mine else {}
+                if mine:
+                    invites.scrub(self.store)  # the links of invitations sent leave the table
         except StoreError as err:
             self.store_outage.failed(err)
             return {}

@@ -167,6 +167,7 @@ class ReminderPolicy:
     exam_offsets_days: tuple[int, ...] = (2, 1)
     sender: str = ""  # From of the e-mails (default: the centre's contact e-mail)
     unsubscribe: str = ""  # mailbox of the opt-out requests (default: the sender)
+    notice_holdback_minutes: int = 30  # a change notice waits this long, so successive edits make one
 
 
 @dataclass(frozen=True)

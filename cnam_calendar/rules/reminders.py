@@ -251,3 +251,13 @@ __all__ = [
     "Reminder", "academic_year_of", "delivery_key", "in_window", "institutional_uid", "local_instant",
     "personal_uid", "plan_reminders", "reminder_offsets", "uid_year",
 ]
+
+
+def centre_payload(centre: Centre) -> dict[str, Any]:
+    """Return what an e-mail needs of the learner's centre (the same part as a reminder's)."""
+    return _centre_payload(centre)
+
+
+def learner_payload(learner: Learner, key: str | None) -> dict[str, Any]:
+    """Return what an e-mail needs of the learner (the same part as a reminder's)."""
+    return _learner_payload(learner, key)

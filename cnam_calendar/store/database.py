@@ -146,6 +146,16 @@ reminder_deliveries_table = Table(
     Index("ix_reminder_deliveries_learner_event", "learner_id", "event_uid"),  # 0002
 )
 
+# What each learner was last told of their dated events (0004): the change notices' baseline.
+notice_baselines_table = Table(
+    "notice_baselines", metadata,
+    Column("learner_id", String(64), ForeignKey("learners.id", ondelete="CASCADE"), primary_key=True),
+    Column("digest", String(64), nullable=False),  # rules.notices.digest of the snapshot
+    Column("snapshot", Text(), nullable=False),  # JSON {uid: [start, end, hours, title, title_en, kind]}
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+
 # 0005: one row per reminder daemon, its last dispatch (store/health.py, `reminders status`).
 daemon_heartbeats_table = Table(
     "daemon_heartbeats", metadata,

@@ -26,6 +26,7 @@ from starlette.types import Scope
 from cnam_calendar.ical import build as build_mod
 from cnam_calendar.ical.feed_cache import PersonalCache, Rendered, Validators, rendered
 from cnam_calendar.ical.personal import PersonalFeeds
+from cnam_calendar.ical.rolling import built_years, rolling_years
 from cnam_calendar.inputs.catalogue import load_catalogue
 from cnam_calendar.inputs.config import load_centres
 from cnam_calendar.rules.checks import parse_year
@@ -154,13 +155,13 @@ class Feeds:
     def catalogue(self, centre: Centre) -> tuple[UE, ...]:
         return _catalogue(self.calendars, centre.id, self.generation())
 
-    def personal(self, centre: Centre, today: date, generation: tuple) -> PersonalCache:
-        """Return the personal feeds of the centre for the academic year of ``today``.
+    def personal(self, centre: Centre, today: date, generation: tuple, year: int | None = None) -> PersonalCache:
+        """Return the personal feeds of the centre for academic year ``year`` (default: the year of ``today``).
 
         One cache per centre-year, replaced as a whole (rendered feeds included) when a rule file, a
         build manifest or the day changes.
         """
-        slot, inputs = (centre.id, academic_year(today)), (generation, today)
+        slot, inputs = (centre.id, academic_year(today) if year is None else year), (generation, today)
         found = self._personal.get(slot)
         if found is None or found[0] != inputs:
             found = self._personal[slot] = (inputs, _personal_feeds(self.calendars, self.out, centre.id, slot[1],
@@ -175,6 +176,18 @@ class Feeds:
         codes = tuple(u.code for u in ues)
         return _feed(self.calendars, self.out, centre.id, year, codes, lang, self.generation(),
                      local_date(self.clock()))
+
+    def years(self, centre: Centre, generation: tuple | None = None) -> tuple[int, ...]:
+        """Return the years a rolling URL serves now: the running academic year, and the next once built."""
+        generation = self.generation() if generation is None else generation
+        return rolling_years(centre, local_date(self.clock()), built_years(self.out, centre, generation))
+
+    def rolling(self, centre: Centre, ues: tuple[UE, ...], lang: str) -> Rendered:
+        from cnam_calendar.web.rolling import rolling_feed
+
+        generation = self.generation()
+        return rolling_feed(self.calendars, self.out, centre.id, self.years(centre, generation),
+                            tuple(u.code for u in ues), lang, generation, local_date(self.clock()))
 
 
 @lru_cache(maxsize=8)
@@ -320,12 +333,49 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
         alarms = request.query_params.get("alarms", "1")
         if alarms not in ("0", "1"):
             return bad_request(f"alarms={alarms} ; attendu : alarms=0 (sans alarmes) ou alarms=1")
-        cache = feeds.personal(centre, local_date(clock()), generation)
         args = (learner, store.learner_key(learner.id), changed or source_stamp(centre), alarms == "1")
+        years = feeds.years(centre, generation)
+        if len(years) > 1:  # the summer, once next year is built: both years in one feed (web/rolling.py)
+            from cnam_calendar.web.rolling import personal_feed_over
+
+            feed = await run_in_threadpool(personal_feed_over, feeds, centre, years, generation, args)
+            return calendar_response(request, feed, private=True, filename="cnam-personnel.ics")
+        cache = feeds.personal(centre, local_date(clock()), generation, years[0])
         feed = cache.peek(*args)
         if not isinstance(feed, Rendered) and not (feed is not None and not_modified(request, feed)):
             feed = await run_in_threadpool(cache.rendered, *args)
         return calendar_response(request, feed, private=True, filename="cnam-personnel.ics")
+
+    def centre_lang(request: Request) -> tuple[Centre, str] | Response:
+        centre = feeds.centres().get(request.path_params["centre"])
+        if centre is None:
+            return not_found()
+        lang = lang_of(request)
+        return lang if isinstance(lang, Response) else (centre, lang)
+
+    async def rolling_centre_feed(request: Request) -> Response:
+        found = centre_lang(request)
+        if isinstance(found, Response):
+            return found
+        centre, lang = found
+        ues = pick(centre, request.query_params.getlist("ue"))
+        if isinstance(ues, Response):
+            return ues
+        return calendar_response(request, feeds.rolling(centre, ues, lang), private=False, filename=f"{centre.id}.ics")
+
+    async def rolling_ue_feed(request: Request) -> Response:
+        found = centre_lang(request)
+        if isinstance(found, Response):
+            return found
+        centre, lang = found
+        code = request.path_params["code"]
+        ue = {u.code: u for u in feeds.catalogue(centre)}.get(code)
+        if ue is None:  # removed from the catalogue: as the yearly URL of the running year says
+            removed = feeds.removed_ue(centre, feeds.years(centre)[0], code)
+            return not_found() if removed is None else calendar_response(
+                request, removed, private=False, filename=f"{centre.id}-{code}.ics")
+        return calendar_response(request, feeds.rolling(centre, (ue,), lang), private=False,
+                                 filename=f"{centre.id}-{ue.code}.ics")
 
     async def overview(request: Request) -> Response:
         from cnam_calendar.web.overview import render_overview
@@ -391,6 +441,8 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         Route("/metrics", metrics.endpoint, methods=["GET", "HEAD"]),
         Route("/feeds/personal/{token}.ics", personal_feed, methods=["GET", "HEAD"]),
+        Route("/feeds/{centre}.ics", rolling_centre_feed, methods=["GET", "HEAD"]),
+        Route("/feeds/{centre}/ue/{code}.ics", rolling_ue_feed, methods=["GET", "HEAD"]),
         Route("/feeds/{centre}/{year}.ics", centre_feed, methods=["GET", "HEAD"]),
         Route("/feeds/{centre}/{year}/ue/{code}.ics", ue_feed, methods=["GET", "HEAD"]),
         Route("/overview/{centre}/{year}", overview, methods=["GET", "HEAD"]),

@@ -16,7 +16,7 @@ import pytest
 COMMANDS = {"build", "check", "daemon", "deadline", "diff", "explain", "feed", "learners", "reminders", "serve", "staff",
             "year"}
 SUBCOMMANDS = {
-    "learners": {"feeds", "generate", "import", "issue-token", "show"},
+    "learners": {"feeds", "generate", "import", "invite", "issue-token", "show"},
     "reminders": {"failures", "opt-out", "plan", "preview", "status"},
     "staff": {"add", "journal", "list", "remove", "reset"},
     "year": {"new"},

@@ -48,7 +48,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
 
 PATHS = ["/", "/healthz", "/feeds/ipst-cnam/2026.ics", "/feeds/ipst-cnam/2026/ue/NFA031.ics",
          "/feeds/cnam-occitanie/2027.ics", "/feeds/personal/{token}.ics", "/overview/ipst-cnam/2026",
-         "/feeds/ipst-cnam/2026/ue/UTC501.ics", "/favicon.ico", "/admin", "/admin/connexion", "/admin/ipst-cnam/2026"]
+         "/feeds/ipst-cnam/2026/ue/UTC501.ics", "/favicon.ico", "/feeds/ipst-cnam.ics",
+         "/feeds/cnam-occitanie/ue/NFA031.ics", "/admin", "/admin/connexion", "/admin/ipst-cnam/2026"]
 PIECES = [b"%", b"%00", b"%C2%B2", b"%E2%91%A0", b"%FF", b"\xff", b"\xc3(", "٢٠٢٦".encode(), b"..", b"/", b"//",
           b"?", b"&", b"=", b"#", b";", b"ue=", b"lang=", b"alarms=", b"year=", b"centre=", b"2026", b"99999999999",
           b"NFA031", b"%2F", b"\\", b"~", b" "]

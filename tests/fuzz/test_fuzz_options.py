@@ -48,6 +48,7 @@ BASE = {
     ("feed",): ["--centre", "ipst-cnam", "--year", "2026", "-o", "f.ics"], ("serve",): [], ("daemon",): [],
     ("learners", "import"): ["r.csv"], ("learners", "generate"): ["--count", "3", "-o", "g.csv"],
     ("learners", "issue-token"): ["A1"], ("learners", "show"): ["A1"], ("learners", "feeds"): ["--out", "feeds"],
+    ("learners", "invite"): ["A1"],
     ("reminders", "plan"): [], ("reminders", "preview"): ["KEY"], ("reminders", "status"): [],
     ("reminders", "failures"): [],
     ("reminders", "opt-out"): ["A1"],

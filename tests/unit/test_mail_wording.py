@@ -53,6 +53,9 @@ Ce message est automatique. Pour ne plus recevoir ces rappels par e-mail, écriv
 
 CPF_J1_HTML_BODY = (
     "<p>Bonjour Camille Martin,</p>\n"
+    '<div class="hero"><p class="hero-label">Confirmation CPF : date limite</p>\n'
+    '<p class="hero-date">lundi 16 novembre 2026</p>\n'
+    '<p class="hero-left">demain</p></div>\n'
     "<p><strong>Rappel : Confirmation CPF : date limite le lundi 16 novembre 2026 (demain).</strong></p>\n"
     "<h2>Ce qu&#x27;il faut faire</h2>\n"
     "<p>Confirmez votre inscription sur Mon Compte Formation avant cette date : sans confirmation, le financement "
@@ -111,15 +114,18 @@ def test_french_cpf_reminder_word_for_word(reminders):
     subject, plain, html = read(reminders, ("L1", "cpf-confirmation", 1))
     assert subject == "Rappel : Confirmation CPF : date limite le lundi 16 novembre 2026 (demain)"
     assert plain == CPF_J1_PLAIN
-    assert html.startswith('<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8"><title>Rappel : '
-                           "Confirmation CPF : date limite le lundi 16 novembre 2026 (demain).</title>"
-                           "</head><body>\n" + CPF_J1_HTML_BODY)
+    assert html.startswith('<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8">\n'
+                           '<meta name="viewport" content="width=device-width, initial-scale=1">\n')
+    assert "<title>Rappel : Confirmation CPF : date limite le lundi 16 novembre 2026 (demain).</title>" in html
+    assert "max-width:600px" in html and "font-family:-apple-system," in html  # readable width, system fonts
+    assert '<body><div class="wrap"><div class="card">\n' + CPF_J1_HTML_BODY in html
     assert html.endswith(
-        "<h2>Qui contacter</h2><p>Ipst-Cnam (Toulouse, Albi) — contact@ipst-cnam.fr</p>\n"
-        f'<p>FAQ : <a href="{FAQ}">{FAQ}</a></p>\n'
-        "<hr><p><small>Ce message est automatique. Pour ne plus recevoir ces rappels par e-mail, écrivez à "
+        "<h2>Qui contacter</h2>\n"
+        '<p>Ipst-Cnam (Toulouse, Albi)<br><a href="mailto:contact@ipst-cnam.fr">contact@ipst-cnam.fr</a></p>\n'
+        f'<p><a href="{FAQ}">Questions fréquentes (FAQ)</a></p>\n'
+        '</div>\n<p class="small">Ce message est automatique. Pour ne plus recevoir ces rappels par e-mail, écrivez à '
         "rappels@example.org avec l&#x27;objet « stop aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa » ; votre calendrier "
-        "(abonnement) reste à jour.</small></p></body></html>\n")
+        "(abonnement) reste à jour.</p>\n</div></body></html>\n")
 
 
 def test_french_cpf_reminder_a_week_before_says_days_in_the_plural(reminders):

@@ -15,7 +15,7 @@ from cnam_calendar import templating
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "cnam_calendar"
-RENDERERS = ("web/overview.py", "web/subscribe.py", "web/learner.py", "mail/compose.py", "web/admin.py")
+RENDERERS = ("web/overview.py", "web/subscribe.py", "web/learner.py", "mail/compose.py", "mail/letters.py", "web/admin.py")
 HTML_TAG = re.compile(r"<(?:!DOCTYPE|html|head|body|p|div|span|li|ul|ol|td|tr|th|table|section|h[1-6]|a|b|small|"
                       r"strong|label|input|option|select|form|button|footer|header|aside|style|script)[\s>]", re.I)
 
@@ -64,5 +64,7 @@ def test_render_keeps_the_entity_spelling_of_html_escape() -> None:
     out = templating.render(env, "reminder.html.j2", lang="fr", t={
         "lead": hostile, "hello": hostile, "todo_head": "h", "todo": "t", "steps": [hostile], "why_head": "w",
         "source": "", "source_label": "", "colon": " :", "contact": [], "contact_head": "", "faq": "",
-        "faq_label": "", "stop": "s"})
+        "faq_label": "", "stop": "s", "title": hostile, "title_event": hostile, "hero_date": "d", "hero_left": "l",
+        "contact_name": "", "contact_email": "", "contact_phone": "", "page_link": "", "page_label": "",
+        "faq_link": ""})
     assert f"<p>{html.escape(hostile)}</p>" in out and f"<li>{html.escape(hostile)}</li>" in out

@@ -1,7 +1,7 @@
 """Each reminder daemon records its last dispatch: `reminders status` shows it, or warns when it is old.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-02
 
 One row per daemon (its lease owner, host:pid), written at every dispatch; the relay's state as the
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

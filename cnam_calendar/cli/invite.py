@@ -1,0 +1,54 @@
+"""`cnam-calendar learners invite`: e-mail each learner the link to their page (sent by the daemon)."""
+
+from __future__ import annotations
+
+import click
+
+from cnam_calendar.cli.learners import DEFAULT_BASE_URL, _centres, _clock, _db_option, _missing_centre, _store
+from cnam_calendar.cli.types import check_base_url
+from cnam_calendar.rules.errors import ConfigError, StoreError
+from cnam_calendar.store.invites import invite as queue_invites
+
+
+def _some(ids: tuple[str, ...], limit: int = 5) -> str:
+    return ", ".join(ids[:limit]) + (" …" if len(ids) > limit else "")
+
+
+@click.command(name="invite")
+@click.argument("learner_ids", nargs=-1, metavar="[ID]...")
+@click.option("--all", "all_", is_flag=True, help="Tous les apprenants de la base.")
+@click.option("--renew", is_flag=True,
+              help="Aussi à ceux qui ont déjà un lien : ils en reçoivent un nouveau, l'ancien cesse de fonctionner.")
+@click.option("--base-url", envvar="CNAM_CALENDAR_BASE_URL", default=DEFAULT_BASE_URL, show_default=True,
+              callback=check_base_url, help="Adresse publique du serveur (variable CNAM_CALENDAR_BASE_URL).")
+@_db_option(None)
+@click.pass_context
+def invite(ctx: click.Context, learner_ids: tuple[str, ...], all_: bool, renew: bool, base_url: str) -> None:
+    """Envoyer à chaque apprenant (ID… ou --all) le lien de sa page, par le démon d'envoi (une fois, sans perte)."""
+    if all_ == bool(learner_ids):
+        raise click.UsageError("donnez des identifiants, ou --all (pas les deux)")
+    store = _store(ctx)
+    centres = {c.id: c for c in _centres(ctx)}
+    if all_:
+        chosen = store.learners()
+    else:
+        found = {i: store.get_learner(i) for i in dict.fromkeys(learner_ids)}
+        missing = [i for i, x in found.items() if x is None]
+        if missing:
+            raise StoreError(f"apprenant(s) inconnu(s) : {', '.join(missing[:10])}", where=store.url,
+                             hint="vérifiez les identifiants : cnam-calendar learners show ID")
+        chosen = [x for x in found.values() if x is not None]
+    for learner in chosen:
+        if learner.centre not in centres:
+            raise ConfigError(_missing_centre(ctx, learner.centre), where=learner.id)
+    report = queue_invites(store, chosen, centres, base_url, _clock(ctx), renew=renew)
+    click.echo(f"{len(report.queued)} invitation(s) prévue(s) : le démon les envoie (cnam-calendar daemon).")
+    if report.has_link:
+        click.echo(f"{len(report.has_link)} apprenant(s) ont déjà un lien ({_some(report.has_link)}) : rien envoyé ; "
+                   "--renew leur envoie un nouveau lien (l'ancien cessera de fonctionner).", err=True)
+    if report.pending:
+        click.echo(f"{len(report.pending)} invitation(s) déjà en attente d'envoi ({_some(report.pending)}) : "
+                   "rien de plus.", err=True)
+    if report.opted_out:
+        click.echo(f"{len(report.opted_out)} apprenant(s) désinscrit(s) des e-mails ({_some(report.opted_out)}) : "
+                   "rien envoyé.", err=True)
