@@ -96,11 +96,10 @@ def plan(ctx: click.Context, first: date | None, last: date | None, year: int, f
         ngettext("fr", "%(num)d annulé", "%(num)d annulés", report.cancelled),
         ngettext("fr", "%(num)d inchangé", "%(num)d inchangés", report.unchanged),
         ngettext("fr", "%(num)d déjà passé", "%(num)d déjà passés", report.skipped))), err=True)
-    click.echo(gettext("fr", "avis de changement : %(items)s", items=", ".join((
-        ngettext("fr", "%(num)d prévu", "%(num)d prévus", notices.queued),
-        gettext("fr", "%(num)d mis à jour", num=notices.updated),
-        ngettext("fr", "%(num)d annulé", "%(num)d annulés", notices.cancelled))))
-        + " ; " + ngettext("fr", "%(num)d apprenant pris comme référence", "%(num)d apprenants pris comme référence",
+    items = ", ".join((ngettext("fr", "%(num)d prévu", "%(num)d prévus", notices.queued),
+                       gettext("fr", "%(num)d mis à jour", num=notices.updated),
+                       ngettext("fr", "%(num)d annulé", "%(num)d annulés", notices.cancelled)))
+    click.echo(gettext("fr", "avis de changement : %(items)s", items=items) + " ; " + ngettext("fr", "%(num)d apprenant pris comme référence", "%(num)d apprenants pris comme référence",
                            notices.baselined), err=True)
 
 
