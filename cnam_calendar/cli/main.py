@@ -12,7 +12,8 @@ from typing import Any
 
 import click
 
-from cnam_calendar.cli import click_fr
+from cnam_calendar.cli import click_fr, instance
+from cnam_calendar.cli.init import init
 from cnam_calendar.cli.learners import learners
 from cnam_calendar.cli.reminders import daemon, reminders
 from cnam_calendar.cli.types import ACADEMIC_YEAR, ISO_DATE, Integer, check_base_url
@@ -281,11 +282,15 @@ def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: P
     """Servir les flux, la page d'abonnement et la vue de l'année."""
     import uvicorn
 
+    from cnam_calendar.cli.listen import check_free
     from cnam_calendar.store.database import open_store
+    from cnam_calendar.store.presence import require_store
     from cnam_calendar.web.log import log_config
 
     _centres(ctx)  # fail now, with a clear message, on a broken calendars/ directory
-    open_store(db).close()  # create or upgrade the schema once, before the workers start
+    require_store(db)  # created by `init` or `learners import` only
+    open_store(db).close()  # upgrade the schema once, before the workers start
+    check_free(host, port)  # a busy port in one line, before the address is announced
     os.environ["CNAM_CALENDAR_CALENDARS"] = str(Path(ctx.obj["calendars"]).resolve())
     os.environ["CNAM_CALENDAR_OUT"] = str(out.resolve())
     os.environ["CNAM_CALENDAR_DB"] = db
@@ -325,6 +330,8 @@ def _keep_tcp_nodelay() -> None:
 main.add_command(learners)
 main.add_command(reminders)
 main.add_command(daemon)
+main.add_command(init)
+instance.install(main)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-COMMANDS = {"build", "check", "daemon", "deadline", "explain", "feed", "learners", "reminders", "serve"}
+COMMANDS = {"build", "check", "daemon", "deadline", "explain", "feed", "init", "learners", "reminders", "serve"}
 SUBCOMMANDS = {
     "learners": {"feeds", "generate", "import", "issue-token", "show"},
     "reminders": {"opt-out", "plan", "preview", "status"},
