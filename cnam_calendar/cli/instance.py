@@ -163,6 +163,8 @@ def install(root: click.Group) -> None:
             found = _param(root, target)
             if found is not None and found[1].envvar is None:
                 found[1].envvar = setting.envvar
+                if isinstance(found[1], click.Option):
+                    found[1].show_envvar = True  # --help says which variable
     for command in _walk(root):
         if command is root or any(p.name == "calendars" for p in command.params):
             continue

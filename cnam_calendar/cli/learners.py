@@ -65,6 +65,12 @@ def _store(ctx: click.Context, *, create: bool = False) -> Store:
     return store
 
 
+def _exists(ctx: click.Context) -> bool:
+    from cnam_calendar.store.presence import store_exists
+
+    return store_exists(_obj(ctx).get("db") or DEFAULT_DB)
+
+
 def _centres(ctx: click.Context) -> list[Centre]:
     return load_centres(_obj(ctx).get("calendars", DEFAULT_DIR))
 
@@ -106,7 +112,11 @@ def import_cmd(ctx: click.Context, file: Path, dry_run: bool, quiet: bool) -> No
     if not quiet:
         for warning in roster.warnings:
             click.echo(f"Attention : {warning}", err=True)
-    store = _store(ctx, create=True)
+    if dry_run and not _exists(ctx):  # no store yet: everyone would be created, and a dry run writes nothing
+        store = open_store("sqlite://")
+        ctx.call_on_close(store.close)
+    else:
+        store = _store(ctx, create=True)
     if _show_progress(quiet):
         with click.progressbar(length=len(roster.learners), label="Import des apprenants",
                                file=sys.stderr) as bar:

@@ -225,8 +225,11 @@ def test_config_option_and_variable_name_a_missing_file(tmp_path):
 def test_the_shipped_example_instance_file_is_valid(tmp_path):
     example = REPO / "deploy" / "cnam-calendar.toml"
     shutil.copy(example, tmp_path / "cnam-calendar.toml")
-    r = run(tmp_path, "reminders", "status")  # read whole, every value checked; then no store there
-    assert r.exit_code == 2 and "base introuvable" in r.stderr, r.stderr
+    r = run(tmp_path, "check", "--calendars", str(CALENDARS))  # read whole, every value checked as its option would
+    assert r.exit_code == 0 and r.stderr == "", r.stderr
+    text = example.read_text(encoding="utf-8")
+    for setting in SETTINGS[:15]:  # every key the shipped options have, shown to the operator
+        assert f"{setting.key.rsplit('.', 1)[-1]} =" in text, setting.key
 
 
 def test_every_key_and_variable_is_documented():
@@ -242,3 +245,14 @@ def test_git_ignores_the_store_side_files(tmp_path):
              "cnam-calendar.db.daemon.lock", "cnam-calendar.db.plan.lock"]
     r = subprocess.run(["git", "check-ignore", "--no-index", *names], cwd=REPO, capture_output=True, text=True)
     assert r.stdout.split() == names
+
+
+def test_a_dry_run_import_creates_no_store(tmp_path):
+    roster = tmp_path / "r.csv"
+    assert run(tmp_path, "--calendars", str(CALENDARS), "learners", "generate", "--count", "4", "-o",
+               str(roster)).exit_code == 0
+    r = run(tmp_path, "--calendars", str(CALENDARS), "learners", "import", str(roster), "--dry-run", "-q")
+    assert r.exit_code == 0 and "4 créé(s)" in r.stdout and "rien n'a été écrit" in r.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv"]
+    r = run(tmp_path, "--calendars", str(CALENDARS), "learners", "import", str(roster), "-q")
+    assert r.exit_code == 0 and (tmp_path / "cnam-calendar.db").exists()  # the real import creates it

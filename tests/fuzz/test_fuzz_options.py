@@ -48,10 +48,11 @@ BASE = {
     ("learners", "import"): ["r.csv"], ("learners", "generate"): ["--count", "3", "-o", "g.csv"],
     ("learners", "issue-token"): ["A1"], ("learners", "show"): ["A1"], ("learners", "feeds"): ["--out", "feeds"],
     ("reminders", "plan"): [], ("reminders", "preview"): ["KEY"], ("reminders", "status"): [],
-    ("reminders", "opt-out"): ["A1"],
+    ("reminders", "opt-out"): ["A1"], ("init",): [],
 }
 ENV = ("CNAM_CALENDAR_CALENDARS", "CNAM_CALENDAR_DB", "CNAM_CALENDAR_BASE_URL", "SOURCE_DATE_EPOCH",
-       "CNAM_CALENDAR_SMTP_PASSWORD")
+       "CNAM_CALENDAR_SMTP_PASSWORD", "CNAM_CALENDAR_CONFIG", "CNAM_CALENDAR_SERVE_PORT", "CNAM_CALENDAR_DAEMON_LANES",
+       "CNAM_CALENDAR_SMTP_STARTTLS")
 NEVER_STARTS = {("serve",), ("daemon",)}
 
 NASTY = st.one_of(
