@@ -42,18 +42,26 @@ import platform
 import random
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from daemon_memory_bench import run_child  # noqa: E402
-from reminder_rows import CALENDARS, PG_DEFAULT, ROOT, due_at, fresh_database, percentile, real_reminders, seed  # noqa: E402
+from reminder_rows import (  # noqa: E402
+    CALENDARS,
+    PG_DEFAULT,
+    ROOT,
+    accepted,
+    fresh_database,
+    percentile,
+    real_reminders,
+    seed_due,
+    stop_all,
+)
 
 from cnam_calendar.mail.compose import message_id  # noqa: E402
 from cnam_calendar.store.database import open_store  # noqa: E402
@@ -148,32 +156,16 @@ def bench_burst(n: int, db: str, workdir: Path, daemons: int, lanes: int, lead: 
                         raise SystemExit("a daemon did not start: " + " | ".join(log.read_text(errors="replace")
                                                                                 for log in logs))
                     time.sleep(0.05)
-                due = datetime.fromtimestamp(round(time.time() + lead), timezone.utc)
-                plan = due_at(reminders, due)
-                store = open_store(url)
-                try:
-                    seed(store, learners, plan, due - timedelta(seconds=lead))
-                finally:
-                    store.close()
-                if time.time() >= due.timestamp():
-                    raise SystemExit(f"writing {len(plan)} rows took longer than --lead {lead} s: raise it")
+                due, plan = seed_due(url, learners, reminders, lead)
                 deadline = time.monotonic() + lead + timeout
-                while sum(1 for _ in open(record, "rb")) < len(plan) if record.exists() else True:
+                while accepted(record) < len(plan):
                     if any(p.poll() is not None for p in procs):
                         raise SystemExit("a daemon exited: " + " | ".join(log.read_text(errors="replace") for log in logs))
                     if time.monotonic() > deadline:
                         break
                     time.sleep(0.25)
             finally:
-                for proc in procs:
-                    if proc.poll() is None:
-                        proc.send_signal(signal.SIGTERM)
-                for proc in procs:
-                    try:
-                        proc.wait(timeout=60)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait()
+                stop_all(procs, timeout=60)
         store = open_store(url)
         try:
             counts = status_counts(store)
