@@ -238,6 +238,13 @@ def sync_plan(store: Store, reminders: Iterable[Reminder], now: datetime, window
     created = updated = revived = cancelled = unchanged = skipped = 0
     dump = _Dumper()
     with _tx(store, "écriture du plan des rappels") as conn:
+        if conn.dialect.name == "postgresql":
+            # Every read below looks rows up by learner id. While the daemon fills a year for a whole
+            # network, the table's statistics lag (a few learners, many rows each): PostgreSQL then
+            # expects a lookup of 500 learners to read most of the table and scans all of it, slice
+            # after slice, with JIT compiling for it. Here an index lookup is always the right plan.
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            conn.exec_driver_sql("SET LOCAL jit = off")
         learner_ids = sorted(by_learner)
         opted: set[str] = set()
         for chunk in _chunks(learner_ids, CHUNK):
