@@ -43,7 +43,8 @@ SETTINGS: tuple[Setting, ...] = (
                                                   ("daemon", "db"), ("init", "db"))),
     Setting("output", "path", "CNAM_CALENDAR_OUT", (("build", "out"), ("feed", "out"), ("serve", "out"))),
     Setting("base_url", "text", "CNAM_CALENDAR_BASE_URL", (("serve", "base_url"),
-                                                           ("learners", "issue-token", "base_url"))),
+                                                           ("learners", "issue-token", "base_url"),
+                                                           ("daemon", "base_url"))),
     Setting("serve.host", "text", "CNAM_CALENDAR_SERVE_HOST", (("serve", "host"),)),
     Setting("serve.port", "int", "CNAM_CALENDAR_SERVE_PORT", (("serve", "port"),)),
     Setting("serve.workers", "int", "CNAM_CALENDAR_SERVE_WORKERS", (("serve", "workers"),)),
@@ -60,7 +61,9 @@ SETTINGS: tuple[Setting, ...] = (
     # The options of issue 17's logs and metrics: these keys work once the options exist.
     Setting("log.format", "text", "CNAM_CALENDAR_LOG_FORMAT", (("serve", "log_format"), ("daemon", "log_format"))),
     Setting("log.level", "text", "CNAM_CALENDAR_LOG_LEVEL", (("serve", "log_level"), ("daemon", "log_level"))),
+    Setting("log.lang", "text", "CNAM_CALENDAR_LOG_LANG", (("serve", "log_lang"), ("daemon", "log_lang"))),
     Setting("daemon.metrics_port", "int", "CNAM_CALENDAR_METRICS_PORT", (("daemon", "metrics_port"),)),
+    Setting("daemon.metrics_host", "text", "CNAM_CALENDAR_METRICS_HOST", (("daemon", "metrics_host"),)),
 )
 INSTANCE_KEY = "cnam_calendar.instance"  # ctx.meta: the Instance read, for messages
 
