@@ -43,7 +43,7 @@ from reminder_rows import CALENDARS, ROOT, fresh_database  # noqa: E402
 NOW = datetime(2026, 9, 1, 8, 0, tzinfo=timezone.utc)  # start of academic year 2026-2027
 
 
-def child(mode: str, url: str, trace: bool) -> None:
+def child(mode: str, url: str, trace: bool, calendars: Path = CALENDARS) -> None:
     """Run in the child process: print one JSON line with what was done."""
     if trace:
         import tracemalloc
@@ -62,7 +62,7 @@ def child(mode: str, url: str, trace: bool) -> None:
         out["learners"] = len(store.learners())
     elif not trace:
         mailer = Mailer("127.0.0.1", 25, local_hostname="bench.local")  # never connects: plan sends nothing
-        daemon = Daemon(store, mailer, load_centres(CALENDARS), lambda: NOW, "rappels@cnam.test", owner="bench")
+        daemon = Daemon(store, mailer, load_centres(calendars), lambda: NOW, "rappels@cnam.test", owner="bench")
         report = daemon.plan()
         if report is None:
             raise SystemExit("the planner lock was held by another process: wrong result")
@@ -72,7 +72,7 @@ def child(mode: str, url: str, trace: bool) -> None:
         from cnam_calendar.mail.daemon import plan_all
         from cnam_calendar.store.delivery import sync_plan
 
-        reminders = plan_all(store, load_centres(CALENDARS), 2026)
+        reminders = plan_all(store, load_centres(calendars), 2026)
         out["plan_mb"] = tracemalloc.get_traced_memory()[0] / 2**20
         out["top"] = [f"{s.size / 2**20:8.1f} MB  {s.count:>9} blocks  {s.traceback[0]}"
                       for s in tracemalloc.take_snapshot().statistics("lineno")[:10]]
@@ -92,9 +92,9 @@ def child(mode: str, url: str, trace: bool) -> None:
     print(json.dumps(out), flush=True)
 
 
-def run_child(mode: str, url: str, trace: bool = False) -> tuple[dict, float]:
+def run_child(mode: str, url: str, trace: bool = False, calendars: Path = CALENDARS) -> tuple[dict, float]:
     """Run one child; return (its JSON line, its peak RSS in MB)."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", mode, "--url", url]
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", mode, "--url", url, "--calendars", str(calendars)]
     if trace:
         cmd.append("--trace")
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -116,9 +116,10 @@ def main() -> int:
     parser.add_argument("--trace", action="store_true", help="also run the planner under tracemalloc")
     parser.add_argument("--child", choices=["baseline", "planner"], help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--calendars", type=Path, default=CALENDARS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.url, args.trace)
+        child(args.child, args.url, args.trace, args.calendars)
         return 0
     n = args.n or (5000 if args.quick else 50_000)
 

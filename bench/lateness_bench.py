@@ -26,18 +26,27 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import signal
 import smtplib
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reminder_rows import CALENDARS, ROOT, due_at, fresh_database, percentile, real_reminders, seed  # noqa: E402
+from reminder_rows import (  # noqa: E402
+    CALENDARS,
+    ROOT,
+    accepted,
+    due_at,
+    fresh_database,
+    percentile,
+    real_reminders,
+    seed_due,
+    stop_all,
+)
 
 from cnam_calendar.mail.compose import message_id, render  # noqa: E402
 from cnam_calendar.store.database import open_store  # noqa: E402
@@ -45,14 +54,6 @@ from cnam_calendar.store.delivery import status_counts  # noqa: E402
 from tests.support.smtp_sink import read_record, sink_process  # noqa: E402
 
 SENDER = "rappels@cnam.test"
-
-
-def accepted(record: Path) -> int:
-    try:
-        with open(record, "rb") as f:
-            return f.read().count(b"\n")
-    except FileNotFoundError:
-        return 0
 
 
 def bare_loop(plan: list, workdir: Path) -> float:
@@ -94,15 +95,7 @@ def daemon_run(learners: list, reminders: list, lanes: int, db: str | None, work
                     if proc.poll() is not None or time.monotonic() > deadline:
                         raise SystemExit(f"the daemon did not start: {log.read_text(errors='replace')}")
                     time.sleep(0.05)
-                due = datetime.fromtimestamp(round(time.time() + lead), timezone.utc)
-                plan = due_at(reminders, due)
-                store = open_store(url)
-                try:
-                    seed(store, learners, plan, due - timedelta(seconds=lead))
-                finally:
-                    store.close()
-                if time.time() >= due.timestamp():
-                    raise SystemExit(f"writing {len(plan)} rows took longer than --lead {lead} s: raise it")
+                due, plan = seed_due(url, learners, reminders, lead)
                 deadline = time.monotonic() + lead + timeout
                 while accepted(record) < len(plan):
                     if proc.poll() is not None:
@@ -111,13 +104,7 @@ def daemon_run(learners: list, reminders: list, lanes: int, db: str | None, work
                         raise SystemExit(f"{accepted(record)} of {len(plan)} accepted after {timeout} s")
                     time.sleep(0.05)
             finally:
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGTERM)
-                    try:
-                        proc.wait(timeout=30)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait()
+                stop_all([proc])
         store = open_store(url)
         try:
             counts = status_counts(store)

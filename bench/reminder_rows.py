@@ -100,6 +100,50 @@ def seed(store: Store, learners: list[Learner], plan: list[Reminder], now: datet
     store.checkpoint()  # as the daemon's planner does after writing the plan
 
 
+def seed_due(url: str, learners: list[Learner], reminders: list[Reminder], lead: float) -> tuple[datetime, list[Reminder]]:
+    """Write REMINDERS all due LEAD seconds from now (rounded) into the store URL; return (due instant, rows).
+
+    Raises when writing them took longer than LEAD: the instant would already be past.
+    """
+    import time
+
+    due = datetime.fromtimestamp(round(time.time() + lead), timezone.utc)
+    plan = due_at(reminders, due)
+    store = open_store(url)
+    try:
+        seed(store, learners, plan, due - timedelta(seconds=lead))
+    finally:
+        store.close()
+    if time.time() >= due.timestamp():
+        raise SystemExit(f"writing {len(plan)} rows took longer than --lead {lead} s: raise it")
+    return due, plan
+
+
+def stop_all(procs: list, timeout: float = 30) -> None:
+    """SIGTERM every process of PROCS still running (daemons finish their batch), SIGKILL any that lingers."""
+    import signal
+    import subprocess
+
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def accepted(record: Path) -> int:
+    """Return how many messages a sink process recorded so far."""
+    try:
+        with open(record, "rb") as f:
+            return f.read().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
 @contextmanager
 def fresh_database(url: str | None, workdir: Path, name: str) -> Iterator[str]:
     """Yield the URL of an empty database: a new SQLite file in ``workdir``, or a new schema of PostgreSQL ``url``."""

@@ -55,11 +55,21 @@ def _clock(ctx: click.Context) -> datetime:
     return clock() if clock else datetime.now(timezone.utc)
 
 
-def _store(ctx: click.Context) -> Store:
+def _store(ctx: click.Context, *, create: bool = False) -> Store:
+    from cnam_calendar.store.presence import require_store
+
     obj = _obj(ctx)
+    if not create:  # only `learners import` (and `init`) create the store
+        require_store(obj.get("db") or DEFAULT_DB)
     store = open_store(obj.get("db") or DEFAULT_DB, clock=lambda: _clock(ctx))
     ctx.call_on_close(store.close)
     return store
+
+
+def _exists(ctx: click.Context) -> bool:
+    from cnam_calendar.store.presence import store_exists
+
+    return store_exists(_obj(ctx).get("db") or DEFAULT_DB)
 
 
 def _centres(ctx: click.Context) -> list[Centre]:
@@ -105,7 +115,11 @@ def import_cmd(ctx: click.Context, file: Path, dry_run: bool, quiet: bool) -> No
     if not quiet:
         for warning in roster.warnings:
             click.echo(f"Attention : {warning}", err=True)
-    store = _store(ctx)
+    if dry_run and not _exists(ctx):  # no store yet: everyone would be created, and a dry run writes nothing
+        store = open_store("sqlite://")
+        ctx.call_on_close(store.close)
+    else:
+        store = _store(ctx, create=True)
     if _show_progress(quiet):
         with click.progressbar(length=len(roster.learners), label="Import des apprenants",
                                file=sys.stderr) as bar:

@@ -13,9 +13,10 @@ from typing import Any
 
 import click
 
-from cnam_calendar.cli import click_fr
+from cnam_calendar.cli import click_fr, instance
 from cnam_calendar.cli.checking import check_centres
 from cnam_calendar.cli.diff import diff, store_facts, summary_lines, year_diffs
+from cnam_calendar.cli.init import init
 from cnam_calendar.cli.invite import invite
 from cnam_calendar.cli.learners import learners
 from cnam_calendar.cli.observe import log_options
@@ -311,12 +312,15 @@ def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: P
 
     import uvicorn
 
+    from cnam_calendar.cli.listen import check_free
     from cnam_calendar.store.database import open_store
+    from cnam_calendar.store.presence import require_store
     from cnam_calendar.web.log import log_config, started, stopped
 
-
     _centres(ctx)  # fail now, with a clear message, on a broken calendars/ directory
-    open_store(db).close()  # create or upgrade the schema once, before the workers start
+    require_store(db)  # created by `init` or `learners import` only
+    open_store(db).close()  # upgrade the schema once, before the workers start
+    check_free(host, port)  # a busy port in one line, before the address is announced
     logs = log_config(log_format, log_level, log_lang)
     logging.config.dictConfig(logs)
     os.environ["CNAM_CALENDAR_CALENDARS"] = str(Path(ctx.obj["calendars"]).resolve())
@@ -403,6 +407,8 @@ main.add_command(daemon)
 main.add_command(year_group)
 main.add_command(diff)
 main.add_command(staff)
+main.add_command(init)
+instance.install(main)  # last: every command gets the instance file, its variables and --calendars
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

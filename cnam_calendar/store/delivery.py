@@ -22,6 +22,7 @@ import fcntl
 import hashlib
 import json
 import os
+import secrets
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
@@ -127,6 +128,54 @@ def _dump(payload: Mapping[str, Any]) -> str:
     return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
+class _Dumper:
+    """``_dump``, byte for byte, with each shared part serialised once (the planner's payloads share
+    their learner, event and centre dicts: one object each, in every reminder of theirs).
+
+    Each shared dict is swapped for a placeholder string, the payload serialised in one call, and
+    the placeholders replaced by the parts. The cache is keyed by identity, so it lives only as long
+    as the payloads it has seen (one plan).
+    """
+
+    def __init__(self) -> None:
+        self._mark = f"\u2063{secrets.token_hex(8)}:"  # cannot occur in a payload's text by chance
+        self._parts: dict[int, tuple[object, str, str]] = {}
+
+    def __call__(self, payload: Mapping[str, Any]) -> str:
+        swapped: dict[str, Any] = {}
+        parts = []
+        for name, value in payload.items():
+            if isinstance(value, dict):
+                held = self._parts.get(id(value))
+                if held is None or held[0] is not value:
+                    held = self._parts[id(value)] = (value, f"{self._mark}{len(self._parts)}", _dump(value))
+                swapped[name] = held[1]
+                parts.append(held)
+            else:
+                swapped[name] = value
+        text = _dump(swapped)
+        for _, mark, part in parts:
+            text = text.replace(f'"{mark}"', part, 1)
+        return text
+
+
+def _insert(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ROWS (same keys each) into the delivery table: COPY on PostgreSQL, executemany otherwise."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":  # a year of a whole network is millions of rows: COPY is the way
+        columns = list(rows[0])
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        names = ", ".join(f'"{c}"' for c in columns)
+        with raw.cursor() as cursor, cursor.copy(f"COPY {deliveries.name} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[c] for c in columns])
+        return
+    for part in _chunks(rows, WRITE_CHUNK):
+        conn.execute(deliveries.insert(), list(part))
+
+
 def _load(value: str | None) -> dict[str, Any]:
     return json.loads(value) if value else {}
 
@@ -187,7 +236,15 @@ def sync_plan(store: Store, reminders: Iterable[Reminder], now: datetime, window
     for r in plan.values():
         by_learner[r.learner_id].append(r)
     created = updated = revived = cancelled = unchanged = skipped = 0
+    dump = _Dumper()
     with _tx(store, "écriture du plan des rappels") as conn:
+        if conn.dialect.name == "postgresql":
+            # Every read below looks rows up by learner id. While the daemon fills a year for a whole
+            # network, the table's statistics lag (a few learners, many rows each): PostgreSQL then
+            # expects a lookup of 500 learners to read most of the table and scans all of it, slice
+            # after slice, with JIT compiling for it. Here an index lookup is always the right plan.
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            conn.exec_driver_sql("SET LOCAL jit = off")
         learner_ids = sorted(by_learner)
         opted: set[str] = set()
         for chunk in _chunks(learner_ids, CHUNK):
@@ -203,7 +260,7 @@ def sync_plan(store: Store, reminders: Iterable[Reminder], now: datetime, window
             for learner_id in chunk:
                 for r in by_learner[learner_id]:
                     pairs.add((r.learner_id, r.event_uid))
-                    payload = _dump(r.payload)
+                    payload = dump(r.payload)
                     row = existing.get(r.key)
                     if row is None:
                         if r.expires_at <= now:
@@ -239,8 +296,7 @@ def sync_plan(store: Store, reminders: Iterable[Reminder], now: datetime, window
                 if (row.status == "pending" and key not in plan and (row.learner_id, row.event_uid) in pairs
                         and (low is None or row.due_at >= low) and (high is None or row.due_at < high)):
                     to_cancel.append(key)
-            for part in _chunks(inserts, WRITE_CHUNK):
-                conn.execute(deliveries.insert(), list(part))
+            _insert(conn, inserts)
             created += len(inserts)
             if changes:
                 stmt = update(deliveries).where(deliveries.c.key == bindparam("b_key"))

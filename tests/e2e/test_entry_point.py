@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-COMMANDS = {"build", "check", "daemon", "deadline", "diff", "explain", "feed", "learners", "reminders", "serve", "staff",
+COMMANDS = {"build", "check", "daemon", "deadline", "diff", "explain", "feed", "init", "learners", "reminders", "serve", "staff",
             "year"}
 SUBCOMMANDS = {
     "learners": {"feeds", "generate", "import", "invite", "issue-token", "show"},

@@ -201,6 +201,10 @@ def test_bad_options_exit_2(env, args, message):
 
 def test_unknown_learner_and_unreachable_database(env):
     r = env.run("issue-token", "nobody")
+    assert r.exit_code == 2  # no store yet: refused with the way out, and none created
+    assert "base introuvable" in r.stderr and "cnam-calendar init" in r.stderr and not env.db_path.exists()
+    assert env.raw("init", env={"CNAM_CALENDAR_DB": str(env.db_path)}).exit_code == 0
+    r = env.run("issue-token", "nobody")
     assert r.exit_code == 2
     assert "apprenant inconnu « nobody »" in r.stderr and "cnam-calendar learners import" in r.stderr
     roster = env.dir / "roster.csv"

@@ -51,14 +51,15 @@ BASE = {
     ("learners", "invite"): ["A1"],
     ("reminders", "plan"): [], ("reminders", "preview"): ["KEY"], ("reminders", "status"): [],
     ("reminders", "failures"): [],
-    ("reminders", "opt-out"): ["A1"],
+    ("reminders", "opt-out"): ["A1"], ("init",): [],
     ("year", "new"): ["--centre", "ipst-cnam", "--year", "2026"], ("diff",): ["--centre", "ipst-cnam", "--year", "2026"],
     ("staff", "add"): ["a@lecnam.net", "--centre", "ipst-cnam", "--role", "viewer", "--no-password"],
     ("staff", "reset"): ["a@lecnam.net", "--password-stdin"], ("staff", "list"): [],
     ("staff", "remove"): ["a@lecnam.net"], ("staff", "journal"): [],
 }
 ENV = ("CNAM_CALENDAR_CALENDARS", "CNAM_CALENDAR_DB", "CNAM_CALENDAR_BASE_URL", "SOURCE_DATE_EPOCH",
-       "CNAM_CALENDAR_SMTP_PASSWORD", "CNAM_CALENDAR_ADMIN_PROXY_HEADER", "CNAM_CALENDAR_ADMIN_TRUSTED_PROXIES")
+       "CNAM_CALENDAR_SMTP_PASSWORD", "CNAM_CALENDAR_ADMIN_PROXY_HEADER", "CNAM_CALENDAR_ADMIN_TRUSTED_PROXIES",
+       "CNAM_CALENDAR_CONFIG", "CNAM_CALENDAR_SERVE_PORT", "CNAM_CALENDAR_DAEMON_LANES", "CNAM_CALENDAR_SMTP_STARTTLS")
 NEVER_STARTS = {("serve",), ("daemon",)}
 
 NASTY = st.one_of(

@@ -40,6 +40,10 @@ def running_server(args: Sequence[str] = (), *, cwd: Path, env: dict[str, str] |
 
     ``log`` receives what the server prints (its log), to be read by the test once the server stopped.
     """
+    # as an operator does before the first `serve`: create the store (`init` keeps an existing one)
+    db = [*extra[extra.index("--db"):extra.index("--db") + 2]] if "--db" in extra else []
+    subprocess.run([sys.executable, "-m", "cnam_calendar.cli", *args, "init", *db], cwd=cwd,
+                   env={**os.environ, **(env or {})}, check=True, capture_output=True, timeout=120)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "cnam_calendar.cli", *args, "serve", "--port", str(port), "--base-url", base, *extra]
