@@ -2,9 +2,8 @@
 
 The catalogues are ``cnam_calendar/locale/<lang>/LC_MESSAGES/*.po``, shipped as package data
 and compiled in memory on first use (no ``.mo`` to build: a plain ``pip install .`` carries them).
-``messages.po`` holds the common texts; an area of its own (the learner's page, the operator's logs,
-the staff's commands…) may keep its texts in a file of its own beside it (``learner.po``…): every
-``.po`` of a language is read into one catalogue, and a msgid must not be in two of them.
+``messages.po`` holds them all; any other ``.po`` beside it would be read into the same catalogue
+(a msgid in one file only), so that work in parallel can keep its texts apart until it is merged.
 The msgids are the French wording; ``fr`` translates each to itself and holds the French plural rule,
 ``en`` holds the English. To re-extract and update after changing a text (see docs/architecture.md):
 

@@ -52,7 +52,7 @@ def N_(message: str) -> str:  # noqa: N802 - the marker pybabel extracts (DEFAUL
     return message
 
 
-ACTIONS = {  # event id (or prefix) → what the learner has to do before the date (msgid; catalogues: notices.po)
+ACTIONS = {  # event id (or prefix) → what the learner has to do before the date (msgid, translated in the catalogues)
     "cpf-confirmation": N_(
         "Confirmez votre inscription sur Mon Compte Formation avant cette date : sans "
         "confirmation, le financement CPF n'est pas engagé."),

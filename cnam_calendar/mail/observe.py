@@ -2,7 +2,7 @@
 
 Every message sent, retried (with the reason and the next attempt), failed or expired gives one line;
 so do each plan run, the start (the configuration in effect, secrets masked) and the stop. The
-texts are msgids of the operator's catalogue (``locale/*/LC_MESSAGES/operator.po``), French by
+texts are msgids of the operator's catalogue (``locale/*/LC_MESSAGES/messages.po``), French by
 default, translated by the formatter (``cnam_calendar.oplog``).
 """
 

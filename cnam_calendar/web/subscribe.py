@@ -2,7 +2,7 @@
 
 In French or in English: ``?lang=en`` (or ``fr``) chooses, else the browser's Accept-Language
 (English only when it weighs English above French), else French. Every text is in the catalogues
-(``locale/*/LC_MESSAGES/pages.po``); the French page gets its non-breaking spaces from the ``typo``
+(``locale/*/LC_MESSAGES/messages.po``); the French page gets its non-breaking spaces from the ``typo``
 filter (templating.py).
 """
 
