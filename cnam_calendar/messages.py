@@ -7,7 +7,7 @@ and compiled in memory on first use (no ``.mo`` to build: a plain ``pip install 
 The msgids are the French wording; ``fr`` translates each to itself and holds the French plural rule,
 ``en`` holds the English. To re-extract and update after changing a text (see docs/architecture.md):
 
-    pybabel extract -F babel.cfg -k gettext:2 -k ngettext:2,3 --no-location --omit-header \
+    pybabel extract -F babel.cfg -k gettext:2 -k ngettext:2,3 -k Count:2,3 --no-location --omit-header \
         -o cnam_calendar/locale/messages.pot .
     pybabel update -i cnam_calendar/locale/messages.pot -d cnam_calendar/locale --no-fuzzy-matching
 """

@@ -57,6 +57,29 @@ class Msg(str):
         return text % self.values if self.values else text
 
 
+class Count(int):
+    """A count written with its noun in the operator's language (« 1 rappel », « 3 rappels »).
+
+    The text line shows the words, by ``ngettext``; a JSON line keeps the number. Babel extracts the
+    pair with the keyword ``Count:2,3`` (``babel.cfg``'s command in docs/architecture.md).
+    """
+
+    singular: str
+    plural: str
+
+    def __new__(cls, n: int, singular: str, plural: str) -> Count:
+        made = super().__new__(cls, n)
+        made.singular, made.plural = singular, plural
+        return made
+
+    def translated(self, lang: str) -> str:
+        """Return « 3 rappels » in ``lang``."""
+        return translations(lang).ngettext(self.singular, self.plural, int(self)) % {"num": int(self)}
+
+    def __str__(self) -> str:  # a handler of somebody else's (``record.getMessage()``): the French words
+        return self.translated("fr")
+
+
 def masked(config: Mapping[str, Any]) -> dict[str, Any]:
     """Return ``config`` with secrets hidden: values of keys naming one, and passwords inside URLs."""
     shown: dict[str, Any] = {}
@@ -76,7 +99,7 @@ def _values(record: logging.LogRecord) -> Mapping[str, Any]:
 
 
 def _text_value(value: Any, lang: str) -> Any:
-    if isinstance(value, Msg):
+    if isinstance(value, (Msg, Count)):
         return value.translated(lang)
     if isinstance(value, datetime):
         return value.astimezone(PARIS).strftime("%Y-%m-%d %H:%M:%S %Z")
@@ -90,6 +113,8 @@ def _text_value(value: Any, lang: str) -> Any:
 def _json_value(value: Any, lang: str) -> Any:
     if isinstance(value, Msg):
         return value.translated(lang)
+    if isinstance(value, Count):
+        return int(value)
     if isinstance(value, datetime):
         return value.astimezone(timezone.utc).isoformat()
     if isinstance(value, date):

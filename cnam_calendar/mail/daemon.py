@@ -25,7 +25,7 @@ from cnam_calendar.mail.notices import scan_notices
 from cnam_calendar.mail.observe import Observer
 from cnam_calendar.mail.outage import Outage
 from cnam_calendar.mail.smtp import Mailer, SendResult, WireMessage, backoff
-from cnam_calendar.oplog import N_, Msg
+from cnam_calendar.oplog import N_, Count, Msg
 from cnam_calendar.rules.errors import CnamCalendarError, StoreError
 from cnam_calendar.rules.model import Centre
 from cnam_calendar.rules.reminders import Reminder, plan_reminders
@@ -274,7 +274,8 @@ class Daemon:
             released = delivery.release_mine(self.store, self.owner)
             self._leftovers = False
             if released:
-                log.info(N_("%(released)d rappel(s) rendu(s) à la file après la panne"), {"released": released},
+                log.info(N_("%(released)s à la file après la panne"),
+                         {"released": Count(released, "%(num)d rappel rendu", "%(num)d rappels rendus")},
                          extra={"event": "released"})
 
     def _still_mine(self, row: delivery.Claimed) -> bool:
@@ -422,8 +423,9 @@ class Daemon:
         """On SQLite, rows leased by a previous (killed) daemon go back to the queue: it is the only one."""
         released = delivery.release_abandoned(self.store) if not delivery.is_pg(self.store) else 0
         if released:
-            log.warning(N_("%(released)d rappel(s) repris : un démon précédent s'est arrêté sans les rendre"),
-                        {"released": released}, extra={"event": "recovered-leases"})
+            log.warning(N_("%(released)s : un démon précédent s'est arrêté sans les rendre"),
+                        {"released": Count(released, "%(num)d rappel repris", "%(num)d rappels repris")},
+                        extra={"event": "recovered-leases"})
         return released
 
     def run(self, *, dispatch_every: float | None = None) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from cnam_calendar.mail.metrics import DaemonMetrics
 from cnam_calendar.mail.smtp import SendResult
-from cnam_calendar.oplog import N_, masked
+from cnam_calendar.oplog import N_, Count, masked
 
 log = logging.getLogger("cnam_calendar.mail.daemon")
 
@@ -49,16 +49,23 @@ class Observer:
     def stopped(self, owner: str) -> None:
         with self._lock:
             tally = dict(self.tally)
-        log.info(N_("arrêt du démon %(owner)s : %(sent)d envoyé(s), %(retried)d reporté(s), %(failed)d en échec, "
-                    "%(expired)d expiré(s) depuis le démarrage"),
-                 {"owner": owner, **{k: tally.get(k, 0) for k in ("sent", "retried", "failed", "expired")}},
+        log.info(N_("arrêt du démon %(owner)s : %(sent)s, %(retried)s, %(failed)s en échec, "
+                    "%(expired)s depuis le démarrage"),
+                 {"owner": owner, "sent": Count(tally.get("sent", 0), "%(num)d envoyé", "%(num)d envoyés"),
+                  "retried": Count(tally.get("retried", 0), "%(num)d reporté", "%(num)d reportés"),
+                  "failed": tally.get("failed", 0),
+                  "expired": Count(tally.get("expired", 0), "%(num)d expiré", "%(num)d expirés")},
                  extra={"event": "stop"})
 
     def planned(self, year: int, report: Any) -> None:
-        log.info(N_("plan de l'année %(year)d : %(created)d ajouté(s), %(updated)d mis à jour, %(revived)d "
-                    "réactivé(s), %(cancelled)d annulé(s), %(unchanged)d inchangé(s), %(skipped)d déjà passé(s)"),
-                 {"year": year, "created": report.created, "updated": report.updated, "revived": report.revived,
-                  "cancelled": report.cancelled, "unchanged": report.unchanged, "skipped": report.skipped},
+        log.info(N_("plan de l'année %(year)d : %(created)s, %(updated)d mis à jour, %(revived)s, %(cancelled)s, "
+                    "%(unchanged)s, %(skipped)s"),
+                 {"year": year, "created": Count(report.created, "%(num)d ajouté", "%(num)d ajoutés"),
+                  "updated": report.updated,
+                  "revived": Count(report.revived, "%(num)d réactivé", "%(num)d réactivés"),
+                  "cancelled": Count(report.cancelled, "%(num)d annulé", "%(num)d annulés"),
+                  "unchanged": Count(report.unchanged, "%(num)d inchangé", "%(num)d inchangés"),
+                  "skipped": Count(report.skipped, "%(num)d déjà passé", "%(num)d déjà passés")},
                  extra={"event": "plan"})
 
     def sent(self, key: str, result: SendResult, attempt: int, due_at: datetime, now: datetime) -> None:

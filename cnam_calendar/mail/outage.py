@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from cnam_calendar.oplog import N_, Msg
+from cnam_calendar.oplog import N_, Count, Msg
 
 log = logging.getLogger("cnam_calendar.mail.daemon")
 
@@ -79,7 +79,9 @@ class Outage:
             self.since, self.tries, self.next_try = None, 0, None
             now = self.clock()
             self.reason = None
-        log.warning(N_("%(part)s est de nouveau disponible après %(down)s de panne (%(tries)d essai(s)) ; "
-                       "les envois reprennent"), {"part": self.name, "down": _seconds(now - since), "tries": tries},
+        log.warning(N_("%(part)s est de nouveau disponible après %(down)s de panne (%(tries)s) ; "
+                       "les envois reprennent"),
+                    {"part": self.name, "down": _seconds(now - since),
+                     "tries": Count(tries, "%(num)d essai", "%(num)d essais")},
                     extra={"event": "recovered"})
         return True

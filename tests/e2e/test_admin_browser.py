@@ -36,6 +36,8 @@ def staff_add(cwd: Path, email: str, centre: str, role: str) -> None:
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     cwd = tmp_path_factory.mktemp("console")
+    subprocess.run([sys.executable, "-m", "cnam_calendar.cli", "init"], cwd=cwd, check=True, capture_output=True,
+                   timeout=120)  # the operator creates the store first: staff commands create none
     staff_add(cwd, "camille.martin@lecnam.net", "ipst-cnam", "editor")
     staff_add(cwd, "camille.martin@lecnam.net", "cnam-occitanie", "viewer")
     staff_add(cwd, "dominique@lecnam.net", "ipst-cnam", "viewer")

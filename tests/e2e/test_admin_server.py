@@ -39,6 +39,8 @@ def staff(cwd: Path, *args: str, stdin: str | None = None) -> subprocess.Complet
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cwd = tmp_path_factory.mktemp("admin")
+    subprocess.run([sys.executable, "-m", "cnam_calendar.cli", "init"], cwd=cwd, check=True, capture_output=True,
+                   timeout=120)  # the operator creates the store first: staff commands create none
     for email, centre, role, local in ACCOUNTS:
         args = ["add", email, "--centre", centre, "--role", role]
         done = staff(cwd, *args, "--password-stdin", stdin=PASSWORD + "\n") if local else \
@@ -205,6 +207,8 @@ def test_the_year_shows_the_problems_check_finds_word_for_word(tmp_path: Path, c
     calendars = calendars_copy({"ipst-cnam.toml": lambda t: t.replace("per_ects = 8.0 ", "per_ects = 12.0")}).resolve()
     cwd = tmp_path / "srv"
     cwd.mkdir()
+    subprocess.run([sys.executable, "-m", "cnam_calendar.cli", "init"], cwd=cwd, check=True, capture_output=True,
+                   timeout=120)
     assert subprocess.run([sys.executable, "-m", "cnam_calendar.cli", "--calendars", str(calendars), "staff", "add",
                            "editrice@lecnam.net", "--centre", "ipst-cnam", "--role", "viewer", "--password-stdin"],
                           cwd=cwd, input=PASSWORD + "\n", capture_output=True, text=True).returncode == 0
@@ -227,6 +231,8 @@ def test_an_unreadable_catalogue_is_a_problem_of_the_year_not_an_error_page(tmp_
                                 }).resolve()
     cwd = tmp_path / "srv"
     cwd.mkdir()
+    subprocess.run([sys.executable, "-m", "cnam_calendar.cli", "init"], cwd=cwd, check=True, capture_output=True,
+                   timeout=120)
     done = staff(cwd, "add", "editrice@lecnam.net", "--centre", "ipst-cnam", "--role", "viewer", "--no-password")
     assert done.returncode == 0, done.stderr  # (checked against the repository's calendars: the same centres)
     with running_server(["--calendars", str(calendars)], cwd=cwd,

@@ -30,7 +30,10 @@ def run(db: Path, *args: str, stdin: str | None = None) -> Result:
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    return tmp_path / "staff.db"
+    """A store made as the operator makes it first (`cnam-calendar init`): staff commands create none."""
+    path = tmp_path / "staff.db"
+    open_store(str(path)).close()
+    return path
 
 
 def one_french_line(result: Result) -> str:
@@ -131,6 +134,7 @@ def test_bad_input_is_one_french_line_and_exit_2_with_nothing_written(db: Path, 
      "Erreur : --admin-proxy-header : nom d'en-tête invalide « X Remote »"),
 ], ids=["bad-address", "header-without-proxy", "bad-header-name"])
 def test_serve_refuses_a_bad_proxy_setting_in_one_line(tmp_path: Path, extra: tuple[str, ...], expected: str) -> None:
+    open_store(str(tmp_path / "s.db")).close()  # the store exists: the proxy setting is what is wrong
     result = invoke("--calendars", str(CALENDARS), "serve", "--db", str(tmp_path / "s.db"), "--port", "1", *extra,
                     env={"CNAM_CALENDAR_ADMIN_PROXY_HEADER": None, "CNAM_CALENDAR_ADMIN_TRUSTED_PROXIES": None})
     assert expected in one_french_line(result)

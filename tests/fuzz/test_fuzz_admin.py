@@ -34,6 +34,8 @@ HEADER_TEXT = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, blac
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     cwd = tmp_path_factory.mktemp("fuzz-admin")
+    subprocess.run([sys.executable, "-m", "cnam_calendar.cli", "init"], cwd=cwd, check=True, capture_output=True,
+                   timeout=120)  # the operator creates the store first: staff commands create none
     done = subprocess.run([sys.executable, "-m", "cnam_calendar.cli", "--calendars", str(CALENDARS), "staff", "add",
                            EMAIL, "--centre", "ipst-cnam", "--role", "editor", "--password-stdin"],
                           cwd=cwd, input=PASSWORD + "\n", capture_output=True, text=True, timeout=120)

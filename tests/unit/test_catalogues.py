@@ -25,7 +25,7 @@ from cnam_calendar.text.explain import render
 from cnam_calendar.text.i18n import long_date
 
 ROOT = Path(__file__).resolve().parents[2]
-KEYWORDS = {**DEFAULT_KEYWORDS, "gettext": (2,), "ngettext": (2, 3)}  # messages.gettext(lang, msgid, ...)
+KEYWORDS = {**DEFAULT_KEYWORDS, "gettext": (2,), "ngettext": (2, 3), "Count": (2, 3)}  # messages.gettext(lang, msgid, ...)
 
 
 def _extracted() -> set[str | tuple[str, str]]:

@@ -11,7 +11,7 @@ import pytest
 
 from cnam_calendar.mail.observe import Observer
 from cnam_calendar.mail.smtp import SendResult
-from cnam_calendar.oplog import N_, SECRET, JsonFormatter, Msg, TextFormatter, masked, setup
+from cnam_calendar.oplog import N_, SECRET, Count, JsonFormatter, Msg, TextFormatter, masked, setup
 
 KEY = "2026-00001/cpf-confirmation.x.ipst-cnam.2026@cnam-calendar/J-1/2026-12-08"
 NEXT = datetime(2026, 12, 2, 14, 32, 10, tzinfo=timezone.utc)
@@ -78,10 +78,16 @@ def test_translated_values_and_the_outage_line():
     assert str(part) == "le relais SMTP smtp.example.org:587"
     assert part.translated("en") == "the SMTP relay smtp.example.org:587"
     r = logging.LogRecord("cnam_calendar.mail.daemon", logging.WARNING, __file__, 1,
-                          "%(part)s est de nouveau disponible après %(down)s de panne (%(tries)d essai(s)) ; "
-                          "les envois reprennent", ({"part": part, "down": "3 s", "tries": 2},), None)
+                          "%(part)s est de nouveau disponible après %(down)s de panne (%(tries)s) ; "
+                          "les envois reprennent",
+                          ({"part": part, "down": "3 s", "tries": Count(2, "%(num)d essai", "%(num)d essais")},), None)
     assert TextFormatter("en").format(r).endswith(
-        "the SMTP relay smtp.example.org:587 is available again after 3 s of outage (2 attempt(s)); sending resumes")
+        "the SMTP relay smtp.example.org:587 is available again after 3 s of outage (2 attempts); sending resumes")
+    assert TextFormatter("fr").format(r).endswith("(2 essais) ; les envois reprennent")
+    assert json.loads(JsonFormatter("en").format(r))["tries"] == 2  # a number for the log shippers
+    one = Count(1, "%(num)d essai", "%(num)d essais")
+    assert (one.translated("fr"), one.translated("en"), Count(0, "%(num)d essai", "%(num)d essais").translated("fr")) == (
+        "1 essai", "1 attempt", "0 essai")
     assert json.loads(JsonFormatter("en").format(r))["part"] == "the SMTP relay smtp.example.org:587"
 
 

@@ -43,7 +43,7 @@ def test_one_line_per_outage_and_one_when_it_ends_with_a_doubling_capped_wait(ca
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 2, lines
     assert lines[0].startswith("la base est indisponible : connection refused ;")
-    assert lines[1] == "la base est de nouveau disponible après 19 s de panne (6 essai(s)) ; les envois reprennent"
+    assert lines[1] == "la base est de nouveau disponible après 19 s de panne (6 essais) ; les envois reprennent"
     outage.failed("disk full")  # a new outage: a new line, the wait starts over
     assert (outage.next_try - clock.now) == timedelta(seconds=1)
     assert len(caplog.records) == 3
