@@ -318,6 +318,7 @@ def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: P
     from cnam_calendar.web.log import log_config, started, stopped
 
     _centres(ctx)  # fail now, with a clear message, on a broken calendars/ directory
+    export_admin(admin_header, admin_trusted)  # a bad proxy setting fails here, before anything is set up
     require_store(db)  # created by `init` or `learners import` only
     open_store(db).close()  # upgrade the schema once, before the workers start
     check_free(host, port)  # a busy port in one line, before the address is announced
@@ -327,7 +328,6 @@ def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: P
     os.environ["CNAM_CALENDAR_OUT"] = str(out.resolve())
     os.environ["CNAM_CALENDAR_DB"] = db
     os.environ["CNAM_CALENDAR_BASE_URL"] = base_url or f"http://{host}:{port}"
-    export_admin(admin_header, admin_trusted)
     click.echo(f"cnam-calendar sert {os.environ['CNAM_CALENDAR_BASE_URL']}/ ({workers} processus)", err=True)
     if workers > 1:
         _keep_tcp_nodelay()

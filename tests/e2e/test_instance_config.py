@@ -110,10 +110,10 @@ def test_daemon_settings_file_then_environment_then_option(tmp_path):
     write_instance(tmp_path, f'calendars = "{CALENDARS}"\n\n[smtp]\nhost = "127.0.0.2"\nport = 2525\n\n'
                              '[daemon]\nlanes = 3\n')
     assert run(tmp_path, "init").exit_code == 0
-    assert "smtp://127.0.0.2:2525, 3 voie(s)" in daemon_line(tmp_path)
+    assert "smtp=smtp://127.0.0.2:2525, starttls=False, lanes=3," in daemon_line(tmp_path)
     env = {"CNAM_CALENDAR_DAEMON_LANES": "5", "CNAM_CALENDAR_SMTP_PORT": "2526"}
-    assert "smtp://127.0.0.2:2526, 5 voie(s)" in daemon_line(tmp_path, env=env)
-    assert "smtp://127.0.0.2:2527, 7 voie(s)" in daemon_line(tmp_path, "--lanes", "7", "--smtp-port", "2527", env=env)
+    assert "smtp=smtp://127.0.0.2:2526, starttls=False, lanes=5," in daemon_line(tmp_path, env=env)
+    assert "smtp=smtp://127.0.0.2:2527, starttls=False, lanes=7," in daemon_line(tmp_path, "--lanes", "7", "--smtp-port", "2527", env=env)
 
 
 def test_serve_port_from_the_file_then_the_environment(tmp_path):
@@ -252,7 +252,7 @@ def test_a_dry_run_import_creates_no_store(tmp_path):
     assert run(tmp_path, "--calendars", str(CALENDARS), "learners", "generate", "--count", "4", "-o",
                str(roster)).exit_code == 0
     r = run(tmp_path, "--calendars", str(CALENDARS), "learners", "import", str(roster), "--dry-run", "-q")
-    assert r.exit_code == 0 and "4 créé(s)" in r.stdout and "rien n'a été écrit" in r.stdout
+    assert r.exit_code == 0 and "4 créés" in r.stdout and "rien n'a été écrit" in r.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv"]
     r = run(tmp_path, "--calendars", str(CALENDARS), "learners", "import", str(roster), "-q")
     assert r.exit_code == 0 and (tmp_path / "cnam-calendar.db").exists()  # the real import creates it
