@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cnam_calendar.messages import gettext, ngettext
 from cnam_calendar.rules.checks import control_character
 from cnam_calendar.rules.errors import ConfigError
 
@@ -155,7 +156,7 @@ def parse_instance(text: str, path: Path, schema: Mapping[str, str]) -> Instance
                 value = str(resolve(value, path.resolve().parent))
         values[key] = value
     if problems:
-        raise ConfigError(f"{len(problems)} problème(s)", where=str(path), problems=problems)
+        raise ConfigError(ngettext("fr", "%(num)d problème", "%(num)d problèmes", len(problems)), where=str(path), problems=problems)
     return Instance(path, values, lines)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from cnam_calendar.files import atomic_write
 from cnam_calendar.inputs.catalogue import load_catalogue
 from cnam_calendar.inputs.csv_out import csv_text
+from cnam_calendar.messages import gettext, ngettext
 from cnam_calendar.rules.checks import DATE_MAX, DATE_MIN, control_character, in_dates
 from cnam_calendar.rules.errors import RosterError
 from cnam_calendar.rules.model import Centre, Learner
@@ -67,7 +68,9 @@ def _raise_all(problems: list[RosterError], source: str) -> None:
     if problems:
         first = problems[0]
         raise RosterError(first.message, where=first.where, problems=problems,
-                          hint=f"{len(problems)} erreur(s) dans {source}, rien n'a été importé")
+                          hint=ngettext("fr", "%(num)d erreur dans %(source)s, rien n'a été importé",
+                                        "%(num)d erreurs dans %(source)s, rien n'a été importé", len(problems),
+                                        source=source))
 
 
 def parse_roster(text: str, source: str) -> list[RawRow]:
@@ -177,7 +180,9 @@ def validate_rows(rows: Iterable[RawRow], centres: Sequence[Centre], catalogues:
                 bad(column, control, "du texte sur une ligne, sans caractère de contrôle")
         if row.extra or row.missing:
             width = len(v) + row.missing
-            bad(None, f"{width + row.extra - row.missing} champ(s) au lieu de {width}",
+            fields = width + row.extra - row.missing
+            bad(None, ngettext("fr", "%(num)d champ au lieu de %(width)d", "%(num)d champs au lieu de %(width)d", fields,
+                               width=width),
                 "un champ par colonne de l'en-tête ; mettez entre guillemets un champ qui contient une virgule")
         learner_id = v.get("id", "")
         if not learner_id:
