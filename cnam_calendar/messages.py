@@ -91,6 +91,6 @@ def countdown(n: int, lang: str) -> str:
     return ngettext(lang, "dans %(num)d jour", "dans %(num)d jours", n)
 
 
-def N_(message: str) -> str:
+def N_(message: str) -> str:  # noqa: N802 (the name gettext's tools know)
     """Mark ``message`` for extraction where it is written (a table of texts), translated later by gettext."""
     return message
