@@ -22,6 +22,7 @@ import click
 
 from cnam_calendar.cli.types import check_base_url
 from cnam_calendar.inputs.instance import FILE_NAME, Instance, find_instance, load_instance
+from cnam_calendar.messages import ngettext
 from cnam_calendar.rules.errors import ConfigError
 
 Target = tuple[str, ...]  # the command path, then the option's parameter name: ("daemon", "lanes")
@@ -118,7 +119,7 @@ def default_map(root: click.Command, instance: Instance) -> dict[str, Any]:
                 node = node.setdefault(name, {})
             node[target[-1]] = instance.values[setting.key]
     if problems:
-        raise ConfigError(f"{len(problems)} problème(s)", where=str(instance.path), problems=list(problems.values()))
+        raise ConfigError(ngettext("fr", "%(num)d problème", "%(num)d problèmes", len(problems)), where=str(instance.path), problems=list(problems.values()))
     return tree
 
 

@@ -6,6 +6,7 @@ import click
 
 from cnam_calendar.cli.learners import DEFAULT_BASE_URL, _centres, _clock, _db_option, _missing_centre, _store
 from cnam_calendar.cli.types import check_base_url
+from cnam_calendar.messages import ngettext
 from cnam_calendar.rules.errors import ConfigError, StoreError
 from cnam_calendar.store.invites import invite as queue_invites
 
@@ -35,20 +36,30 @@ def invite(ctx: click.Context, learner_ids: tuple[str, ...], all_: bool, renew: 
         found = {i: store.get_learner(i) for i in dict.fromkeys(learner_ids)}
         missing = [i for i, x in found.items() if x is None]
         if missing:
-            raise StoreError(f"apprenant(s) inconnu(s) : {', '.join(missing[:10])}", where=store.url,
+            ids = ", ".join(missing[:10])
+            raise StoreError(ngettext("fr", "apprenant inconnu : %(ids)s", "apprenants inconnus : %(ids)s", len(missing),
+                                      ids=ids), where=store.url,
                              hint="vérifiez les identifiants : cnam-calendar learners show ID")
         chosen = [x for x in found.values() if x is not None]
     for learner in chosen:
         if learner.centre not in centres:
             raise ConfigError(_missing_centre(ctx, learner.centre), where=learner.id)
     report = queue_invites(store, chosen, centres, base_url, _clock(ctx), renew=renew)
-    click.echo(f"{len(report.queued)} invitation(s) prévue(s) : le démon les envoie (cnam-calendar daemon).")
+    click.echo(ngettext("fr", "%(num)d invitation prévue : le démon l'envoie (cnam-calendar daemon).",
+                        "%(num)d invitations prévues : le démon les envoie (cnam-calendar daemon).", len(report.queued)))
     if report.has_link:
-        click.echo(f"{len(report.has_link)} apprenant(s) ont déjà un lien ({_some(report.has_link)}) : rien envoyé ; "
-                   "--renew leur envoie un nouveau lien (l'ancien cessera de fonctionner).", err=True)
+        some = _some(report.has_link)
+        click.echo(ngettext("fr", "%(num)d apprenant a déjà un lien (%(some)s) : rien envoyé ; --renew lui envoie un "
+                                  "nouveau lien (l'ancien cessera de fonctionner).",
+                            "%(num)d apprenants ont déjà un lien (%(some)s) : rien envoyé ; --renew leur envoie un "
+                            "nouveau lien (l'ancien cessera de fonctionner).", len(report.has_link), some=some), err=True)
     if report.pending:
-        click.echo(f"{len(report.pending)} invitation(s) déjà en attente d'envoi ({_some(report.pending)}) : "
-                   "rien de plus.", err=True)
+        some = _some(report.pending)
+        click.echo(ngettext("fr", "%(num)d invitation déjà en attente d'envoi (%(some)s) : rien de plus.",
+                            "%(num)d invitations déjà en attente d'envoi (%(some)s) : rien de plus.",
+                            len(report.pending), some=some), err=True)
     if report.opted_out:
-        click.echo(f"{len(report.opted_out)} apprenant(s) désinscrit(s) des e-mails ({_some(report.opted_out)}) : "
-                   "rien envoyé.", err=True)
+        some = _some(report.opted_out)
+        click.echo(ngettext("fr", "%(num)d apprenant désinscrit des e-mails (%(some)s) : rien envoyé.",
+                            "%(num)d apprenants désinscrits des e-mails (%(some)s) : rien envoyé.",
+                            len(report.opted_out), some=some), err=True)

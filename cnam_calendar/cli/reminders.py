@@ -50,7 +50,10 @@ def _local_midnight(day: date | None, tz: str = "Europe/Paris") -> datetime | No
 
 
 def _reminder_json(r: Reminder) -> dict[str, Any]:
-    title = r.payload["event"]["title"] if "event" in r.payload else f"semaine ({len(r.payload['items'])} date(s))"
+    if "event" in r.payload:
+        title = r.payload["event"]["title"]
+    else:
+        title = ngettext("fr", "semaine (%(num)d date)", "semaine (%(num)d dates)", len(r.payload["items"]))
     return {"key": r.key, "learner_id": r.learner_id, "event_uid": r.event_uid, "event_id": r.event_id,
             "kind": r.kind, "title": title, "offset_days": r.offset_days, "date": r.target.isoformat(),
             "local_due": r.local_due.isoformat(), "due_at": r.due_at.isoformat(),

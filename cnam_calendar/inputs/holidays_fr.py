@@ -8,6 +8,7 @@ from functools import lru_cache
 
 import holidays
 
+from cnam_calendar.messages import gettext
 from cnam_calendar.rules.dates import OUVRABLES, OUVRES, WorkingCalendar
 from cnam_calendar.rules.errors import ConfigError
 
@@ -24,8 +25,8 @@ def french_holidays(subdivision: str | None, years: Iterable[int]) -> dict[date,
 def _holidays(subdivision: str | None, years: tuple[int, ...]) -> tuple[tuple[date, tuple[str, ...]], ...]:
     if subdivision is not None and subdivision not in SUBDIVISIONS:
         raise ConfigError(
-            f"subdivision de jours fériés inconnue « {subdivision} »",
-            hint="attendu : vide, ou l'une de " + ", ".join(SUBDIVISIONS),
+            gettext("fr", "subdivision de jours fériés inconnue « %(subdivision)s »", subdivision=subdivision),
+            hint=gettext("fr", "attendu : vide, ou l'une de %(choices)s", choices=", ".join(SUBDIVISIONS)),
         )
     table = holidays.France(subdiv=subdivision, years=years, language="fr")
     return tuple(sorted((d, tuple(table.get_list(d))) for d in table))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cnam_calendar.messages import N_, gettext, ngettext
 from cnam_calendar.rules.checks import control_character
 from cnam_calendar.rules.errors import ConfigError
 
@@ -23,24 +24,24 @@ FILE_NAME = "cnam-calendar.toml"
 
 # kind → (python types accepted, what to write in the file)
 KINDS: dict[str, tuple[tuple[type, ...], str]] = {
-    "text": ((str,), 'du texte entre guillemets, ex. "rappels@example.org"'),
-    "path": ((str,), 'un chemin entre guillemets, ex. "/var/lib/cnam-calendar/output"'),
-    "int": ((int,), "un entier sans guillemets, ex. 8"),
-    "number": ((int, float), "un nombre sans guillemets, ex. 2 ou 0.5"),
-    "bool": ((bool,), "true ou false"),
+    "text": ((str,), N_('du texte entre guillemets, ex. "rappels@example.org"')),
+    "path": ((str,), N_('un chemin entre guillemets, ex. "/var/lib/cnam-calendar/output"')),
+    "int": ((int,), N_("un entier sans guillemets, ex. 8")),
+    "number": ((int, float), N_("un nombre sans guillemets, ex. 2 ou 0.5")),
+    "bool": ((bool,), N_("true ou false")),
 }
 # Keys refused with a reason of their own rather than « clé inconnue ».
 SECRETS = {
-    "smtp.password": "le mot de passe SMTP n'est jamais lu dans ce fichier ; attendu : la variable "
-                     "CNAM_CALENDAR_SMTP_PASSWORD, ex. dans le fichier EnvironmentFile de systemd",
+    "smtp.password": N_("le mot de passe SMTP n'est jamais lu dans ce fichier ; attendu : la variable "
+                        "CNAM_CALENDAR_SMTP_PASSWORD, ex. dans le fichier EnvironmentFile de systemd"),
 }
 _SYNTAX = [  # tomllib's messages (3.11 to 3.13) → French
-    (re.compile(r"Expected '=' after a key"), "« = » attendu après une clé"),
-    (re.compile(r"Invalid value"), "valeur illisible (texte sans guillemets ?)"),
-    (re.compile(r"Cannot overwrite a value|Cannot declare .* twice|Duplicate"), "clé ou table définie deux fois"),
-    (re.compile(r"Unclosed|Expected ']'|Expected '}'"), "crochet, accolade ou guillemet non fermé"),
-    (re.compile(r"Illegal character"), "caractère interdit"),
-    (re.compile(r"Invalid statement"), "ligne illisible"),
+    (re.compile(r"Expected '=' after a key"), N_("« = » attendu après une clé")),
+    (re.compile(r"Invalid value"), N_("valeur illisible (texte sans guillemets ?)")),
+    (re.compile(r"Cannot overwrite a value|Cannot declare .* twice|Duplicate"), N_("clé ou table définie deux fois")),
+    (re.compile(r"Unclosed|Expected ']'|Expected '}'"), N_("crochet, accolade ou guillemet non fermé")),
+    (re.compile(r"Illegal character"), N_("caractère interdit")),
+    (re.compile(r"Invalid statement"), N_("ligne illisible")),
 ]
 _AT = re.compile(r"\(at line (\d+), column (\d+)\)|\(at end of document\)")
 _KEY_LINE = re.compile(r'\s*("?)([A-Za-z0-9_.-]+)\1\s*=')
@@ -66,10 +67,10 @@ def find_instance(explicit: str | Path | None, cwd: Path | None = None) -> Path 
     if explicit:
         path = Path(explicit).expanduser()
         if not path.is_file():
-            what = "c'est un dossier" if path.is_dir() else "fichier introuvable"
+            what = gettext("fr", "c'est un dossier") if path.is_dir() else gettext("fr", "fichier introuvable")
             raise ConfigError(what, where=str(path),
-                              hint=f"attendu : le fichier de l'instance, ex. /etc/cnam-calendar/{FILE_NAME} "
-                                   "(--config, CNAM_CALENDAR_CONFIG)")
+                              hint=gettext("fr", "attendu : le fichier de l'instance, ex. /etc/cnam-calendar/%(name)s "
+                                                 "(--config, CNAM_CALENDAR_CONFIG)", name=FILE_NAME))
         return path
     default = (cwd or Path.cwd()) / FILE_NAME
     return default if default.is_file() else None
@@ -77,13 +78,15 @@ def find_instance(explicit: str | Path | None, cwd: Path | None = None) -> Path 
 
 def _syntax_error(exc: tomllib.TOMLDecodeError, path: Path) -> ConfigError:
     detail = str(exc)
-    what = next((french for pattern, french in _SYNTAX if pattern.search(detail)), "syntaxe TOML invalide")
+    found = next((french for pattern, french in _SYNTAX if pattern.search(detail)), N_("syntaxe TOML invalide"))
+    what = gettext("fr", found)
     at = _AT.search(detail)
     where = f"{path}:{at.group(1)}" if at and at.group(1) else str(path)
-    column = f" (colonne {at.group(2)})" if at and at.group(2) else ""
-    return ConfigError(f"{what}{column}", where=where,
-                       hint='attendu : clé = valeur, le texte entre guillemets, ex. port = 8000 ou '
-                            'store = "cnam-calendar.db"')
+    if at and at.group(2):
+        what = gettext("fr", "%(what)s (colonne %(column)s)", what=what, column=at.group(2))
+    return ConfigError(what, where=where,
+                       hint=gettext("fr", 'attendu : clé = valeur, le texte entre guillemets, ex. port = 8000 ou '
+                                          'store = "cnam-calendar.db"'))
 
 
 def _key_lines(text: str) -> dict[str, int]:
@@ -118,8 +121,8 @@ def parse_instance(text: str, path: Path, schema: Mapping[str, str]) -> Instance
     except tomllib.TOMLDecodeError as exc:
         raise _syntax_error(exc, path) from None
     except RecursionError:
-        raise ConfigError("listes ou tables imbriquées trop profondément", where=str(path),
-                          hint="attendu : des tables [serve], [smtp]… de valeurs simples") from None
+        raise ConfigError(gettext("fr", "listes ou tables imbriquées trop profondément"), where=str(path),
+                          hint=gettext("fr", "attendu : des tables [serve], [smtp]… de valeurs simples")) from None
     lines = _key_lines(text)
     base = Instance(path, {}, lines)
     tables = {key.rsplit(".", 1)[0] for key in schema if "." in key}
@@ -134,28 +137,32 @@ def parse_instance(text: str, path: Path, schema: Mapping[str, str]) -> Instance
             if isinstance(value, dict):
                 unknown.append(key)
             close = difflib.get_close_matches(key, [*schema, *tables], n=1)
-            problems.append(ConfigError("clé refusée" if key in SECRETS else
-                                        "table inconnue" if isinstance(value, dict) else "clé inconnue",
-                                        where=base.where(key),
-                                        hint=SECRETS.get(key) or (f"vouliez-vous dire « {close[0]} » ?" if close
-                                                                  else "clés connues : " + ", ".join(schema))))
+            if key in SECRETS:
+                what, hint = gettext("fr", "clé refusée"), gettext("fr", SECRETS[key])
+            else:
+                what = gettext("fr", "table inconnue") if isinstance(value, dict) else gettext("fr", "clé inconnue")
+                hint = (gettext("fr", "vouliez-vous dire « %(close)s » ?", close=close[0]) if close
+                        else gettext("fr", "clés connues : %(keys)s", keys=", ".join(schema)))
+            problems.append(ConfigError(what, where=base.where(key), hint=hint))
             continue
-        types, expected = KINDS[kind]
+        types, expected = KINDS[kind][0], gettext("fr", KINDS[kind][1])
         if isinstance(value, bool) != (bool in types) or not isinstance(value, types):
-            problems.append(ConfigError(f"valeur de type incorrect ({value!r})", where=base.where(key),
-                                        hint=f"attendu : {expected}"))
+            problems.append(ConfigError(gettext("fr", "valeur de type incorrect (%(value)s)", value=repr(value)),
+                                        where=base.where(key), hint=gettext("fr", "attendu : %(expected)s",
+                                                                            expected=expected)))
             continue
         if isinstance(value, str):
             bad = control_character(value)
             if bad or not value.strip():
-                problems.append(ConfigError(bad or "valeur vide", where=base.where(key),
-                                            hint=f"attendu : {expected}"))
+                problems.append(ConfigError(bad or gettext("fr", "valeur vide"), where=base.where(key),
+                                            hint=gettext("fr", "attendu : %(expected)s", expected=expected)))
                 continue
             if kind == "path":
                 value = str(resolve(value, path.resolve().parent))
         values[key] = value
     if problems:
-        raise ConfigError(f"{len(problems)} problème(s)", where=str(path), problems=problems)
+        raise ConfigError(ngettext("fr", "%(num)d problème", "%(num)d problèmes", len(problems)), where=str(path),
+                          problems=problems)
     return Instance(path, values, lines)
 
 
@@ -172,9 +179,10 @@ def load_instance(path: Path, schema: Mapping[str, str]) -> Instance:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise ConfigError("fichier illisible : ce n'est pas du texte UTF-8", where=str(path),
-                          hint="attendu : un fichier TOML enregistré en UTF-8") from None
+        raise ConfigError(gettext("fr", "fichier illisible : ce n'est pas du texte UTF-8"), where=str(path),
+                          hint=gettext("fr", "attendu : un fichier TOML enregistré en UTF-8")) from None
     except OSError as exc:
-        raise ConfigError(f"lecture impossible : {exc.strerror or exc}", where=str(path),
-                          hint="vérifiez le chemin et les droits (--config, CNAM_CALENDAR_CONFIG)") from None
+        reason = exc.strerror or str(exc)
+        raise ConfigError(gettext("fr", "lecture impossible : %(reason)s", reason=reason), where=str(path),
+                          hint=gettext("fr", "vérifiez le chemin et les droits (--config, CNAM_CALENDAR_CONFIG)")) from None
     return parse_instance(text, path, schema)

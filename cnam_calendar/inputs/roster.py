@@ -17,6 +17,7 @@ from pathlib import Path
 from cnam_calendar.files import atomic_write
 from cnam_calendar.inputs.catalogue import load_catalogue
 from cnam_calendar.inputs.csv_out import csv_text
+from cnam_calendar.messages import N_, gettext, ngettext
 from cnam_calendar.rules.checks import DATE_MAX, DATE_MIN, control_character, in_dates
 from cnam_calendar.rules.errors import RosterError
 from cnam_calendar.rules.model import Centre, Learner
@@ -60,14 +61,25 @@ class Roster:
 
 def _problem(source: str, line: int, column: str | None, what: str, expected: str) -> RosterError:
     where = f"{source}:{line} ({column})" if column else f"{source}:{line}"
-    return RosterError(f"{what} ; attendu : {expected}", where=where)
+    return RosterError(gettext("fr", "%(what)s ; attendu : %(expected)s", what=what, expected=expected), where=where)
+
+
+def _quoted(name: str) -> str:
+    return gettext("fr", "« %(name)s »", name=name)
+
+
+def _one_of(message: str, choices: Iterable[str]) -> str:
+    """``message`` is « l'un de %(choices)s » or « l'une de %(choices)s », marked where it is written."""
+    return gettext("fr", message, choices=", ".join(choices))
 
 
 def _raise_all(problems: list[RosterError], source: str) -> None:
     if problems:
         first = problems[0]
         raise RosterError(first.message, where=first.where, problems=problems,
-                          hint=f"{len(problems)} erreur(s) dans {source}, rien n'a été importé")
+                          hint=ngettext("fr", "%(num)d erreur dans %(source)s, rien n'a été importé",
+                                        "%(num)d erreurs dans %(source)s, rien n'a été importé", len(problems),
+                                        source=source))
 
 
 def parse_roster(text: str, source: str) -> list[RawRow]:
@@ -80,22 +92,27 @@ def parse_roster(text: str, source: str) -> list[RawRow]:
     try:
         header = next(reader, None)
     except csv.Error as exc:
-        raise _problem(source, 1, None, f"en-tête illisible ({exc})", "une ligne d'en-tête CSV") from None
+        raise _problem(source, 1, None, gettext("fr", "en-tête illisible (%(reason)s)", reason=str(exc)),
+                       gettext("fr", "une ligne d'en-tête CSV")) from None
     if not header or not any(h.strip() for h in header):
-        raise _problem(source, 1, None, "fichier vide ou sans en-tête", "une ligne d'en-tête : " + ",".join(COLUMNS))
+        raise _problem(source, 1, None, gettext("fr", "fichier vide ou sans en-tête"),
+                       gettext("fr", "une ligne d'en-tête : %(columns)s", columns=",".join(COLUMNS)))
     names = [h.strip().lower() for h in header]
     problems = []
     for i, name in enumerate(names):
         if name not in COLUMNS:
             close = difflib.get_close_matches(name, COLUMNS, n=1)
-            problems.append(_problem(source, 1, name or f"colonne {i + 1}", "colonne inconnue",
-                                     f"« {close[0]} »" if close else "l'une de " + ", ".join(COLUMNS)))
+            column = name or gettext("fr", "colonne %(number)d", number=i + 1)
+            problems.append(_problem(source, 1, column, gettext("fr", "colonne inconnue"),
+                                     _quoted(close[0]) if close else _one_of(N_("l'une de %(choices)s"), COLUMNS)))
         elif names.index(name) != i:
-            problems.append(_problem(source, 1, name, "colonne en double", "chaque colonne une seule fois"))
+            problems.append(_problem(source, 1, name, gettext("fr", "colonne en double"),
+                                     gettext("fr", "chaque colonne une seule fois")))
     taken_for = {c for n in names if n not in COLUMNS for c in difflib.get_close_matches(n, COLUMNS, n=1)}
     for name in REQUIRED:
         if name not in names and name not in taken_for:  # a misspelt column is said once, with its right name
-            problems.append(_problem(source, 1, name, "colonne obligatoire absente", "une colonne « " + name + " »"))
+            problems.append(_problem(source, 1, name, gettext("fr", "colonne obligatoire absente"),
+                                     gettext("fr", "une colonne « %(name)s »", name=name)))
     _raise_all(problems, source)
     width = len(names)
     rows = []
@@ -108,8 +125,8 @@ def parse_roster(text: str, source: str) -> list[RawRow]:
                 rows.append(RawRow(start, values, max(0, len(record) - width), max(0, width - len(record))))
             start = reader.line_num + 1
     except csv.Error as exc:
-        raise _problem(source, start, None, f"CSV invalide ({exc})",
-                       "des champs séparés par des virgules, entre guillemets s'ils en contiennent") from None
+        raise _problem(source, start, None, gettext("fr", "CSV invalide (%(reason)s)", reason=str(exc)),
+                       gettext("fr", "des champs séparés par des virgules, entre guillemets s'ils en contiennent")) from None
     return rows
 
 
@@ -119,13 +136,13 @@ def read_roster(path: str | os.PathLike[str]) -> list[RawRow]:
     try:
         text = p.read_bytes().decode("utf-8")
     except FileNotFoundError:
-        raise RosterError("fichier introuvable", where=str(p)) from None
+        raise RosterError(gettext("fr", "fichier introuvable"), where=str(p)) from None
     except UnicodeDecodeError as exc:
         line = p.read_bytes()[: exc.start].count(b"\n") + 1
-        raise _problem(str(p), line, None, "texte non UTF-8",
-                       "un fichier CSV enregistré en UTF-8 (« CSV UTF-8 » dans le tableur)") from None
+        raise _problem(str(p), line, None, gettext("fr", "texte non UTF-8"),
+                       gettext("fr", "un fichier CSV enregistré en UTF-8 (« CSV UTF-8 » dans le tableur)")) from None
     except OSError as exc:
-        raise RosterError(f"lecture impossible : {exc.strerror}", where=str(p)) from None
+        raise RosterError(gettext("fr", "lecture impossible : %(reason)s", reason=exc.strerror), where=str(p)) from None
     return parse_roster(text, str(p))
 
 
@@ -135,14 +152,15 @@ def _date(text: str) -> date | str:
         try:
             value = date.fromisoformat(text)
         except ValueError:
-            return "une date qui existe, AAAA-MM-JJ"
+            return gettext("fr", "une date qui existe, AAAA-MM-JJ")
         if in_dates(value):
             return value
-        return f"une date entre le {DATE_MIN} et le {DATE_MAX}, AAAA-MM-JJ"
+        return gettext("fr", "une date entre le %(first)s et le %(last)s, AAAA-MM-JJ", first=DATE_MIN, last=DATE_MAX)
     m = _FRENCH_DATE.fullmatch(text)
     if m:
-        return f"AAAA-MM-JJ, ex. {m[3]}-{int(m[2]):02d}-{int(m[1]):02d} pour {text}"
-    return "AAAA-MM-JJ, ex. 2026-10-12"
+        iso = f"{m[3]}-{int(m[2]):02d}-{int(m[1]):02d}"
+        return gettext("fr", "AAAA-MM-JJ, ex. %(iso)s pour %(text)s", iso=iso, text=text)
+    return gettext("fr", "AAAA-MM-JJ, ex. 2026-10-12")
 
 
 def _serving(centres: Sequence[Centre]) -> dict[str, Centre]:
@@ -174,63 +192,78 @@ def validate_rows(rows: Iterable[RawRow], centres: Sequence[Centre], catalogues:
         for column, text in v.items():
             control = control_character(text)
             if control:
-                bad(column, control, "du texte sur une ligne, sans caractère de contrôle")
+                bad(column, control, gettext("fr", "du texte sur une ligne, sans caractère de contrôle"))
         if row.extra or row.missing:
             width = len(v) + row.missing
-            bad(None, f"{width + row.extra - row.missing} champ(s) au lieu de {width}",
-                "un champ par colonne de l'en-tête ; mettez entre guillemets un champ qui contient une virgule")
+            fields = width + row.extra - row.missing
+            bad(None, ngettext("fr", "%(num)d champ au lieu de %(width)d", "%(num)d champs au lieu de %(width)d",
+                               fields, width=width),
+                gettext("fr", "un champ par colonne de l'en-tête ; mettez entre guillemets un champ qui contient "
+                              "une virgule"))
         learner_id = v.get("id", "")
         if not learner_id:
-            bad("id", "identifiant vide", "un identifiant unique, ex. 2026-00042")
+            bad("id", gettext("fr", "identifiant vide"), gettext("fr", "un identifiant unique, ex. 2026-00042"))
         elif not _ID.fullmatch(learner_id):
-            bad("id", f"identifiant « {learner_id} » invalide", "lettres, chiffres, « . », « _ » ou « - », 64 au plus")
+            bad("id", gettext("fr", "identifiant « %(id)s » invalide", id=learner_id),
+                gettext("fr", "lettres, chiffres, « . », « _ » ou « - », 64 au plus"))
         elif learner_id in seen:
-            bad("id", f"identifiant « {learner_id} » déjà utilisé ligne {seen[learner_id]}",
-                "un identifiant différent pour chaque apprenant")
+            bad("id", gettext("fr", "identifiant « %(id)s » déjà utilisé ligne %(line)d", id=learner_id,
+                              line=seen[learner_id]),
+                gettext("fr", "un identifiant différent pour chaque apprenant"))
         else:
             seen[learner_id] = line
 
         email = v.get("email", "")
         if not email:
-            bad("email", "adresse e-mail vide", "une adresse comme prenom.nom@exemple.fr")
+            bad("email", gettext("fr", "adresse e-mail vide"), gettext("fr", "une adresse comme prenom.nom@exemple.fr"))
         elif len(email) > 254 or len(email.partition("@")[0]) > 64 or not _EMAIL.fullmatch(email):
-            bad("email", f"adresse e-mail invalide « {email} »", "une adresse comme prenom.nom@exemple.fr")
+            bad("email", gettext("fr", "adresse e-mail invalide « %(email)s »", email=email),
+                gettext("fr", "une adresse comme prenom.nom@exemple.fr"))
 
         for column in ("first_name", "last_name"):
             text = v.get(column, "")
             if not text:
-                bad(column, "champ vide", "le prénom" if column == "first_name" else "le nom")
+                bad(column, gettext("fr", "champ vide"),
+                    gettext("fr", "le prénom") if column == "first_name" else gettext("fr", "le nom"))
             elif len(text) > _MAX_TEXT:
-                bad(column, f"texte trop long ({len(text)} caractères)", f"{_MAX_TEXT} caractères au plus")
+                bad(column, gettext("fr", "texte trop long (%(num)d caractères)", num=len(text)),
+                    gettext("fr", "%(num)d caractères au plus", num=_MAX_TEXT))
 
         centre_id = v.get("centre", "")
         centre = by_id.get(centre_id)
         if centre is None:
             close = difflib.get_close_matches(centre_id, list(by_id), n=1)
-            bad("centre", f"centre inconnu « {centre_id} »" if centre_id else "centre vide",
-                f"« {close[0]} »" if close else "l'un de " + ", ".join(by_id))
+            bad("centre", gettext("fr", "centre inconnu « %(id)s »", id=centre_id) if centre_id
+                else gettext("fr", "centre vide"),
+                _quoted(close[0]) if close else _one_of(N_("l'un de %(choices)s"), by_id))
 
         department = v.get("department", "").upper()
         if len(department) == 1 and department in "0123456789":
             department = "0" + department  # a spreadsheet dropped the leading zero
         if not _DEPARTMENT.fullmatch(department):
-            bad("department", f"département « {v.get('department', '')} » invalide",
-                "un numéro de département, ex. 31, 09, 2A ou 974")
+            written = v.get("department", "")
+            bad("department", gettext("fr", "département « %(department)s » invalide", department=written),
+                gettext("fr", "un numéro de département, ex. 31, 09, 2A ou 974"))
         elif centre is not None and centre.departments and department not in centre.departments:
             other = serving.get(department)
             where = f"{source}:{line} (department)"
             if other is not None:
-                warnings.append(f"{where} : département {department} non desservi par {centre.name} ; "
-                                f"il relève de {other.name} ({other.id})")
+                warnings.append(gettext("fr", "%(where)s : département %(department)s non desservi par %(centre)s ; "
+                                              "il relève de %(other)s (%(other_id)s)", where=where,
+                                        department=department, centre=centre.name, other=other.name,
+                                        other_id=other.id))
             else:
-                warnings.append(f"{where} : département {department} non desservi par {centre.name} ; "
-                                "l'apprenant doit s'inscrire auprès du centre Cnam de sa région")
+                warnings.append(gettext("fr", "%(where)s : département %(department)s non desservi par %(centre)s ; "
+                                              "l'apprenant doit s'inscrire auprès du centre Cnam de sa région",
+                                        where=where, department=department, centre=centre.name))
 
         status = v.get("status", "").lower()
         if status not in STATUSES:
             close = difflib.get_close_matches(status, STATUSES, n=1)
-            bad("status", f"statut « {v.get('status', '')} » inconnu" if status else "statut vide",
-                f"« {close[0]} »" if close else "l'un de " + ", ".join(STATUSES))
+            written = v.get("status", "")
+            bad("status", gettext("fr", "statut « %(status)s » inconnu", status=written) if status
+                else gettext("fr", "statut vide"),
+                _quoted(close[0]) if close else _one_of(N_("l'un de %(choices)s"), STATUSES))
 
         ues: list[str] = []
         for code in (c.strip() for c in v.get("ues", "").split(";")):
@@ -243,8 +276,10 @@ def validate_rows(rows: Iterable[RawRow], centres: Sequence[Centre], catalogues:
             found = known.get(code.upper())
             if found is None:
                 close = difflib.get_close_matches(code.upper(), sorted(known), n=1)
-                bad("ues", f"UE « {code} » absente du catalogue de {centre.id}",
-                    f"« {known[close[0]]} »" if close else f"un code de calendars/{centre.id}.ues.csv")
+                bad("ues", gettext("fr", "UE « %(code)s » absente du catalogue de %(centre)s", code=code,
+                                   centre=centre.id),
+                    _quoted(known[close[0]]) if close
+                    else gettext("fr", "un code de calendars/%(centre)s.ues.csv", centre=centre.id))
             elif found not in ues:
                 ues.append(found)
 
@@ -253,18 +288,21 @@ def validate_rows(rows: Iterable[RawRow], centres: Sequence[Centre], catalogues:
             text = v.get(column, "")
             parsed = _date(text) if text else None
             if isinstance(parsed, str):
-                bad(column, f"date invalide « {text} »", parsed)
+                bad(column, gettext("fr", "date invalide « %(text)s »", text=text), parsed)
                 parsed = None
             dates[column] = parsed
 
         if status == "cpf" and not v.get("cpf_validated"):
-            warnings.append(f"{source}:{line} (cpf_validated) : apprenant CPF sans date de validation, "
-                            "l'échéance de confirmation ne sera pas calculée ; attendu : la date de validation "
-                            "du dossier CPF, AAAA-MM-JJ")
+            cpf_where = f"{source}:{line} (cpf_validated)"
+            warnings.append(gettext("fr", "%(where)s : apprenant CPF sans date de validation, l'échéance de "
+                                          "confirmation ne sera pas calculée ; attendu : la date de validation "
+                                          "du dossier CPF, AAAA-MM-JJ", where=cpf_where))
 
         lang = v.get("lang", "").lower() or "fr"
         if lang not in LANGS:
-            bad("lang", f"langue « {v.get('lang', '')} » inconnue", "fr ou en (vide = fr)")
+            written = v.get("lang", "")
+            bad("lang", gettext("fr", "langue « %(value)s » inconnue", value=written),
+                gettext("fr", "fr ou en (vide = fr)"))
 
         if len(problems) == before:
             learners.append(Learner(learner_id, email, v["first_name"], v["last_name"], centre_id, department, status,
@@ -325,9 +363,11 @@ def generate_learners(count: int, seed: int, centres: Sequence[Centre], catalogu
                       year: int) -> list[Learner]:
     """Return ``count`` synthetic learners of academic year ``year``, the same ones for the same seed."""
     if count < 0:
-        raise RosterError(f"nombre d'apprenants négatif ({count})", hint="attendu : 0 ou plus")
+        raise RosterError(gettext("fr", "nombre d'apprenants négatif (%(count)d)", count=count),
+                          hint=gettext("fr", "attendu : 0 ou plus"))
     if not centres:
-        raise RosterError("aucun centre pour générer des apprenants", hint="attendu : au moins un calendars/*.toml")
+        raise RosterError(gettext("fr", "aucun centre pour générer des apprenants"),
+                          hint=gettext("fr", "attendu : au moins un calendars/*.toml"))
     rng = random.Random(seed)
     serving = sorted(_serving(centres))
     statuses, weights = tuple(STATUS_WEIGHTS), tuple(STATUS_WEIGHTS.values())

@@ -10,47 +10,60 @@ from __future__ import annotations
 import ast
 import re
 
+from cnam_calendar.messages import N_, gettext
+
 _PLACE = re.compile(r"^(?P<message>.*) \(at (?:line (?P<line>\d+), column (?P<column>\d+)|end of document)\)$",
                     re.DOTALL)
 
 # (pattern of tomllib's message, French message, what to check)
 _MESSAGES: tuple[tuple[str, str, str], ...] = (
-    (r"Unclosed inline table", "table en ligne non fermée",
-     "une table { clé = valeur, … } s'écrit sur une seule ligne et se ferme par « } »"),
-    (r"Unclosed array", "liste non fermée", "les éléments d'une liste [ … ] sont séparés par des virgules, "
-     "et la liste se ferme par « ] »"),
-    (r"Unterminated string", "texte non fermé", "un texte s'ouvre et se ferme par des guillemets, sur la même ligne"),
-    (r"Invalid value", "valeur invalide",
-     "un texte entre guillemets, un nombre, true/false, une date AAAA-MM-JJ ou une heure HH:MM:SS"),
-    (r"Invalid date or datetime", "date invalide", "une date qui existe, AAAA-MM-JJ, ex. 2026-10-12"),
-    (r"Invalid statement", "ligne incompréhensible", "clé = valeur, [table] ou [[liste de tables]]"),
-    (r"Expected '=' after a key in a key/value pair", "« = » attendu après la clé", "clé = valeur"),
-    (r"Expected newline or end of document after a statement", "fin de ligne attendue après la valeur",
-     "une seule clé = valeur par ligne ; un commentaire commence par # ; une date s'écrit AAAA-MM-JJ"),
-    (r"Expected '\]' at the end of a table declaration", "« ] » attendu à la fin du nom de table",
-     "[nom] ou [nom.sous-nom]"),
-    (r"Expected '\]\]' at the end of an array declaration", "« ]] » attendu à la fin du nom de liste de tables",
-     "[[nom]]"),
-    (r"Invalid initial character for a key part", "caractère invalide au début d'une clé",
-     "lettres, chiffres, - et _, ou une clé entre guillemets"),
-    (r"Cannot declare (?P<key>.+) twice", "table « {key} » déclarée deux fois", "une seule déclaration par table"),
-    (r"Cannot overwrite a value", "valeur donnée deux fois", "une seule valeur par clé"),
-    (r"Duplicate inline table key '(?P<key>.+)'", "clé « {key} » en double dans la table",
-     "une seule valeur par clé"),
-    (r"Cannot mutate immutable namespace (?P<key>.+)", "la table « {key} » est déjà fermée",
-     "ajoutez la clé dans la table elle-même"),
-    (r"Cannot redefine namespace (?P<key>.+)", "« {key} » est déjà défini", "un nom de table ou de clé unique"),
-    (r"Unescaped '\\' in a string", "« \\ » seul dans un texte",
-     "écrivez « \\\\ », ou utilisez des apostrophes '…' pour un texte littéral"),
-    (r"Invalid hex value", "code hexadécimal invalide", "\\uXXXX ou \\UXXXXXXXX"),
-    (r"Escaped character is not a Unicode scalar value", "caractère Unicode invalide", "\\uXXXX valide"),
-    (r"Illegal character '\\n'", "texte non fermé en fin de ligne",
-     "fermez les guillemets sur la même ligne, ou écrivez un texte sur plusieurs lignes entre triples guillemets"),
-    (r"Illegal character (?P<char>.+)", "caractère interdit {char}",
-     "du texte imprimable ; une tabulation ou un retour à la ligne s'écrit \\t ou \\n"),
-    (r"Found invalid character (?P<char>.+)", "caractère inattendu {char}",
-     "clé = valeur ; vérifiez la ponctuation"),
-    (r"Expected (?P<char>.+)", "{char} attendu", "vérifiez la ponctuation"),
+    (r"Unclosed inline table", N_("table en ligne non fermée"),
+     N_("une table { clé = valeur, … } s'écrit sur une seule ligne et se ferme par « } »")),
+    (r"Unclosed array", N_("liste non fermée"),
+     N_("les éléments d'une liste [ … ] sont séparés par des virgules, et la liste se ferme par « ] »")),
+    (r"Unterminated string", N_("texte non fermé"),
+     N_("un texte s'ouvre et se ferme par des guillemets, sur la même ligne")),
+    (r"Invalid value", N_("valeur invalide"),
+     N_("un texte entre guillemets, un nombre, true/false, une date AAAA-MM-JJ ou une heure HH:MM:SS")),
+    (r"Invalid date or datetime", N_("date invalide"),
+     N_("une date qui existe, AAAA-MM-JJ, ex. 2026-10-12")),
+    (r"Invalid statement", N_("ligne incompréhensible"),
+     N_("clé = valeur, [table] ou [[liste de tables]]")),
+    (r"Expected '=' after a key in a key/value pair", N_("« = » attendu après la clé"),
+     N_("clé = valeur")),
+    (r"Expected newline or end of document after a statement", N_("fin de ligne attendue après la valeur"),
+     N_("une seule clé = valeur par ligne ; un commentaire commence par # ; une date s'écrit AAAA-MM-JJ")),
+    (r"Expected '\]' at the end of a table declaration", N_("« ] » attendu à la fin du nom de table"),
+     N_("[nom] ou [nom.sous-nom]")),
+    (r"Expected '\]\]' at the end of an array declaration", N_("« ]] » attendu à la fin du nom de liste de tables"),
+     N_("[[nom]]")),
+    (r"Invalid initial character for a key part", N_("caractère invalide au début d'une clé"),
+     N_("lettres, chiffres, - et _, ou une clé entre guillemets")),
+    (r"Cannot declare (?P<key>.+) twice", N_("table « %(key)s » déclarée deux fois"),
+     N_("une seule déclaration par table")),
+    (r"Cannot overwrite a value", N_("valeur donnée deux fois"),
+     N_("une seule valeur par clé")),
+    (r"Duplicate inline table key '(?P<key>.+)'", N_("clé « %(key)s » en double dans la table"),
+     N_("une seule valeur par clé")),
+    (r"Cannot mutate immutable namespace (?P<key>.+)", N_("la table « %(key)s » est déjà fermée"),
+     N_("ajoutez la clé dans la table elle-même")),
+    (r"Cannot redefine namespace (?P<key>.+)", N_("« %(key)s » est déjà défini"),
+     N_("un nom de table ou de clé unique")),
+    (r"Unescaped '\\' in a string", N_("« \\ » seul dans un texte"),
+     N_("écrivez « \\\\ », ou utilisez des apostrophes '…' pour un texte littéral")),
+    (r"Invalid hex value", N_("code hexadécimal invalide"),
+     N_("\\uXXXX ou \\UXXXXXXXX")),
+    (r"Escaped character is not a Unicode scalar value", N_("caractère Unicode invalide"),
+     N_("\\uXXXX valide")),
+    (r"Illegal character '\\n'", N_("texte non fermé en fin de ligne"),
+     N_("fermez les guillemets sur la même ligne, ou écrivez un texte sur plusieurs lignes "
+        "entre triples guillemets")),
+    (r"Illegal character (?P<char>.+)", N_("caractère interdit %(char)s"),
+     N_("du texte imprimable ; une tabulation ou un retour à la ligne s'écrit \\t ou \\n")),
+    (r"Found invalid character (?P<char>.+)", N_("caractère inattendu %(char)s"),
+     N_("clé = valeur ; vérifiez la ponctuation")),
+    (r"Expected (?P<char>.+)", N_("%(char)s attendu"),
+     N_("vérifiez la ponctuation")),
 )
 
 
@@ -62,9 +75,10 @@ def explain(error: str) -> tuple[str, int | None, int | None, str]:
         found = re.fullmatch(pattern, message, re.DOTALL)
         if found:
             values = {k: _key(v) if k == "key" else _char(v) for k, v in found.groupdict().items()}
-            return (french.format(**values), int(line) if line else None, int(column) if column else None, check)
+            return (gettext("fr", french, **values), int(line) if line else None, int(column) if column else None,
+                    gettext("fr", check))
     return (message, int(line) if line else None, int(column) if column else None,
-            "vérifiez la syntaxe (dates AAAA-MM-JJ, texte entre guillemets)")
+            gettext("fr", "vérifiez la syntaxe (dates AAAA-MM-JJ, texte entre guillemets)"))
 
 
 def _key(text: str) -> str:
@@ -90,5 +104,6 @@ def _char(text: str) -> str:
 def place(path: str, line: int | None, column: int | None, text: str) -> str:
     """Return « path, ligne L, colonne C » (the last line of ``text`` when tomllib says « end of document »)."""
     if line is None:
-        return f"{path}, ligne {max(len(text.splitlines()), 1)}, en fin de fichier"
-    return f"{path}, ligne {line}, colonne {column}"
+        last = max(len(text.splitlines()), 1)
+        return gettext("fr", "%(path)s, ligne %(line)d, en fin de fichier", path=path, line=last)
+    return gettext("fr", "%(path)s, ligne %(line)d, colonne %(column)d", path=path, line=line, column=column)

@@ -15,6 +15,7 @@ from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import Table
 
 from cnam_calendar.inputs.config import parse_centre
+from cnam_calendar.messages import gettext
 from cnam_calendar.rules.errors import ConfigError
 from cnam_calendar.rules.model import Closure
 from cnam_calendar.text.i18n import long_date
@@ -65,20 +66,21 @@ def add_year(text: str, path: str, year: int, closures: Sequence[Closure], semes
     table cannot be added to without rewriting other lines (then the message gives the table to paste).
     """
     block = year_table(year, closures, semester_1)
-    by_hand = "ajoutez à la fin du fichier : " + " / ".join(line for line in block.splitlines() if line)
+    by_hand = gettext("fr", "ajoutez à la fin du fichier : %(table)s",
+                      table=" / ".join(line for line in block.splitlines() if line))
     try:
         doc = tomlkit.parse(text)
         table = tomlkit.parse(block)["years"][str(year)]
     except (TOMLKitError, ValueError) as exc:
-        raise ConfigError(f"TOML illisible ({exc})", where=path,
-                          hint="corrigez le fichier (cnam-calendar check) puis relancez") from None
+        raise ConfigError(gettext("fr", "TOML illisible (%(reason)s)", reason=str(exc)), where=path,
+                          hint=gettext("fr", "corrigez le fichier (cnam-calendar check) puis relancez")) from None
     years = doc.get("years")
     if years is not None and not isinstance(years, Table):
-        raise ConfigError("« years » n'est pas écrit en tables [years.AAAA] : la table ne peut pas être ajoutée "
-                          "sans réécrire ces lignes", where=path, hint=by_hand)
+        raise ConfigError(gettext("fr", "« years » n'est pas écrit en tables [years.AAAA] : la table ne peut pas être "
+                                        "ajoutée sans réécrire ces lignes"), where=path, hint=by_hand)
     if years is not None and any(str(key).strip('"') == str(year) for key in years):
-        raise ConfigError(f"la table [years.{year}] existe déjà", where=path,
-                          hint="modifiez-la dans le fichier, ou choisissez une autre année")
+        raise ConfigError(gettext("fr", "la table [years.%(year)d] existe déjà", year=year), where=path,
+                          hint=gettext("fr", "modifiez-la dans le fichier, ou choisissez une autre année"))
     try:
         if years is None:
             doc.append("years", tomlkit.parse(block)["years"])
@@ -87,11 +89,12 @@ def add_year(text: str, path: str, year: int, closures: Sequence[Closure], semes
         new = tomlkit.dumps(doc)
         new += "" if new.endswith("\n") else "\n"  # tomlkit drops the line end of a closing comment
     except (TOMLKitError, ValueError) as exc:
-        raise ConfigError(f"ajout impossible ({exc})", where=path, hint=by_hand) from None
+        raise ConfigError(gettext("fr", "ajout impossible (%(reason)s)", reason=str(exc)), where=path,
+                          hint=by_hand) from None
     if not _inserted_only(text, new):
-        raise ConfigError("la table ne peut pas être ajoutée sans modifier d'autres lignes du fichier",
+        raise ConfigError(gettext("fr", "la table ne peut pas être ajoutée sans modifier d'autres lignes du fichier"),
                           where=path, hint=by_hand)
     centre = parse_centre(new, path)  # never write a file the commands would refuse
     if year not in centre.years or tuple(centre.year(year).closures) != tuple(closures):
-        raise ConfigError("la table ajoutée ne se relit pas comme prévu", where=path, hint=by_hand)
+        raise ConfigError(gettext("fr", "la table ajoutée ne se relit pas comme prévu"), where=path, hint=by_hand)
     return new

@@ -53,6 +53,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
 
+from cnam_calendar.messages import ngettext
 from cnam_calendar.rules.errors import StoreConflict, StoreError
 from cnam_calendar.rules.model import Learner
 from cnam_calendar.store.errors import conflict, describe, disk_full, first_line
@@ -477,8 +478,9 @@ class Store:
                     by_id.update((r.id, _learner(r)) for r in conn.execute(stmt.where(learners_table.c.id.in_(chunk))))
                 missing = [i for i in wanted if i not in by_id]
                 if missing:
-                    raise StoreError(f"apprenant(s) inconnu(s) : {', '.join(missing[:10])}"
-                                     + (" …" if len(missing) > 10 else ""), where=self.url,
+                    ids = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
+                    raise StoreError(ngettext("fr", "apprenant inconnu : %(ids)s", "apprenants inconnus : %(ids)s",
+                                              len(missing), ids=ids), where=self.url,
                                      hint="importez-les d'abord : cnam-calendar learners import FICHIER.csv")
                 found = [by_id[i] for i in wanted]
             pairs = [(learner, new_token()) for learner in found]

@@ -87,7 +87,7 @@ def test_every_error_is_listed_with_line_and_column(centres):
         "learners.csv:4 (ues) : UE « NFA01 » absente du catalogue de ipst-cnam ; attendu : « NFA001 »",
         "learners.csv:4 (ues) : UE « XYZ999 » absente du catalogue de ipst-cnam ; "
         "attendu : un code de calendars/ipst-cnam.ues.csv",
-        "learners.csv:5 : 13 champ(s) au lieu de 12 ; attendu : un champ par colonne de l'en-tête ; "
+        "learners.csv:5 : 13 champs au lieu de 12 ; attendu : un champ par colonne de l'en-tête ; "
         "mettez entre guillemets un champ qui contient une virgule",
         "learners.csv:5 (first_name) : champ vide ; attendu : le prénom",
         "learners.csv:6 (id) : identifiant « A 5 » invalide ; attendu : lettres, chiffres, « . », « _ » ou « - », "
