@@ -249,7 +249,7 @@ def validate_rows(rows: Iterable[RawRow], centres: Sequence[Centre], catalogues:
             where = f"{source}:{line} (department)"
             if other is not None:
                 warnings.append(gettext("fr", "%(where)s : département %(department)s non desservi par %(centre)s ; "
-                                              "il relève de %(other)s (%(other_id)s)", where=where,
+                                              "il relève du centre %(other)s (%(other_id)s)", where=where,
                                         department=department, centre=centre.name, other=other.name,
                                         other_id=other.id))
             else:

@@ -114,7 +114,7 @@ def test_warnings_are_shown_and_do_not_stop_the_import(env):
     assert r.exit_code == 0
     assert r.stderr.splitlines() == [
         f"Attention : {f}:2 (department) : département 34 non desservi par Ipst-Cnam (Toulouse, Albi) ; "
-        "il relève de Cnam Occitanie (Montpellier) (cnam-occitanie)",
+        "il relève du centre Cnam Occitanie (Montpellier) (cnam-occitanie)",
         f"Attention : {f}:3 (cpf_validated) : apprenant CPF sans date de validation, l'échéance de confirmation "
         "ne sera pas calculée ; attendu : la date de validation du dossier CPF, AAAA-MM-JJ",
     ]

@@ -138,9 +138,9 @@ def test_department_served_by_another_centre_names_it(centres):
     assert len(roster.learners) == 2
     assert roster.warnings == (
         "learners.csv:2 (department) : département 81 non desservi par Cnam Occitanie (Montpellier) ; "
-        "il relève de Ipst-Cnam (Toulouse, Albi) (ipst-cnam)",
+        "il relève du centre Ipst-Cnam (Toulouse, Albi) (ipst-cnam)",
         "learners.csv:3 (department) : département 34 non desservi par Ipst-Cnam (Toulouse, Albi) ; "
-        "il relève de Cnam Occitanie (Montpellier) (cnam-occitanie)",
+        "il relève du centre Cnam Occitanie (Montpellier) (cnam-occitanie)",
     )
 
 
