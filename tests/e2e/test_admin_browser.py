@@ -16,11 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CALENDARS, REPO
-from tests.support.browser import FLAGS, require_chromium
-from tests.support.ci import require_module
+from tests.support.browser import playwright_chromium
 from tests.support.server import running_server
-
-playwright = require_module("playwright.sync_api", "playwright (extra test) n'est pas installé")
 
 PASSWORD = "une phrase de passe assez longue"
 WIDTHS = (390, 1366)
@@ -47,11 +44,8 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator:
-    chromium = require_chromium()
-    with playwright.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=chromium, args=[f for f in FLAGS if f != "--headless"])
+    with playwright_chromium() as launched:
         yield launched
-        launched.close()
 
 
 def new_page(browser, width: int):

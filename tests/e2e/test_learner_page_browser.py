@@ -15,12 +15,10 @@ import pytest
 
 from cnam_calendar.store.delivery import mail_preference, set_mail_preference
 from tests.conftest import REPO
-from tests.support.browser import FLAGS, require_chromium
-from tests.support.ci import require_module
+from tests.support.browser import playwright_chromium
 from tests.support.french import WORD
 from tests.support.learner_site import Site, learner_site
 
-playwright = require_module("playwright.sync_api", "playwright (extra test) n'est pas installé")
 WIDTHS = (390, 1366)
 
 
@@ -32,11 +30,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 @pytest.fixture(scope="module")
 def browser():
-    chromium = require_chromium()
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, args=[f for f in FLAGS if f != "--headless"])
+    with playwright_chromium() as b:
         yield b
-        b.close()
 
 
 def open_page(browser, width: int, url: str):

@@ -22,10 +22,8 @@ from cnam_calendar.store.database import open_store
 from cnam_calendar.store.delivery import list_deliveries
 from cnam_calendar.store.invites import invite
 from tests.conftest import CALENDARS, REPO
-from tests.support.browser import FLAGS, require_chromium
-from tests.support.ci import require_module
+from tests.support.browser import playwright_chromium
 
-playwright = require_module("playwright.sync_api", "playwright (extra test) n'est pas installé")
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
 
 
@@ -63,11 +61,8 @@ def mails(tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def browser():
-    chromium = require_chromium()
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, args=[f for f in FLAGS if f != "--headless"])
+    with playwright_chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.mark.parametrize("width", [390, 1366])

@@ -15,10 +15,8 @@ import pytest
 
 from tests.conftest import CALENDARS, FIXED_NOW, invoke
 from tests.support import axe
-from tests.support.browser import FLAGS, pdf_page_size_mm, pdf_pages, require_chromium
-from tests.support.ci import require_module
+from tests.support.browser import pdf_page_size_mm, pdf_pages, playwright_chromium
 
-playwright = require_module("playwright.sync_api", "playwright (extra test) n'est pas installé")
 CENTRES = ("ipst-cnam", "cnam-occitanie")
 
 
@@ -32,12 +30,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator:
-    path = require_chromium()
     axe.require_axe()
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=path, args=[f for f in FLAGS if f != "--headless"])
+    with playwright_chromium() as browser:
         yield browser
-        browser.close()
 
 
 def _open(chromium, index: Path, width: int):

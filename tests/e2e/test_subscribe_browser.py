@@ -14,11 +14,8 @@ import icalendar
 import pytest
 
 from tests.conftest import CALENDARS, REPO
-from tests.support.browser import FLAGS, require_chromium
-from tests.support.ci import require_module
+from tests.support.browser import playwright_chromium
 from tests.support.server import running_server
-
-playwright = require_module("playwright.sync_api", "playwright (extra test) n'est pas installé")
 
 
 @pytest.fixture(scope="module")
@@ -29,12 +26,9 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def page(tmp_path):
-    chromium = require_chromium()
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=[f for f in FLAGS if f != "--headless"])
+    with playwright_chromium() as browser:
         context = browser.new_context(viewport={"width": 430, "height": 1400}, locale="fr-FR")
         yield context.new_page()
-        browser.close()
 
 
 def ue_codes(data: bytes) -> set[str]:

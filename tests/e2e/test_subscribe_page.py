@@ -18,11 +18,9 @@ from cnam_calendar.inputs.config import load_centres
 from cnam_calendar.web.subscribe import page_lang, render_page
 from tests.conftest import CALENDARS
 from tests.support import axe
-from tests.support.browser import FLAGS, require_chromium
-from tests.support.ci import require_module
+from tests.support.browser import playwright_chromium
 from tests.support.server import running_server
 
-playwright = require_module("playwright.sync_api", "playwright (extra test) n'est pas installé")
 PHONE = {"width": 390, "height": 844}
 CENTRES = {c.id: c for c in load_centres(CALENDARS)}
 CATALOGUES = {cid: load_catalogue(c) for cid, c in CENTRES.items()}
@@ -63,11 +61,8 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator:
-    chromium = require_chromium()
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, args=[f for f in FLAGS if f != "--headless"])
+    with playwright_chromium() as b:
         yield b
-        b.close()
 
 
 def _page(browser, locale: str = "fr-FR"):

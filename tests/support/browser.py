@@ -11,9 +11,12 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from tests.support.ci import skip_or_fail
+from tests.support.ci import require_module, skip_or_fail
 
 TIMEOUT = 90  # seconds; a cold start of Chromium in a container takes a few
 WINDOW = (1600, 1100)
@@ -112,3 +115,16 @@ def pdf_page_size_mm(path: str | os.PathLike[str]) -> tuple[float, float]:
         raise ValueError(f"{path}: no /MediaBox found")
     x0, y0, x1, y1 = (float(v) for v in match.groups())
     return round((x1 - x0) * 25.4 / 72, 1), round((y1 - y0) * 25.4 / 72, 1)
+
+
+@contextmanager
+def playwright_chromium() -> Iterator[Any]:
+    """Debian's Chromium driven by playwright (never a browser of playwright's own): yield the Browser."""
+    chromium = require_chromium()
+    sync_api = require_module("playwright.sync_api", "playwright (extra test) n'est pas installé")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=[f for f in FLAGS if f != "--headless"])
+        try:
+            yield browser
+        finally:
+            browser.close()
