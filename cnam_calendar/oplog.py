@@ -24,6 +24,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
+from cnam_calendar.messages import N_ as N_  # the marker of log lines: translated when the record is formatted
 from cnam_calendar.messages import translations
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -33,11 +34,6 @@ RESERVED = ("time", "level", "logger", "event", "message")  # JSON keys of the l
 SECRET = "***"
 _SECRET_KEY = re.compile(r"password|passwd|secret|token|key", re.IGNORECASE)
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@", re.IGNORECASE)
-
-
-def N_(message: str) -> str:  # noqa: N802 (the name gettext's tools know)
-    """Mark ``message`` for extraction; it is translated when the record is formatted."""
-    return message
 
 
 class Msg(str):

@@ -35,7 +35,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from cnam_calendar.mail.smtp import WireMessage
-from cnam_calendar.messages import countdown, gettext  # countdown: shared with web/
+from cnam_calendar.messages import N_, countdown, gettext  # countdown: shared with web/
 from cnam_calendar.templating import environment
 from cnam_calendar.templating import render as render_template
 from cnam_calendar.text.explain import render_all
@@ -46,11 +46,6 @@ DEFAULT_SENDER = "rappels@cnam-calendar.invalid"  # when neither the daemon nor 
 PRODID = "-//cnam-calendar//rappels//FR"
 _SPACES = re.compile(r"\s+")
 _LEARNER_KEY = re.compile(r"[0-9a-f]{32}")  # Store.learner_key: what the unsubscribe URL carries
-
-def N_(message: str) -> str:  # noqa: N802 - the marker pybabel extracts (DEFAULT_KEYWORDS)
-    """Mark ``message`` for the catalogues; it is translated where it is used (``gettext``)."""
-    return message
-
 
 ACTIONS = {  # event id (or prefix) → what the learner has to do before the date (msgid, translated in the catalogues)
     "cpf-confirmation": N_(
