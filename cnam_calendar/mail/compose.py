@@ -155,6 +155,16 @@ def centre_sender(centre: Mapping[str, Any]) -> str:
     return DEFAULT_SENDER
 
 
+def addresses(centre: Mapping[str, Any], sender: str | None, unsubscribe: str | None) -> tuple[str, str]:
+    """Return (From address, opt-out mailbox) of a centre's e-mail: ``sender`` or the centre's, and
+    ``unsubscribe`` or the centre's ``[reminders] unsubscribe`` or the From, as a bare address."""
+    sender_addr = clean_header(sender or centre_sender(centre), 254)
+    mailbox = clean_header(unsubscribe or centre.get("unsubscribe") or sender_addr, 254)
+    if "<" in mailbox:
+        mailbox = mailbox.split("<", 1)[1].split(">", 1)[0].strip()
+    return sender_addr, mailbox
+
+
 def _unsubscribe(payload: Mapping[str, Any], address: str) -> tuple[str, str]:
     """Return (mailto URL, subject) of the opt-out: the opaque learner key, never a name."""
     token = payload["learner"].get("key") or hashlib.sha256(payload["learner"]["id"].encode()).hexdigest()[:32]
@@ -383,10 +393,7 @@ def render(payload: Mapping[str, Any], key: str, *, sender: str | None = None, l
     learner = payload["learner"]
     lang = "en" if (lang or learner.get("lang")) == "en" else "fr"
     centre = payload["centre"]
-    sender_addr = clean_header(sender or centre_sender(centre), 254)
-    mailbox = clean_header(unsubscribe or centre.get("unsubscribe") or sender_addr, 254)
-    if "<" in mailbox:
-        mailbox = mailbox.split("<", 1)[1].split(">", 1)[0].strip()
+    sender_addr, mailbox = addresses(centre, sender, unsubscribe)
     url, unsub_subject = _unsubscribe(payload, mailbox)
     t = _texts(payload, lang, mailbox, unsub_subject, date)
     name = "reminder.ics" if lang == "en" else "rappel.ics"

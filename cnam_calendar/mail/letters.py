@@ -19,7 +19,6 @@ from cnam_calendar.mail.compose import (
     PRODID,
     _ics_line,
     _ics_text,
-    centre_sender,
     clean_header,
     countdown,
 )
@@ -229,10 +228,7 @@ def render_letter(payload: Mapping[str, Any], key: str, *, sender: str | None = 
     kind = payload["type"]
     lang = _lang(payload, lang)
     centre = payload["centre"]
-    sender_addr = clean_header(sender or centre_sender(centre), 254)
-    mailbox = clean_header(unsubscribe or centre.get("unsubscribe") or sender_addr, 254)
-    if "<" in mailbox:
-        mailbox = mailbox.split("<", 1)[1].split(">", 1)[0].strip()
+    sender_addr, mailbox = compose.addresses(centre, sender, unsubscribe)
     t = (_notice_texts(payload, lang, mailbox, date) if kind == "notice" else
          _week_texts(payload, lang, mailbox, date) if kind == "week" else _invite_texts(payload, lang, mailbox))
     html = render_template(compose._TEMPLATES, f"{kind}.html.j2", t=t, lang=lang)
