@@ -35,9 +35,9 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     cwd = tmp_path_factory.mktemp("console")
     subprocess.run([sys.executable, "-m", "cnam_calendar.cli", "init"], cwd=cwd, check=True, capture_output=True,
                    timeout=120)  # the operator creates the store first: staff commands create none
-    staff_add(cwd, "camille.martin@lecnam.net", "ipst-cnam", "editor")
-    staff_add(cwd, "camille.martin@lecnam.net", "cnam-occitanie", "viewer")
-    staff_add(cwd, "dominique@lecnam.net", "ipst-cnam", "viewer")
+    staff_add(cwd, "camille.martin@example.org", "ipst-cnam", "editor")
+    staff_add(cwd, "camille.martin@example.org", "cnam-occitanie", "viewer")
+    staff_add(cwd, "dominique@example.org", "ipst-cnam", "viewer")
     with running_server(["--calendars", str(CALENDARS)], cwd=cwd) as url:
         yield url
 
@@ -87,7 +87,7 @@ def test_an_editor_signs_in_opens_the_year_and_unfolds_a_date(base: str, browser
         no_sideways_scroll(page)
         if width == 390:
             shoot(page, tmp_path, "admin-signin-390.png")
-        page.fill("#email", "camille.martin@lecnam.net")
+        page.fill("#email", "camille.martin@example.org")
         page.fill("#password", "pas le bon")
         page.click("#signin-submit")
         assert page.inner_text("#signin-error") == "Adresse ou mot de passe incorrect."
@@ -132,7 +132,7 @@ def test_an_editor_signs_in_opens_the_year_and_unfolds_a_date(base: str, browser
 def test_a_viewer_sees_the_year_without_the_editor_controls(base: str, browser) -> None:
     context, page = new_page(browser, 390)
     try:
-        sign_in(page, base, "dominique@lecnam.net")
+        sign_in(page, base, "dominique@example.org")
         assert page.inner_text("#role") == "lecteur"
         assert page.locator("#editor-tools").count() == 0
         assert page.locator("#catalogue tr[data-ue]").count() == 30

@@ -22,12 +22,12 @@ from tests.support.server import running_server
 PASSWORD = "une phrase de passe assez longue"
 HEADER = "X-Remote-User"
 ACCOUNTS = (  # e-mail, centre, role, local password?
-    ("editrice@lecnam.net", "ipst-cnam", "editor", True),
-    ("lecteur@lecnam.net", "ipst-cnam", "viewer", True),
-    ("occitanie@lecnam.net", "cnam-occitanie", "editor", True),
-    ("bloque@lecnam.net", "ipst-cnam", "viewer", True),
-    ("partant@lecnam.net", "ipst-cnam", "viewer", True),
-    ("cas@lecnam.net", "cnam-occitanie", "viewer", False),
+    ("editrice@example.org", "ipst-cnam", "editor", True),
+    ("lecteur@example.org", "ipst-cnam", "viewer", True),
+    ("occitanie@example.org", "cnam-occitanie", "editor", True),
+    ("bloque@example.org", "ipst-cnam", "viewer", True),
+    ("partant@example.org", "ipst-cnam", "viewer", True),
+    ("cas@example.org", "cnam-occitanie", "viewer", False),
 )
 
 
@@ -92,14 +92,14 @@ def test_an_anonymous_request_is_sent_to_the_sign_in(base: str) -> None:
 
 def test_a_staff_member_signs_in_and_sees_only_their_centres(base: str) -> None:
     with client(base) as c:
-        r = sign_in(c, "editrice@lecnam.net")
+        r = sign_in(c, "editrice@example.org")
         assert r.status_code == 303 and r.headers["location"] == "/admin"
         cookie = r.headers["set-cookie"]
         assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/admin" in cookie
         assert "Secure" not in cookie  # plain http, no proxy saying otherwise
         home = c.get("/admin")
         assert home.status_code == 200 and centres_listed(home.text) == {"ipst-cnam"}
-        assert "editrice@lecnam.net" in home.text
+        assert "editrice@example.org" in home.text
         year = c.get("/admin/ipst-cnam/2026")
         assert year.status_code == 200
         assert 'id="problems"' in year.text and 'id="catalogue"' in year.text and 'data-ue="NFA031"' in year.text
@@ -113,8 +113,8 @@ def test_a_staff_member_signs_in_and_sees_only_their_centres(base: str) -> None:
 
 def test_a_viewer_sees_the_year_without_the_editor_controls(base: str) -> None:
     with client(base) as editor, client(base) as viewer:
-        sign_in(editor, "editrice@lecnam.net")
-        sign_in(viewer, "lecteur@lecnam.net")
+        sign_in(editor, "editrice@example.org")
+        sign_in(viewer, "lecteur@example.org")
         as_editor = editor.get("/admin/ipst-cnam/2026").text
         as_viewer = viewer.get("/admin/ipst-cnam/2026").text
         assert 'id="editor-tools"' in as_editor and 'id="role">éditeur<' in as_editor
@@ -126,7 +126,7 @@ def test_a_form_without_its_csrf_token_gets_403(base: str) -> None:
     with client(base) as c:
         form = c.get("/admin/connexion")
         token = csrf_of(form.text)
-        fields = {"email": "editrice@lecnam.net", "password": PASSWORD}
+        fields = {"email": "editrice@example.org", "password": PASSWORD}
         assert c.post("/admin/connexion", data=fields).status_code == 403
         assert c.post("/admin/connexion", data={**fields, "csrf": "0" * 64}).status_code == 403
         with client(base) as other:  # a token of another session is no good either
@@ -142,23 +142,23 @@ def test_a_form_without_its_csrf_token_gets_403(base: str) -> None:
 
 def test_the_proxy_header_is_ignored_from_an_untrusted_address_and_signs_in_from_a_trusted_one(base: str) -> None:
     with client(base, "127.0.0.2") as outsider:
-        r = outsider.get("/admin", headers={HEADER: "cas@lecnam.net"})
+        r = outsider.get("/admin", headers={HEADER: "cas@example.org"})
         assert r.status_code == 303 and r.headers["location"].startswith("/admin/connexion")
     with client(base) as proxy:
-        r = proxy.get("/admin", headers={HEADER: "cas@lecnam.net", "X-Forwarded-Proto": "https",
+        r = proxy.get("/admin", headers={HEADER: "cas@example.org", "X-Forwarded-Proto": "https",
                                          "X-Forwarded-For": "203.0.113.5"})
         assert r.status_code == 200 and centres_listed(r.text) == {"cnam-occitanie"}
         assert "Secure" in r.headers["set-cookie"]  # the browser speaks https to the proxy
-        unknown = proxy.get("/admin", headers={HEADER: "inconnu@lecnam.net"})
-        assert unknown.status_code == 403 and "inconnu@lecnam.net" in unknown.text
+        unknown = proxy.get("/admin", headers={HEADER: "inconnu@example.org"})
+        assert unknown.status_code == 403 and "inconnu@example.org" in unknown.text
 
 
 def test_sign_ins_are_rate_limited_after_five_failures_even_with_the_right_password(base: str) -> None:
     with client(base) as c:
         for _ in range(5):
-            r = sign_in(c, "bloque@lecnam.net", "pas le bon mot de passe")
+            r = sign_in(c, "bloque@example.org", "pas le bon mot de passe")
             assert r.status_code == 401 and "Adresse ou mot de passe incorrect." in r.text
-        r = sign_in(c, "bloque@lecnam.net")
+        r = sign_in(c, "bloque@example.org")
         assert r.status_code == 429
         assert "Trop de tentatives de connexion manquées" in r.text
         assert 0 < int(r.headers["retry-after"]) <= 15 * 60
@@ -167,28 +167,28 @@ def test_sign_ins_are_rate_limited_after_five_failures_even_with_the_right_passw
 
 def test_a_removed_account_is_signed_out_at_its_next_request(base: str, workdir: Path) -> None:
     with client(base) as c:
-        assert sign_in(c, "partant@lecnam.net").status_code == 303
+        assert sign_in(c, "partant@example.org").status_code == 303
         assert c.get("/admin").status_code == 200
-        done = staff(workdir, "remove", "partant@lecnam.net")
+        done = staff(workdir, "remove", "partant@example.org")
         assert done.returncode == 0, done.stderr
         assert c.get("/admin").status_code == 303
 
 
 def test_the_journal_lists_sign_ins_and_staff_changes(base: str, workdir: Path) -> None:
     with client(base) as c:
-        sign_in(c, "editrice@lecnam.net")
+        sign_in(c, "editrice@example.org")
         page = c.get("/admin/journal")
         assert page.status_code == 200
         rows = re.findall(r'<tr data-action="([^"]+)"><td>[^<]*</td><td>([^<]*)</td>', page.text)
-        assert ("sign-in", "editrice@lecnam.net") in rows
+        assert ("sign-in", "editrice@example.org") in rows
         assert ("staff-add", "cli:" + run_user(workdir)) in rows  # the accounts of her centre
-        assert not any(who == "occitanie@lecnam.net" for _, who in rows)  # nobody else's sign-ins
+        assert not any(who == "occitanie@example.org" for _, who in rows)  # nobody else's sign-ins
     printed = staff(workdir, "journal", "--limit", "500")
     assert printed.returncode == 0
-    assert re.search(r"editrice@lecnam\.net connexion : depuis 127\.0\.0\.1$", printed.stdout, re.M)
-    assert re.search(r"cas@lecnam\.net connexion par le mandataire : depuis 203\.0\.113\.5$", printed.stdout, re.M)
+    assert re.search(r"editrice@example\.org connexion : depuis 127\.0\.0\.1$", printed.stdout, re.M)
+    assert re.search(r"cas@example\.org connexion par le mandataire : depuis 203\.0\.113\.5$", printed.stdout, re.M)
     assert "connexion par le mandataire" in printed.stdout and "connexion refusée" in printed.stdout
-    assert "compte : rôle donné [ipst-cnam] : editrice@lecnam.net : éditeur" in printed.stdout
+    assert "compte : rôle donné [ipst-cnam] : editrice@example.org : éditeur" in printed.stdout
 
 
 def run_user(cwd: Path) -> str:
@@ -210,7 +210,7 @@ def test_the_year_shows_the_problems_check_finds_word_for_word(tmp_path: Path, c
     subprocess.run([sys.executable, "-m", "cnam_calendar.cli", "init"], cwd=cwd, check=True, capture_output=True,
                    timeout=120)
     assert subprocess.run([sys.executable, "-m", "cnam_calendar.cli", "--calendars", str(calendars), "staff", "add",
-                           "editrice@lecnam.net", "--centre", "ipst-cnam", "--role", "viewer", "--password-stdin"],
+                           "editrice@example.org", "--centre", "ipst-cnam", "--role", "viewer", "--password-stdin"],
                           cwd=cwd, input=PASSWORD + "\n", capture_output=True, text=True).returncode == 0
     check = subprocess.run([sys.executable, "-m", "cnam_calendar.cli", "--calendars", str(calendars), "check",
                             "--centre", "ipst-cnam"], cwd=cwd, capture_output=True, text=True)
@@ -219,7 +219,7 @@ def test_the_year_shows_the_problems_check_finds_word_for_word(tmp_path: Path, c
                 if line.startswith("Problème : ") and "2026-2027" in line]
     assert len(expected) > 10
     with running_server(["--calendars", str(calendars)], cwd=cwd) as url, client(url) as c:
-        sign_in(c, "editrice@lecnam.net")
+        sign_in(c, "editrice@example.org")
         page = c.get("/admin/ipst-cnam/2026").text
     section = page.split('id="problems"', 1)[1].split("</section>", 1)[0]
     shown = [html.unescape(li) for li in re.findall(r"<li>(.*?)</li>", section)]
@@ -233,12 +233,12 @@ def test_an_unreadable_catalogue_is_a_problem_of_the_year_not_an_error_page(tmp_
     cwd.mkdir()
     subprocess.run([sys.executable, "-m", "cnam_calendar.cli", "init"], cwd=cwd, check=True, capture_output=True,
                    timeout=120)
-    done = staff(cwd, "add", "editrice@lecnam.net", "--centre", "ipst-cnam", "--role", "viewer", "--no-password")
+    done = staff(cwd, "add", "editrice@example.org", "--centre", "ipst-cnam", "--role", "viewer", "--no-password")
     assert done.returncode == 0, done.stderr  # (checked against the repository's calendars: the same centres)
     with running_server(["--calendars", str(calendars)], cwd=cwd,
                         extra=["--admin-proxy-header", HEADER, "--admin-trusted-proxy", "127.0.0.1"]) as url, \
             client(url) as c:
-        page = c.get("/admin/ipst-cnam/2026", headers={HEADER: "editrice@lecnam.net"})
+        page = c.get("/admin/ipst-cnam/2026", headers={HEADER: "editrice@example.org"})
     assert page.status_code == 200
     section = html.unescape(page.text.split('id="problems"', 1)[1].split("</section>", 1)[0])
     assert "ipst-cnam.ues.csv:2" in section and "S9" in section

@@ -46,27 +46,27 @@ def one_french_line(result: Result) -> str:
 
 
 def test_add_list_reset_remove_and_the_journal(db: Path) -> None:
-    added = run(db, "add", "Camille.Martin@lecnam.net", "--centre", "ipst-cnam", "--role", "editor",
+    added = run(db, "add", "Camille.Martin@example.org", "--centre", "ipst-cnam", "--role", "editor",
                 "--password-stdin", stdin=PASSWORD + "\n")
     assert added.exit_code == 0, added.output
-    assert added.stdout == "camille.martin@lecnam.net : éditeur à ipst-cnam.\n"
-    assert run(db, "add", "camille.martin@lecnam.net", "--centre", "cnam-occitanie", "--role", "viewer"
-               ).stdout == "camille.martin@lecnam.net : lecteur à cnam-occitanie.\n"  # an account: no password asked
-    assert run(db, "add", "camille.martin@lecnam.net", "--centre", "ipst-cnam", "--role", "editor"
-               ).stdout == "camille.martin@lecnam.net est déjà éditeur à ipst-cnam : rien n'a changé.\n"
-    assert run(db, "add", "cas@lecnam.net", "--centre", "ipst-cnam", "--role", "viewer", "--no-password"
+    assert added.stdout == "camille.martin@example.org : éditeur à ipst-cnam.\n"
+    assert run(db, "add", "camille.martin@example.org", "--centre", "cnam-occitanie", "--role", "viewer"
+               ).stdout == "camille.martin@example.org : lecteur à cnam-occitanie.\n"  # an account: no password asked
+    assert run(db, "add", "camille.martin@example.org", "--centre", "ipst-cnam", "--role", "editor"
+               ).stdout == "camille.martin@example.org est déjà éditeur à ipst-cnam : rien n'a changé.\n"
+    assert run(db, "add", "cas@example.org", "--centre", "ipst-cnam", "--role", "viewer", "--no-password"
                ).exit_code == 0
     assert run(db, "list").stdout == (
-        "camille.martin@lecnam.net : cnam-occitanie (lecteur), ipst-cnam (éditeur)\n"
-        "cas@lecnam.net [mandataire seulement] : ipst-cnam (lecteur)\n"
+        "camille.martin@example.org : cnam-occitanie (lecteur), ipst-cnam (éditeur)\n"
+        "cas@example.org [mandataire seulement] : ipst-cnam (lecteur)\n"
         "2 comptes.\n")
-    reset = run(db, "reset", "camille.martin@lecnam.net", "--password-stdin", stdin="un tout nouveau mot de passe\n")
+    reset = run(db, "reset", "camille.martin@example.org", "--password-stdin", stdin="un tout nouveau mot de passe\n")
     assert reset.exit_code == 0 and "sessions ouvertes sont fermées" in reset.stdout
-    removed = run(db, "remove", "camille.martin@lecnam.net", "--centre", "cnam-occitanie")
-    assert removed.stdout == "camille.martin@lecnam.net : rôle retiré à cnam-occitanie.\n"
+    removed = run(db, "remove", "camille.martin@example.org", "--centre", "cnam-occitanie")
+    assert removed.stdout == "camille.martin@example.org : rôle retiré à cnam-occitanie.\n"
     store = open_store(str(db))
     try:
-        member = staff_store.member(store, "camille.martin@lecnam.net")
+        member = staff_store.member(store, "camille.martin@example.org")
         assert member is not None and dict(member.roles) == {"ipst-cnam": "editor"}
         assert staff_store.sign_in(store, member.email, "un tout nouveau mot de passe", "192.0.2.1").member
         assert [e.action for e in audit.entries(store)] == [
@@ -77,19 +77,19 @@ def test_add_list_reset_remove_and_the_journal(db: Path) -> None:
     assert journal.exit_code == 0
     lines = journal.stdout.splitlines()
     assert len(lines) == 6
-    assert lines[0].endswith("compte : supprimé [cnam-occitanie] : camille.martin@lecnam.net : lecteur → ∅")
-    assert lines[-1].endswith("compte : rôle donné [ipst-cnam] : camille.martin@lecnam.net : éditeur")
+    assert lines[0].endswith("compte : supprimé [cnam-occitanie] : camille.martin@example.org : lecteur → ∅")
+    assert lines[-1].endswith("compte : rôle donné [ipst-cnam] : camille.martin@example.org : éditeur")
     assert " cli:" in lines[0]
 
 
 def test_the_password_is_asked_twice_on_the_terminal(db: Path) -> None:
-    done = run(db, "add", "a@lecnam.net", "--centre", "ipst-cnam", "--role", "viewer",
+    done = run(db, "add", "a@example.org", "--centre", "ipst-cnam", "--role", "viewer",
                stdin=f"{PASSWORD}\n{PASSWORD}\n")
     assert done.exit_code == 0, done.output
     assert PASSWORD not in done.output  # not echoed
     store = open_store(str(db))
     try:
-        assert staff_store.sign_in(store, "a@lecnam.net", PASSWORD, "192.0.2.1").member is not None
+        assert staff_store.sign_in(store, "a@example.org", PASSWORD, "192.0.2.1").member is not None
     finally:
         store.close()
 
@@ -97,19 +97,19 @@ def test_the_password_is_asked_twice_on_the_terminal(db: Path) -> None:
 @pytest.mark.parametrize(("args", "stdin", "expected"), [
     (("add", "pas-une-adresse", "--centre", "ipst-cnam", "--role", "editor"), None,
      "Erreur : EMAIL : adresse e-mail invalide « pas-une-adresse » (attendu : une adresse comme prenom.nom@lecnam.net)"),
-    (("add", "a@lecnam.net", "--centre", "ipst", "--role", "editor"), None,
+    (("add", "a@example.org", "--centre", "ipst", "--role", "editor"), None,
      "Erreur : --centre ipst : centre inconnu « ipst » (vouliez-vous dire « ipst-cnam » ? attendu : un de "
      "cnam-occitanie, ipst-cnam)"),
-    (("add", "a@lecnam.net", "--centre", "ipst-cnam", "--role", "editeur"), None,
+    (("add", "a@example.org", "--centre", "ipst-cnam", "--role", "editeur"), None,
      "Erreur : --role editeur : rôle inconnu « editeur » (vouliez-vous dire « editor » ? attendu : editor (modifie "
      "les fichiers du centre) ou viewer (les consulte))"),
-    (("add", "a@lecnam.net", "--centre", "ipst-cnam", "--role", "viewer", "--password-stdin"), "court\n",
+    (("add", "a@example.org", "--centre", "ipst-cnam", "--role", "viewer", "--password-stdin"), "court\n",
      "Erreur : --password-stdin : mot de passe trop court (5 caractères ; attendu : au moins 12) (choisissez une "
      "phrase de passe plus longue)"),
-    (("add", "a@lecnam.net", "--centre", "ipst-cnam", "--role", "viewer", "--password-stdin", "--no-password"), None,
+    (("add", "a@example.org", "--centre", "ipst-cnam", "--role", "viewer", "--password-stdin", "--no-password"), None,
      "Erreur : --no-password : --password-stdin et --no-password s'excluent (gardez l'une des deux options)"),
-    (("reset", "personne@lecnam.net", "--password-stdin"), PASSWORD + "\n", "compte inconnu « personne@lecnam.net »"),
-    (("remove", "personne@lecnam.net"), None, "compte inconnu « personne@lecnam.net »"),
+    (("reset", "personne@example.org", "--password-stdin"), PASSWORD + "\n", "compte inconnu « personne@example.org »"),
+    (("remove", "personne@example.org"), None, "compte inconnu « personne@example.org »"),
     (("reset", "@@", "--password-stdin"), PASSWORD + "\n", "adresse e-mail invalide « @@ »"),
 ], ids=["bad-email", "unknown-centre", "bad-role", "short-password", "two-password-options", "reset-unknown",
         "remove-unknown", "reset-bad-email"])

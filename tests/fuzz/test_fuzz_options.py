@@ -53,9 +53,9 @@ BASE = {
     ("reminders", "failures"): [],
     ("reminders", "opt-out"): ["A1"], ("init",): [],
     ("year", "new"): ["--centre", "ipst-cnam", "--year", "2026"], ("diff",): ["--centre", "ipst-cnam", "--year", "2026"],
-    ("staff", "add"): ["a@lecnam.net", "--centre", "ipst-cnam", "--role", "viewer", "--no-password"],
-    ("staff", "reset"): ["a@lecnam.net", "--password-stdin"], ("staff", "list"): [],
-    ("staff", "remove"): ["a@lecnam.net"], ("staff", "journal"): [],
+    ("staff", "add"): ["a@example.org", "--centre", "ipst-cnam", "--role", "viewer", "--no-password"],
+    ("staff", "reset"): ["a@example.org", "--password-stdin"], ("staff", "list"): [],
+    ("staff", "remove"): ["a@example.org"], ("staff", "journal"): [],
 }
 ENV = ("CNAM_CALENDAR_CALENDARS", "CNAM_CALENDAR_DB", "CNAM_CALENDAR_BASE_URL", "SOURCE_DATE_EPOCH",
        "CNAM_CALENDAR_SMTP_PASSWORD", "CNAM_CALENDAR_ADMIN_PROXY_HEADER", "CNAM_CALENDAR_ADMIN_TRUSTED_PROXIES",

@@ -47,13 +47,13 @@ def test_a_signed_in_session_round_trips_and_its_csrf_token_is_bound_to_it() -> 
     anonymous = sessions.read(request(), NOW)
     assert anonymous.email is None and anonymous.fresh
     assert not sessions.csrf_ok(anonymous, sessions.csrf(anonymous))  # a session the browser does not hold yet
-    signed = anonymous.signed_in("a@lecnam.net", 3, "password", NOW)
+    signed = anonymous.signed_in("a@example.org", 3, "password", NOW)
     assert signed.nonce != anonymous.nonce  # a new nonce: no session fixation
     response = sessions.write(Response(), signed, secure=True)
     header = response.headers["set-cookie"]
     assert "HttpOnly" in header and "Secure" in header and "SameSite=lax" in header and "Path=/admin" in header
     back = sessions.read(request(cookie=cookie_of(response)), NOW + timedelta(hours=1))
-    assert (back.email, back.generation, back.method, back.fresh) == ("a@lecnam.net", 3, "password", False)
+    assert (back.email, back.generation, back.method, back.fresh) == ("a@example.org", 3, "password", False)
     assert sessions.csrf_ok(back, sessions.csrf(signed))
     assert not sessions.csrf_ok(back, sessions.csrf(anonymous))
     assert not sessions.csrf_ok(back, None) and not sessions.csrf_ok(back, "")
@@ -61,16 +61,16 @@ def test_a_signed_in_session_round_trips_and_its_csrf_token_is_bound_to_it() -> 
 
 def test_a_session_expires_after_max_age_on_the_clock() -> None:
     sessions = Sessions(SECRET)
-    signed = sessions.read(request(), NOW).signed_in("a@lecnam.net", 1, "password", NOW)
+    signed = sessions.read(request(), NOW).signed_in("a@example.org", 1, "password", NOW)
     value = cookie_of(sessions.write(Response(), signed, secure=False))
-    assert sessions.read(request(cookie=value), NOW + MAX_AGE - timedelta(seconds=1)).email == "a@lecnam.net"
+    assert sessions.read(request(cookie=value), NOW + MAX_AGE - timedelta(seconds=1)).email == "a@example.org"
     expired = sessions.read(request(cookie=value), NOW + MAX_AGE)
     assert expired.email is None and expired.fresh
 
 
 def test_a_tampered_or_foreign_cookie_is_an_anonymous_session() -> None:
     sessions = Sessions(SECRET)
-    signed = sessions.read(request(), NOW).signed_in("a@lecnam.net", 1, "password", NOW)
+    signed = sessions.read(request(), NOW).signed_in("a@example.org", 1, "password", NOW)
     value = cookie_of(sessions.write(Response(), signed, secure=False))
     payload, signature = value.rsplit(".", 1)
     forged = payload.replace(payload[2], "A" if payload[2] != "A" else "B") + "." + signature
@@ -86,10 +86,10 @@ def test_no_cookie_value_makes_reading_fail(value: str) -> None:
 
 
 def test_the_proxy_header_counts_only_from_a_trusted_address() -> None:
-    header = {"X-Remote-User": "cas@lecnam.net"}
-    assert proxy_user(request("127.0.0.1", header), CONFIG) == "cas@lecnam.net"
-    assert proxy_user(request("10.20.30.40", header), CONFIG) == "cas@lecnam.net"
-    assert proxy_user(request("::1", header), CONFIG) == "cas@lecnam.net"
+    header = {"X-Remote-User": "cas@example.org"}
+    assert proxy_user(request("127.0.0.1", header), CONFIG) == "cas@example.org"
+    assert proxy_user(request("10.20.30.40", header), CONFIG) == "cas@example.org"
+    assert proxy_user(request("::1", header), CONFIG) == "cas@example.org"
     assert proxy_user(request("127.0.0.2", header), CONFIG) is None
     assert proxy_user(request("11.0.0.1", header), CONFIG) is None
     assert proxy_user(request("127.0.0.1", {"X-Remote-User": "  "}), CONFIG) is None
