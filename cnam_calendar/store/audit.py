@@ -23,6 +23,7 @@ ACTIONS = {
     "staff-add": "compte : rôle donné",
     "staff-reset": "compte : mot de passe changé",
     "staff-remove": "compte : supprimé",
+    "edit": "modification publiée",
 }
 
 

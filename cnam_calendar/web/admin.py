@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlencode
 from zoneinfo import ZoneInfo
@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Route
 
 from cnam_calendar.inputs.catalogue import load_catalogue
 from cnam_calendar.rules.checks import parse_year
+from cnam_calendar.rules.engine import OVERRIDABLE
 from cnam_calendar.rules.errors import CnamCalendarError
 from cnam_calendar.rules.model import UE, Centre
 from cnam_calendar.service import academic_year, local_date, schedule, year_problems
@@ -29,6 +30,7 @@ from cnam_calendar.store import staff as staff_store
 from cnam_calendar.store.database import Store
 from cnam_calendar.templating import environment, render
 from cnam_calendar.text.i18n import day_name, long_date
+from cnam_calendar.web.admin_edit import Kit, edit_routes, file_version_or_empty, span_text
 from cnam_calendar.web.admin_session import (
     FORM_LIMIT,
     AdminConfig,
@@ -49,7 +51,11 @@ _TEMPLATES = environment("cnam_calendar.web")
 
 
 class CentreSource(Protocol):
-    """What the console reads of the rule files (web.app.Feeds has it)."""
+    """What the console reads of the rule files (web.app.Feeds has it): the centres, and where the
+    rule files and the output are (the console rewrites the first and rebuilds into the second)."""
+
+    calendars: Path
+    out: Path
 
     def centres(self) -> dict[str, Centre]: ...
 
@@ -260,7 +266,7 @@ def admin_routes(centres: CentreSource, store: Store | None, clock: Clock,
             return message(request, who, 404, "Introuvable",
                            "Cette page n'existe pas, ou ce centre n'est pas parmi les vôtres.")
         html = await run_in_threadpool(_year_html, centre, year, who.member.roles, who.email,
-                                       sessions().csrf(who.session))
+                                       sessions().csrf(who.session), request.query_params.get("publie") == "1")
         return respond(request, who, _page(html))
 
     async def journal_page(request: Request) -> Response:
@@ -276,7 +282,8 @@ def admin_routes(centres: CentreSource, store: Store | None, clock: Clock,
                    for e in rows]
         return show(request, who, "admin_journal.html.j2", entries=entries)
 
-    def _year_html(centre: Centre, year: int, roles: Mapping[str, str], me: str | None, csrf: str) -> str:
+    def _year_html(centre: Centre, year: int, roles: Mapping[str, str], me: str | None, csrf: str,
+                   published: bool = False) -> str:
         files = [f"calendars/{PurePath(centre.path).name}" if centre.path else f"calendars/{centre.id}.toml",
                  f"calendars/{PurePath(centre.catalogue_file).name}" if centre.catalogue_file
                  else f"calendars/{centre.id}.ues.csv"]
@@ -296,12 +303,23 @@ def admin_routes(centres: CentreSource, store: Store | None, clock: Clock,
             problems = problems or exc.lines()
             return render(_TEMPLATES, "admin_message.html.j2", me=me, csrf=csrf, heading="Année illisible",
                           message=" ; ".join(problems), back="/admin")
+        settings = centre.year(year)
+        pins = [{"id": o.event_id, "reason": o.reason, "when": span_text(o.start, o.end)}
+                for o in settings.overrides.values()]
+        closures = [{"id": c.id, "label": c.label, "when": span_text(c.start, c.end)} for c in settings.closures]
+        rules_file = Path(centre.path) if centre.path else centres.calendars / f"{centre.id}.toml"
         return render_overview(sched, links, template="admin_year.html.j2", me=me, csrf=csrf,
-                               centre_name=centre.name, role=role, role_label=staff_store.ROLE_LABELS[role],
+                               centre_id=centre.id, centre_name=centre.name, role=role,
+                               role_label=staff_store.ROLE_LABELS[role],
                                may_edit=staff_store.may(roles, centre.id, "edit"), files=files,
-                               problems=problems, ues=ues)
+                               problems=problems, ues=ues, overridable=OVERRIDABLE, pins=pins, closures=closures,
+                               rules_version=file_version_or_empty(rules_file), published=published,
+                               holdback=centre.reminders.notice_holdback_minutes)
 
+    kit = Kit(calendars=lambda: centres.calendars, out=lambda: centres.out, centres=centres.centres, store=store,
+              clock=clock, signed_in=signed_in, form=form, show=show, message=message, respond=respond)
     return [
+        *edit_routes(kit),  # changes: a form, its preview, publishing (web/admin_edit.py)
         Route("/admin", home, methods=["GET", "HEAD"]),
         Route("/admin/", lambda request: RedirectResponse("/admin", status_code=308), methods=["GET", "HEAD"]),
         Route(SIGN_IN, sign_in_form, methods=["GET", "HEAD"]),
