@@ -137,7 +137,8 @@ def _bounded(r: _Reader, key: str, value: float | None) -> None:
 def _rules(r: _Reader, doc: Mapping[str, Any]) -> RuleSettings:
     t = r.table(doc, "", "rules")
     r.keys(t, "rules", ("cpf_working_days", "withdrawal_days", "apprenticeship_months",
-                        "registration_closes_at_course_start", "add_drop_until_end_of_february", "hours"))
+                        "registration_closes_at_course_start", "add_drop_until_end_of_february", "hours",
+                        "require_override_reason"))
     d = RuleSettings()
     values = {
         "cpf_working_days": r.get(t, "rules", "cpf_working_days", int, d.cpf_working_days),
@@ -177,6 +178,7 @@ def _rules(r: _Reader, doc: Mapping[str, Any]) -> RuleSettings:
         **values,
         registration_closes_at_course_start=r.get(t, "rules", "registration_closes_at_course_start", bool, False),
         add_drop_until_end_of_february=r.get(t, "rules", "add_drop_until_end_of_february", bool, False),
+        require_override_reason=r.get(t, "rules", "require_override_reason", bool, False),
         hours=HoursRule(per_ects or 8.0, tolerance if tolerance is not None else 0.10, table),
     )
 
@@ -358,11 +360,18 @@ def parse_centre(text: str, path: str) -> Centre:
         contact=contact,
         faq_url=r.get(doc, "", "faq_url", str, ""),
         faq_name=r.get(doc, "", "faq_name", str, ""),
-        rules=_rules(r, doc),
+        rules=(rules := _rules(r, doc)),
         reminders=_reminders(r, doc),
         years=years,
         path=path,
     )
+    if rules.require_override_reason:
+        for y, settings in sorted(years.items()):
+            for event_id, o in settings.overrides.items():
+                if not o.reason.strip():
+                    r.problem(f"years.{y}.overrides.{_join('', event_id)}.reason", gettext("fr", "motif manquant"),
+                              gettext("fr", "attendu : reason = \"…\" (le centre exige le motif de chaque date "
+                                            "fixée : [rules] require_override_reason)"))
     if r.problems:
         first = r.problems[0]
         raise ConfigError(first.message, where=first.where, hint=first.hint, problems=r.problems)

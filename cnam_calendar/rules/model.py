@@ -155,6 +155,7 @@ class RuleSettings:
     apprenticeship_months: int = 3
     registration_closes_at_course_start: bool = False
     add_drop_until_end_of_february: bool = False
+    require_override_reason: bool = False  # a date pinned in [years.Y].overrides must give its reason
     hours: HoursRule = field(default_factory=HoursRule)
 
 

@@ -67,7 +67,9 @@ def csrf_of(page: str) -> str:
 
 def plain(page: str) -> str:
     """Return a page's text with HTML's apostrophes and French typography's spaces made plain."""
-    return page.replace("&#39;", "'").replace("&#x27;", "'").replace("\u202f", " ").replace("\xa0", " ")
+    for html, text in (("&#39;", "'"), ("&#x27;", "'"), ("&quot;", '"'), ("\u202f", " "), ("\xa0", " ")):
+        page = page.replace(html, text)
+    return page
 
 
 def hidden(page: str, form_id: str) -> dict[str, str]:
@@ -212,6 +214,8 @@ def test_a_viewer_sees_but_cannot_change_and_a_form_without_csrf_is_refused(site
     ({"start": "2026-10-05", "end": "2026-09-01"}, "« semester-1 » finit (2026-09-01) avant de commencer (2026-10-05)"),
     ({"start": "2025-10-05"}, "date 2025-10-05 hors de l'année"),
     ({"start": "pas une date"}, "n'est pas une date ; attendu : AAAA-MM-JJ"),
+    ({"reason": "  "}, "years.2026.overrides.semester-1.reason : motif manquant (attendu : reason = \"…\" "
+                       "(le centre exige le motif de chaque date fixée : [rules] require_override_reason))"),
 ])
 def test_bad_input_comes_back_in_the_form_with_checks_messages_and_changes_nothing(site, run_cli, change,
                                                                                    expected) -> None:
@@ -257,3 +261,15 @@ def test_closures_and_ue_rows_are_edited_with_comments_kept(site) -> None:
         after = catalogue.read_text(encoding="utf-8").splitlines()
         assert [(a, b) for a, b in zip(before, after, strict=True) if a != b] == [
             (before[1], before[1].replace("T-204", "T-301"))]
+
+
+def test_check_says_of_a_pin_without_reason_what_the_form_says(run_cli, tmp_path: Path) -> None:
+    calendars = tmp_path / "calendars"
+    shutil.copytree(CALENDARS, calendars)
+    rules = calendars / "ipst-cnam.toml"
+    rules.write_text(rules.read_text(encoding="utf-8").replace(
+        '[years.2027]', 'overrides."semester-1" = { start = 2026-10-05, end = 2027-01-09 }\n\n[years.2027]'),
+        encoding="utf-8")
+    done = run_cli("--calendars", str(calendars), "check", clock=NOW)
+    assert done.exit_code == 1  # check: 1 when the files have problems
+    assert "years.2026.overrides.semester-1.reason : motif manquant" in plain(done.output), done.output
