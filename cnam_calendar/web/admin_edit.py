@@ -256,18 +256,21 @@ def edit_routes(kit: Kit) -> list[BaseRoute]:
         kind = request.query_params.get("quoi", "date")
         if kind not in ("date", "fermeture", "ue"):
             kind = "date"
+        typed = request.query_params  # « Corriger » on a preview comes back here with what was typed
         if kind == "date":
-            event = request.query_params.get("id", "semester-1")
+            event = typed.get("event") or typed.get("id", "semester-1")
             fields = _pin_fields(centre, _schedule_or_none(centre, year), year,
                                  event if event in OVERRIDABLE else "semester-1")
         elif kind == "fermeture":
-            fields = _closure_fields(centre, year, request.query_params.get("id", ""))
+            fields = _closure_fields(centre, year, typed.get("original") or typed.get("id", ""))
         else:
-            fields = _ue_fields(centre, request.query_params.get("code", ""))
+            fields = _ue_fields(centre, request.query_params.get("original") or request.query_params.get("code", ""))
+        fields.update({k: v for k, v in typed.items() if k in fields and k not in ("event", "original")})
         fields["version"] = await run_in_threadpool(file_version_or_empty, _file_of(centre, kind, kit.calendars()))
         return form_page(request, who, centre, year, kind, fields, [])
 
-    async def read(request: Request) -> tuple[Any, Centre, int, str, dict[str, str], Edit | None, list[str]] | Response:
+    async def read(request: Request) -> tuple[Any, Centre, int, str, dict[str, str], Edit] | Response:
+        """Read a change's form; a form that describes no change comes back refused (422)."""
         found = await editable(request)
         if isinstance(found, Response):
             return found
@@ -277,7 +280,9 @@ def edit_routes(kit: Kit) -> list[BaseRoute]:
             return fields
         kind = fields.get("quoi", "")
         edit, problems = edit_from_fields(kind, fields, year)
-        return who, centre, year, kind, fields, edit, problems
+        if edit is None:
+            return refused(request, who, centre, year, kind, fields, problems)
+        return who, centre, year, kind, fields, edit
 
     def refused(request: Request, who: Any, centre: Centre, year: int, kind: str, fields: dict[str, str],
                 problems: list[str]) -> Response:
@@ -294,9 +299,7 @@ def edit_routes(kit: Kit) -> list[BaseRoute]:
         found = await read(request)
         if isinstance(found, Response):
             return found
-        who, centre, year, kind, fields, edit, problems = found
-        if edit is None:
-            return refused(request, who, centre, year, kind, fields, problems)
+        who, centre, year, kind, fields, edit = found
         today = local_date(kit.clock())
         try:
             seen = await run_in_threadpool(preview, kit.calendars(), kit.out(), centre.id, year, edit, kit.store, today)
@@ -324,9 +327,7 @@ def edit_routes(kit: Kit) -> list[BaseRoute]:
         found = await read(request)
         if isinstance(found, Response):
             return found
-        who, centre, year, kind, fields, edit, problems = found
-        if edit is None:
-            return refused(request, who, centre, year, kind, fields, problems)
+        who, centre, year, kind, fields, edit = found
         try:
             await run_in_threadpool(publish, kit.calendars(), kit.out(), centre.id, year, edit,
                                     fields.get("version", ""), kit.store, who.email, kit.clock(),

@@ -8,12 +8,13 @@ operator would. After publishing, `reminders plan` (what the daemon runs) queues
 from __future__ import annotations
 
 import difflib
+import html
 import re
 import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -129,6 +130,9 @@ def test_an_editor_pins_semester_1_a_week_earlier_and_the_year_follows(site, run
         assert "lundi 12 octobre 2026" in page.text and "lundi 5 octobre 2026" in page.text
         assert 'overrides.semester-1 = { start = 2026-10-05, end = 2027-01-09' in page.text  # the file's new line
         assert rules.read_text(encoding="utf-8") == before_text  # a preview writes nothing
+        correct = html.unescape(re.search(r'href="([^"]+)" id="correct"', page.text)[1])
+        again = c.get(correct)  # « Corriger » brings the form back with what was typed
+        assert again.status_code == 200 and 'value="2026-10-05"' in again.text and "vote du conseil" in again.text
         publish = c.post("/admin/ipst-cnam/2026/publier", data=hidden(page.text, "publish"))
         assert publish.status_code == 303 and publish.headers["location"].startswith("/admin/ipst-cnam/2026?publie=1")
         year = c.get(publish.headers["location"])
@@ -152,6 +156,11 @@ def test_an_editor_pins_semester_1_a_week_earlier_and_the_year_follows(site, run
     assert planned.exit_code == 0, planned.output
     notices = [d for d in list_deliveries(store) if d.key.startswith("notice/")]
     assert {d.key.split("/")[1] for d in notices} == {"L1", "L2", "L3"}
+    for notice in notices:  # each says what the rebuilt calendar.ics says, after the hold-back window
+        assert notice.due_at.astimezone(PARIS) >= NOW + timedelta(minutes=30)
+        told = {c["uid"].split(".")[0]: c for c in notice.payload["changes"]}
+        for event in ("semester-1", "registration-close-s1"):
+            assert told[event]["change"] == "moved" and told[event]["new"][0] == after_days[event], told[event]
 
 
 def test_two_editors_publishing_at_once_one_wins_the_other_is_told_to_reload(site) -> None:
