@@ -68,8 +68,8 @@ def csrf_of(page: str) -> str:
 
 def plain(page: str) -> str:
     """Return a page's text with HTML's apostrophes and French typography's spaces made plain."""
-    for html, text in (("&#39;", "'"), ("&#x27;", "'"), ("&quot;", '"'), ("\u202f", " "), ("\xa0", " ")):
-        page = page.replace(html, text)
+    for escaped, text in (("&#39;", "'"), ("&#x27;", "'"), ("&quot;", '"'), ("\u202f", " "), ("\xa0", " ")):
+        page = page.replace(escaped, text)
     return page
 
 
