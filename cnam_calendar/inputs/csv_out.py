@@ -16,10 +16,14 @@ def spreadsheet_cell(value: object) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """Return the CSV text of ``rows`` under ``header`` (comma separated, one line per row, cells neutralised)."""
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]], newline: str = "\n") -> str:
+    """Return the CSV text of ``rows`` under ``header`` (comma separated, one line per row, cells neutralised).
+
+    An empty ``header`` writes the rows only (a line added to an existing file).
+    """
     out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([spreadsheet_cell(h) for h in header])
+    writer = csv.writer(out, lineterminator=newline)
+    if header:
+        writer.writerow([spreadsheet_cell(h) for h in header])
     writer.writerows([spreadsheet_cell(cell) for cell in row] for row in rows)
     return out.getvalue()

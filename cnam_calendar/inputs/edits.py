@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import difflib
-import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -23,6 +22,7 @@ from tomlkit.items import AoT, Array, InlineTable, Table
 
 from cnam_calendar.inputs.catalogue import parse_catalogue
 from cnam_calendar.inputs.config import parse_centre
+from cnam_calendar.inputs.csv_out import csv_text
 from cnam_calendar.messages import gettext
 from cnam_calendar.rules.errors import ConfigError
 from cnam_calendar.rules.model import Centre
@@ -190,9 +190,7 @@ def _blank_lines_kept(old: str, new: str) -> str:
 
 
 def _row_text(fields: Mapping[str, str], columns: list[str], newline: str) -> str:
-    out = io.StringIO()
-    csv.writer(out, lineterminator=newline).writerow([fields.get(c, "").strip() for c in columns])
-    return out.getvalue()
+    return csv_text((), [[fields.get(c, "").strip() for c in columns]], newline)  # a formula stays text
 
 
 def _edit_catalogue(edit: UERow, text: str, path: str) -> str:
