@@ -46,6 +46,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("base_url", "text", "CNAM_CALENDAR_BASE_URL", (("serve", "base_url"),
                                                            ("learners", "issue-token", "base_url"),
                                                            ("daemon", "base_url"))),
+    Setting("links.key_file", "path", "CNAM_CALENDAR_LINK_KEY_FILE", (
+        ("learners", "link_key_file"), ("reminders", "link_key_file"), ("serve", "link_key_file"),
+        ("daemon", "link_key_file"), ("init", "link_key_file"))),
     Setting("serve.host", "text", "CNAM_CALENDAR_SERVE_HOST", (("serve", "host"),)),
     Setting("serve.port", "int", "CNAM_CALENDAR_SERVE_PORT", (("serve", "port"),)),
     Setting("serve.workers", "int", "CNAM_CALENDAR_SERVE_WORKERS", (("serve", "workers"),)),

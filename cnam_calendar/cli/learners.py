@@ -22,6 +22,7 @@ from cnam_calendar.rules.errors import ConfigError, RosterError
 from cnam_calendar.rules.model import Centre
 from cnam_calendar.service import academic_year, checked_schedule, local_date, ouvres_for
 from cnam_calendar.store.database import DEFAULT_DB, Store, open_store
+from cnam_calendar.store.links import create_key, default_key_file, read_key
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 URLS_COLUMNS = ("id", "email", "first_name", "last_name", "lang", "url")
@@ -50,6 +51,26 @@ def _db_option(default: str | None) -> Callable[[Any], Any]:
              "(variable CNAM_CALENDAR_DB).")
 
 
+def _set_link_key_file(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:
+        _obj(ctx)["link_key_file"] = value
+
+
+def link_key_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--link-key-file``: the link key (store/links.py), ``./cnam-calendar.key`` when there is one."""
+    return click.option(
+        "--link-key-file", expose_value=False, callback=_set_link_key_file, metavar="FICHIER",
+        help="Clé des liens : avec elle, chaque e-mail porte le lien de la page de l'apprenant (défaut : à côté "
+             "d'une base SQLite, ex. cnam-calendar.key ; créée par cnam-calendar init).")(f)
+
+
+def link_key_file(ctx: click.Context, db: str | None = None) -> Path | None:
+    """Return the link key file in effect: the one given, else the one beside a SQLite store (None for a server)."""
+    found = ctx.find_object(dict) or {}
+    given = found.get("link_key_file")
+    return Path(given).expanduser() if given else default_key_file(db or found.get("db") or DEFAULT_DB)
+
+
 def _clock(ctx: click.Context) -> datetime:
     clock = _obj(ctx).get("clock")
     return clock() if clock else datetime.now(timezone.utc)
@@ -59,9 +80,13 @@ def _store(ctx: click.Context, *, create: bool = False) -> Store:
     from cnam_calendar.store.presence import require_store
 
     obj = _obj(ctx)
+    key_file = link_key_file(ctx)
     if not create:  # only `learners import` (and `init`) create the store
         require_store(obj.get("db") or DEFAULT_DB)
-    store = open_store(obj.get("db") or DEFAULT_DB, clock=lambda: _clock(ctx))
+    elif key_file is not None and not _exists(ctx):
+        create_key(key_file)  # a new store gets its link key, as with `init`
+    key = read_key(key_file)
+    store = open_store(obj.get("db") or DEFAULT_DB, clock=lambda: _clock(ctx), link_key=key)
     ctx.call_on_close(store.close)
     return store
 
@@ -88,6 +113,7 @@ def _show_progress(quiet: bool) -> bool:
 
 @click.group(name="learners", subcommand_metavar="COMMANDE [ARGS]...")
 @_db_option(DEFAULT_DB)
+@link_key_option
 def learners() -> None:
     """Apprenants : importer le fichier, générer des exemples, créer les liens des flux personnels."""
 

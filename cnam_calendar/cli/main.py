@@ -18,7 +18,7 @@ from cnam_calendar.cli.checking import check_centres
 from cnam_calendar.cli.diff import diff, store_facts, summary_lines, year_diffs
 from cnam_calendar.cli.init import init
 from cnam_calendar.cli.invite import invite
-from cnam_calendar.cli.learners import learners
+from cnam_calendar.cli.learners import learners, link_key_file, link_key_option
 from cnam_calendar.cli.observe import log_options
 from cnam_calendar.cli.prebuild import check_before_build
 from cnam_calendar.cli.reminders import daemon, reminders
@@ -33,6 +33,7 @@ from cnam_calendar.rules.engine import PERSONAL_RULES
 from cnam_calendar.rules.errors import CnamCalendarError, RuleError
 from cnam_calendar.rules.model import UE, Centre, Deadline, Event
 from cnam_calendar.service import DEFAULT_CENTRE, academic_year, checked_schedule, deadline, local_date
+from cnam_calendar.store.links import KEY_ENV, read_key
 from cnam_calendar.text.explain import as_json, render_all
 from cnam_calendar.text.i18n import LANGS, long_date, source_line
 
@@ -302,6 +303,7 @@ def feed(ctx: click.Context, centre: str, year: int, ues: tuple[str, ...], lang:
               metavar="FICHIER|URL", help="Base des apprenants (SQLite ou URL SQLAlchemy ; CNAM_CALENDAR_DB).")
 @log_options
 @admin_options
+@link_key_option
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: Path, workers: int, db: str,
           log_format: str, log_level: str, log_lang: str, admin_header: str | None,
@@ -321,12 +323,15 @@ def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: P
     export_admin(admin_header, admin_trusted)  # a bad proxy setting fails here, before anything is set up
     require_store(db)  # created by `init` or `learners import` only
     open_store(db).close()  # upgrade the schema once, before the workers start
+    key_file = link_key_file(ctx, db)
+    read_key(key_file)  # a broken key file fails here, in one line; the workers read it again
     check_free(host, port)  # a busy port in one line, before the address is announced
     logs = log_config(log_format, log_level, log_lang)
     logging.config.dictConfig(logs)
     os.environ["CNAM_CALENDAR_CALENDARS"] = str(Path(ctx.obj["calendars"]).resolve())
     os.environ["CNAM_CALENDAR_OUT"] = str(out.resolve())
     os.environ["CNAM_CALENDAR_DB"] = db
+    os.environ[KEY_ENV] = str(key_file.resolve()) if key_file else ""
     os.environ["CNAM_CALENDAR_BASE_URL"] = base_url or f"http://{host}:{port}"
     click.echo(f"cnam-calendar sert {os.environ['CNAM_CALENDAR_BASE_URL']}/ ({workers} processus)", err=True)
     if workers > 1:

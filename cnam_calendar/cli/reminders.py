@@ -10,7 +10,15 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from cnam_calendar.cli.learners import _centres, _clock, _db_option, _store, _year_option
+from cnam_calendar.cli.learners import (
+    _centres,
+    _clock,
+    _db_option,
+    _store,
+    _year_option,
+    link_key_file,
+    link_key_option,
+)
 from cnam_calendar.cli.observe import (
     echo_failures,
     echo_status_details,
@@ -62,6 +70,7 @@ def _reminder_json(r: Reminder) -> dict[str, Any]:
 
 @click.group(name="reminders", subcommand_metavar="COMMANDE [ARGS]...")
 @_db_option(DEFAULT_DB)
+@link_key_option
 def reminders() -> None:
     """Rappels par e-mail : ce qui sera envoyé, l'aperçu d'un message, l'état des envois."""
 
@@ -123,8 +132,12 @@ def preview(ctx: click.Context, key: str, sender: str | None, base_url: str | No
     if not row.payload:
         raise StoreError(f"le rappel « {key} » n'a pas de contenu", where=store.url,
                          hint="recalculez-le : cnam-calendar reminders plan")
+    payload = row.payload
+    if base_url and not payload.get("page_url") and store.page_tokens([row.learner_id]):
+        # the daemon puts the learner's page link here; the preview shows where, not the secret itself
+        payload = {**payload, "page_url": f"{base_url.rstrip('/')}/me/<jeton-de-l-apprenant>"}
     # as it will be sent: at its due time, or now if that is past (the text states the time left then)
-    msg = compose(row.payload, row.key, sender=sender, date=max(_clock(ctx), row.due_at), base_url=base_url)
+    msg = compose(payload, row.key, sender=sender, date=max(_clock(ctx), row.due_at), base_url=base_url)
     for name, value in msg.items():
         if name.lower() not in ("content-type", "mime-version"):
             click.echo(f"{name}: {value}")
@@ -186,6 +199,7 @@ def failures(ctx: click.Context, since: date | None, fmt: str) -> None:
 @click.option("--to", "check_to", metavar="ADRESSE", help="Destinataire du message d'essai de --check.")
 @BASE_URL_OPTION
 @_db_option(DEFAULT_DB)
+@link_key_option
 @click.pass_context
 def daemon(ctx: click.Context, smtp_host: str, smtp_port: int, smtp_starttls: bool, smtp_user: str | None,
            sender: str | None, lanes: int, lease_seconds: int, dispatch_every: float, log_format: str,
@@ -228,7 +242,10 @@ def daemon(ctx: click.Context, smtp_host: str, smtp_port: int, smtp_starttls: bo
                      "smtp_user": smtp_user, "smtp_password": password, "from": sender, "lanes": lanes,
                      "lease_seconds": lease_seconds, "dispatch_every": dispatch_every,
                      "metrics": f"http://{metrics_host}:{metrics_port}/metrics" if metrics_port else None,
-                     "log_format": log_format, "log_level": log_level, "base_url": base_url})
+                     "log_format": log_format, "log_level": log_level, "base_url": base_url,
+                     "link_key_file": str(link_key_file(ctx)) if store.link_key else None})
+    if store.link_key is None or not base_url:
+        worker.observer.no_page_links(str(link_key_file(ctx) or "[links] key_file") if store.link_key is None else None)
     worker.run()
 
 

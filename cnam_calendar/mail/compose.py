@@ -227,6 +227,8 @@ def _plain(t: Mapping[str, Any]) -> str:
         lines.append(f"{t['contact_head']}{colon} " + " — ".join(t["contact"]))
     if t["faq"]:
         lines.append(f"{t['faq_label']}{colon} {t['faq']}")
+    if t["page_link"]:
+        lines.append(f"{t['page_label']}{colon} {t['page_link']}")
     lines.extend(["", "-- ", t["stop"], ""])
     return "\n".join(lines)
 

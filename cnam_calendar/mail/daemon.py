@@ -197,9 +197,18 @@ class Daemon:
         except StoreError as err:
             self.store_outage.failed(err)
 
-    def _message(self, claimed: delivery.Claimed) -> WireMessage:
-        return render(claimed.payload, claimed.key, sender=self.sender, unsubscribe=self.unsubscribe,
-                       date=self.now(), base_url=self.base_url)
+    def _message(self, claimed: delivery.Claimed, token: str | None = None) -> WireMessage:
+        payload = claimed.payload
+        if token is not None and self.base_url and not payload.get("page_url"):
+            payload = {**payload, "page_url": invites.page_url(self.base_url, token)}  # the learner's page, at sending time
+        return render(payload, claimed.key, sender=self.sender, unsubscribe=self.unsubscribe,
+                      date=self.now(), base_url=self.base_url)
+
+    def _page_tokens(self, rows: Sequence[delivery.Claimed]) -> dict[str, str]:
+        """Return the current token of each learner of ``rows`` whose link can be recomputed (store/links.py)."""
+        if not self.base_url or self.store.link_key is None:
+            return {}
+        return self.store.page_tokens(r.learner_id for r in rows if r.event_uid != invites.INVITE_UID)
 
     def _record_outcome(self, key: str, result: SendResult, row: delivery.Claimed,
                         marks: delivery.Marks | None = None) -> None:
@@ -353,6 +362,7 @@ class Daemon:
     def _send_due(self, marks: delivery.Marks) -> tuple[int, bool]:
         """Claim and send batch after batch until none is due, or a lease runs low; return (handed, finished)."""
         claimed: dict[str, delivery.Claimed] = {}
+        tokens: dict[str, str] = {}  # learner id → current feed token: the page link of their e-mails
         handed: set[str] = set()
         reported: set[str] = set()
         trouble = _Trouble()
@@ -366,6 +376,7 @@ class Daemon:
             self.store_outage.ok()  # the store answered: an outage ends here, not when the burst is over
             self._beat()  # a long burst is one dispatch: it keeps the heartbeat fresh
             if rows:
+                tokens.update(self._page_tokens(rows))
                 claimed.update((r.key, r) for r in rows)
                 self.store.checkpoint()  # the last batch's marks into the database here, not in a lane's commit
             return rows
@@ -384,7 +395,7 @@ class Daemon:
                 for i, row in enumerate(batch):
                     if i == len(batch) // 2:
                         ahead = claim_ahead()  # the next batch, while the lanes send the second half of this one
-                    yield row.key, partial(self._message, row)  # the lanes make each message
+                    yield row.key, partial(self._message, row, tokens.get(row.learner_id))  # the lanes make each message
                 batch = ahead or []
             finished = True
 

@@ -46,6 +46,17 @@ class Observer:
         log.info(N_("démarrage du démon %(owner)s : %(config)s"), {"owner": owner, "config": masked(config)},
                  extra={"event": "start"})
 
+    def no_page_links(self, key_file: str | None) -> None:
+        """Say once, at start, why the e-mails go without the learner's page link (no key file, or no base URL)."""
+        if key_file is not None:
+            log.warning(N_("pas de clé des liens (%(file)s) : les e-mails partent sans le lien de la page de "
+                           "l'apprenant ; créez-la avec cnam-calendar init"), {"file": key_file},
+                        extra={"event": "no-page-links"})
+        else:
+            log.warning(N_("pas d'adresse publique (--base-url, CNAM_CALENDAR_BASE_URL) : les e-mails partent sans "
+                           "le lien de la page de l'apprenant ni la désinscription en un clic"),
+                        extra={"event": "no-page-links"})
+
     def stopped(self, owner: str) -> None:
         with self._lock:
             tally = dict(self.tally)

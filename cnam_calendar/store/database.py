@@ -57,6 +57,7 @@ from cnam_calendar.messages import ngettext
 from cnam_calendar.rules.errors import StoreConflict, StoreError
 from cnam_calendar.rules.model import Learner
 from cnam_calendar.store.errors import conflict, describe, disk_full, first_line
+from cnam_calendar.store.links import derive_token, new_nonce
 from cnam_calendar.store.lookup import Lookup
 
 DEFAULT_DB = "cnam-calendar.db"
@@ -117,6 +118,7 @@ feed_tokens_table = Table(
     Column("learner_id", String(64), ForeignKey("learners.id", ondelete="CASCADE"), primary_key=True),
     Column("token_hash", String(64), nullable=False, unique=True),  # sha256 hex; the token is never stored
     Column("created_at", UtcDateTime(), nullable=False),
+    Column("link_nonce", String(32), nullable=True),  # 0008: the token derives from it and the link key (links.py)
 )
 
 settings_table = Table(
@@ -278,9 +280,10 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 class Store:
     """Learners, their feed tokens and reminder deliveries in one database."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] = _utc_now, link_key: bytes | None = None) -> None:
         self.engine = engine
         self.clock = clock
+        self.link_key = link_key  # tokens derived (store/links.py): the daemon can recompute page links
         self._key_secret: bytes | None = None
         self._by_token = Lookup(engine, _BY_TOKEN_HASH)
         # SQLite has one writer at a time and makes the others wait in steps of milliseconds: the
@@ -458,11 +461,40 @@ class Store:
             if conn.execute(select(learners_table.c.id).where(learners_table.c.id == learner_id)).first() is None:
                 raise StoreError(f"apprenant inconnu « {learner_id} »", where=self.url,
                                  hint="importez-le d'abord : cnam-calendar learners import FICHIER.csv")
-            token = new_token()
+            token, row = self.token_row(learner_id, self.clock())
             conn.execute(delete(feed_tokens_table).where(feed_tokens_table.c.learner_id == learner_id))
-            conn.execute(insert(feed_tokens_table),
-                         {"learner_id": learner_id, "token_hash": hash_token(token), "created_at": self.clock()})
+            conn.execute(insert(feed_tokens_table), row)
         return token
+
+    def token_row(self, learner_id: str, now: datetime) -> tuple[str, dict[str, Any]]:
+        """Return a new token for ``learner_id`` and its ``feed_tokens`` row (derived when there is a link key)."""
+        if self.link_key is None:
+            token, nonce = new_token(), None
+        else:
+            nonce = new_nonce()
+            token = derive_token(self.link_key, learner_id, nonce)
+        return token, {"learner_id": learner_id, "token_hash": hash_token(token), "created_at": now,
+                       "link_nonce": nonce}
+
+    def page_tokens(self, learner_ids: Iterable[str]) -> dict[str, str]:
+        """Return {learner id: current token} for those of ``learner_ids`` whose token derives from the link key.
+
+        Empty without a key. A token drawn at random, or derived under another key (the key file was
+        replaced), is left out: its link cannot be recomputed, and a wrong one is never sent.
+        """
+        if self.link_key is None:
+            return {}
+        found: dict[str, str] = {}
+        wanted = list(dict.fromkeys(learner_ids))
+        t = feed_tokens_table.c
+        with self._errors("lecture des jetons"), self.engine.connect() as conn:
+            for chunk in _chunks(wanted, READ_CHUNK):
+                for row in conn.execute(select(t.learner_id, t.token_hash, t.link_nonce).where(
+                        t.learner_id.in_(chunk), t.link_nonce.is_not(None))):
+                    token = derive_token(self.link_key, row.learner_id, row.link_nonce)
+                    if hmac.compare_digest(hash_token(token), row.token_hash):
+                        found[row.learner_id] = token
+        return found
 
     def issue_tokens(self, learner_ids: Iterable[str] | None = None,
                      progress: Callable[[int], None] | None = None) -> list[tuple[Learner, str]]:
@@ -483,17 +515,16 @@ class Store:
                                               len(missing), ids=ids), where=self.url,
                                      hint="importez-les d'abord : cnam-calendar learners import FICHIER.csv")
                 found = [by_id[i] for i in wanted]
-            pairs = [(learner, new_token()) for learner in found]
             now = self.clock()
+            made = [self.token_row(learner.id, now) for learner in found]
+            pairs = [(learner, token) for learner, (token, _) in zip(found, made, strict=True)]
             if wanted is None:
                 conn.execute(delete(feed_tokens_table))
             else:
                 for chunk in _chunks(wanted, READ_CHUNK):
                     conn.execute(delete(feed_tokens_table).where(feed_tokens_table.c.learner_id.in_(chunk)))
-            for chunk in _chunks(pairs, WRITE_CHUNK):
-                conn.execute(insert(feed_tokens_table), [
-                    {"learner_id": learner.id, "token_hash": hash_token(token), "created_at": now}
-                    for learner, token in chunk])
+            for chunk in _chunks(made, WRITE_CHUNK):
+                conn.execute(insert(feed_tokens_table), [row for _, row in chunk])
                 if progress:
                     progress(len(chunk))
         return pairs
@@ -655,8 +686,12 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
                          "et que le serveur répond") from None
 
 
-def open_store(url: str, *, clock: Callable[[], datetime] = _utc_now, migrate: bool = True) -> Store:
-    """Open the store at ``url`` (a SQLAlchemy URL or a file path), bringing its schema up to date."""
+def open_store(url: str, *, clock: Callable[[], datetime] = _utc_now, migrate: bool = True,
+               link_key: bytes | None = None) -> Store:
+    """Open the store at ``url`` (a SQLAlchemy URL or a file path), bringing its schema up to date.
+
+    ``link_key`` (store/links.py): feed tokens are then derived, and ``page_tokens`` gives them back.
+    """
     engine = make_engine(db_url(url))
     if migrate:
         try:
@@ -664,7 +699,7 @@ def open_store(url: str, *, clock: Callable[[], datetime] = _utc_now, migrate: b
         except BaseException:
             engine.dispose()
             raise
-    return Store(engine, clock)
+    return Store(engine, clock, link_key)
 
 
 __all__ = [

@@ -13,7 +13,7 @@ then ``scrub`` removes it (the daemon's housekeeping does it every 15 minutes).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -22,7 +22,7 @@ from sqlalchemy import delete, insert, select, update
 
 from cnam_calendar.rules.model import Centre, Learner
 from cnam_calendar.rules.reminders import centre_payload, learner_payload
-from cnam_calendar.store.database import Store, feed_tokens_table, hash_token, learners_table, new_token
+from cnam_calendar.store.database import Store, feed_tokens_table, learners_table
 from cnam_calendar.store.database import reminder_deliveries_table as deliveries
 
 INVITE_UID = "invite@cnam-calendar"  # the event_uid of every invitation row: of no academic year
@@ -45,7 +45,7 @@ def page_url(base_url: str, token: str) -> str:
 
 
 def invite(store: Store, learners: Sequence[Learner], centres: Mapping[str, Centre], base_url: str, now: datetime,
-           *, renew: bool = False, make_token: Callable[[], str] = new_token) -> InviteReport:
+           *, renew: bool = False) -> InviteReport:
     """Queue an invitation for each of ``learners`` (see the module docstring); return who got what."""
     now = now.astimezone(timezone.utc)
     queued: list[str] = []
@@ -76,14 +76,14 @@ def invite(store: Store, learners: Sequence[Learner], centres: Mapping[str, Cent
                 if had and not renew:
                     has_link.append(learner.id)
                     continue
-                token = make_token()
-                digest = hash_token(token)
+                token, token_row = store.token_row(learner.id, now)
+                digest = token_row["token_hash"]
                 key = f"invite/{learner.id}/{digest[:16]}"
                 payload = {"v": 1, "type": "invite", "key": key, "replaced": had,
                            "learner": learner_payload(learner, store.learner_key(learner.id)),
                            "centre": centre_payload(centres[learner.centre]), "page_url": page_url(base_url, token),
                            "due_local": now.isoformat()}
-                new_tokens.append({"learner_id": learner.id, "token_hash": digest, "created_at": now})
+                new_tokens.append(token_row)
                 rows.append({"key": key, "learner_id": learner.id, "event_uid": INVITE_UID, "due_at": now,
                              "expires_at": None, "offset_days": None, "status": "pending", "attempts": 0,
                              "payload": json.dumps(payload, ensure_ascii=False, sort_keys=True)})

@@ -462,12 +462,15 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
 def app_from_env() -> Starlette:
     """Build the app from CNAM_CALENDAR_* variables: the entry point of `serve --workers N`."""
     from cnam_calendar.store.database import DEFAULT_DB, open_store
+    from cnam_calendar.store.links import KEY_ENV, default_key_file, read_key
 
+    db = os.environ.get("CNAM_CALENDAR_DB") or DEFAULT_DB
+    key_file = os.environ.get(KEY_ENV, default_key_file(db))
     return make_app(
         Path(os.environ.get("CNAM_CALENDAR_CALENDARS", "calendars")),
         Path(os.environ.get("CNAM_CALENDAR_OUT", "output")),
         lambda: datetime.now(timezone.utc),
         os.environ.get("CNAM_CALENDAR_BASE_URL", "http://127.0.0.1:8000"),
-        open_store(os.environ.get("CNAM_CALENDAR_DB") or DEFAULT_DB),
+        open_store(db, link_key=read_key(key_file or None)),  # « nouveau lien » derives the token (store/links.py)
         AdminConfig.from_env(os.environ),
     )
