@@ -13,7 +13,7 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import partial
@@ -28,6 +28,7 @@ from cnam_calendar.mail.smtp import Mailer, SendResult, WireMessage, backoff
 from cnam_calendar.oplog import N_, Count, Msg
 from cnam_calendar.rules.errors import CnamCalendarError, StoreError
 from cnam_calendar.rules.model import Centre
+from cnam_calendar.rules.notices import NOTICE_UID
 from cnam_calendar.rules.reminders import Reminder, plan_reminders
 from cnam_calendar.rules.weekly import weekly_letters
 from cnam_calendar.service import academic_year, local_date, ouvres_for, schedule
@@ -197,8 +198,11 @@ class Daemon:
         except StoreError as err:
             self.store_outage.failed(err)
 
-    def _message(self, claimed: delivery.Claimed, token: str | None = None) -> WireMessage:
+    def _message(self, claimed: delivery.Claimed, token: str | None = None,
+                 rider: delivery.Claimed | None = None) -> WireMessage:
         payload = claimed.payload
+        if rider is not None:  # the Monday letter carries the week's change digest: one e-mail, not two
+            payload = {**payload, "changes": rider.payload["changes"]}
         if token is not None and self.base_url and not payload.get("page_url"):
             payload = {**payload, "page_url": invites.page_url(self.base_url, token)}  # the learner's page, at sending time
         return render(payload, claimed.key, sender=self.sender, unsubscribe=self.unsubscribe,
@@ -209,6 +213,18 @@ class Daemon:
         if not self.base_url or self.store.link_key is None:
             return {}
         return self.store.page_tokens(r.learner_id for r in rows if r.event_uid != invites.INVITE_UID)
+
+    @staticmethod
+    def _riders(batch: Sequence[delivery.Claimed]) -> dict[str, delivery.Claimed]:
+        """Return {Monday letter's key: the change notice of the same learner claimed with it}.
+
+        A weekly learner's digest notice falls due on Monday at the policy's time, as their Monday
+        letter does: the letter takes the notice's changes along (``_message``), the notice row is
+        marked as the letter is. Claimed in different batches (rare: a batch boundary between them),
+        they go as two e-mails.
+        """
+        letters = {r.learner_id: r for r in batch if r.key.startswith("week/")}
+        return {letters[r.learner_id].key: r for r in batch if r.event_uid == NOTICE_UID and r.learner_id in letters}
 
     def _record_outcome(self, key: str, result: SendResult, row: delivery.Claimed,
                         marks: delivery.Marks | None = None) -> None:
@@ -231,7 +247,7 @@ class Daemon:
                 self.observer.retried(key, result, row.attempts, retry_at)
 
     def _record(self, marks: delivery.Marks, claimed: dict[str, delivery.Claimed], reported: set[str],
-                trouble: _Trouble) -> Callable[[str, SendResult], None]:
+                trouble: _Trouble, riders: Mapping[str, str] | None = None) -> Callable[[str, SendResult], None]:
         """Return the callback that records an outcome (in the lane's recorder thread, see Mailer.send_many).
 
         A message the relay never let us start (no connection, no greeting, no login) is not an
@@ -250,16 +266,17 @@ class Daemon:
                 trouble.cut_off[key] = result
                 reported.add(key)
                 return
-            try:
-                self._record_outcome(key, result, claimed[key], marks)
-            except StoreError as err:
-                with self._unrecorded_lock:
-                    self._unrecorded.append((key, result, claimed[key]))
-                trouble.store = trouble.store or err
-            else:
-                if result.outcome == "sent":
-                    self.relay_outage.ok()
-            reported.add(key)
+            for one in (key, *([riders[key]] if riders and key in riders else [])):  # a letter, the notice it carried
+                try:
+                    self._record_outcome(one, result, claimed[one], marks)
+                except StoreError as err:
+                    with self._unrecorded_lock:
+                        self._unrecorded.append((one, result, claimed[one]))
+                    trouble.store = trouble.store or err
+                else:
+                    if result.outcome == "sent":
+                        self.relay_outage.ok()
+                reported.add(one)
         return record
 
     def _settle_leftovers(self) -> None:
@@ -363,6 +380,7 @@ class Daemon:
         """Claim and send batch after batch until none is due, or a lease runs low; return (handed, finished)."""
         claimed: dict[str, delivery.Claimed] = {}
         tokens: dict[str, str] = {}  # learner id → current feed token: the page link of their e-mails
+        riders: dict[str, str] = {}  # Monday letter's key → the notice it carries (marked with it)
         handed: set[str] = set()
         reported: set[str] = set()
         trouble = _Trouble()
@@ -392,10 +410,16 @@ class Daemon:
             nonlocal finished
             while batch:
                 ahead = None
+                found = self._riders(batch)
+                riders.update((key, row.key) for key, row in found.items())
+                carried = {row.key for row in found.values()}
                 for i, row in enumerate(batch):
                     if i == len(batch) // 2:
                         ahead = claim_ahead()  # the next batch, while the lanes send the second half of this one
-                    yield row.key, partial(self._message, row, tokens.get(row.learner_id))  # the lanes make each message
+                    if row.key in carried:
+                        continue  # goes within its learner's Monday letter
+                    yield row.key, partial(self._message, row, tokens.get(row.learner_id),  # the lanes make each message
+                                           found.get(row.key))
                 batch = ahead or []
             finished = True
 
@@ -413,7 +437,8 @@ class Daemon:
         if not first:
             return 0, True  # nothing due: no lane started
         try:
-            self.mailer.send_many(messages(first), self._record(marks, claimed, reported, trouble), ready=ready)
+            self.mailer.send_many(messages(first), self._record(marks, claimed, reported, trouble, riders),
+                                  ready=ready)
         finally:
             for key, result in trouble.cut_off.items():
                 if trouble.relay is not None or trouble.store is not None:

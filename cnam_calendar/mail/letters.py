@@ -65,12 +65,8 @@ def _common(payload: Mapping[str, Any], lang: str, mailbox: str) -> dict[str, An
     }
 
 
-def _notice_texts(payload: Mapping[str, Any], lang: str, mailbox: str, moment: datetime | None) -> dict[str, Any]:
-    centre = payload["centre"]
-    zone = ZoneInfo(centre.get("timezone") or "Europe/Paris")
-    when = moment if moment is not None else datetime.fromisoformat(payload["due_local"])
-    today = when.astimezone(zone).date()
-    found = payload["changes"]
+def _change_items(found: Sequence[Mapping[str, Any]], lang: str, today: date) -> list[dict[str, Any]]:
+    """Return what the e-mail says of each change: label, title, old → new, days left, why."""
     items = []
     for c in found:
         entry = c["new"] or c["old"]
@@ -85,6 +81,17 @@ def _notice_texts(payload: Mapping[str, Any], lang: str, mailbox: str, moment: d
             "old_label": gettext(lang, "Avant") if c["new"] else gettext(lang, "Prévu"), "left": left,
             "steps": list(render_all(c.get("steps", []), lang)) if c["new"] else [],
         })
+    return items
+
+
+def _today(payload: Mapping[str, Any], moment: datetime | None) -> date:
+    zone = ZoneInfo(payload["centre"].get("timezone") or "Europe/Paris")
+    when = moment if moment is not None else datetime.fromisoformat(payload["due_local"])
+    return when.astimezone(zone).date()
+
+
+def _notice_texts(payload: Mapping[str, Any], lang: str, mailbox: str, moment: datetime | None) -> dict[str, Any]:
+    items = _change_items(payload["changes"], lang, _today(payload, moment))
     n = len(items)
     if n == 1:
         subject = gettext(lang, "%(label)s : %(title)s", label=items[0]["label"], title=items[0]["title"])
@@ -95,9 +102,12 @@ def _notice_texts(payload: Mapping[str, Any], lang: str, mailbox: str, moment: d
         subject = gettext(lang, "Résumé de la semaine : %(subject)s", subject=subject)
     lead = ngettext(lang, "Une date de votre calendrier a changé.", "%(num)d dates de votre calendrier ont changé.", n)
     return {**_common(payload, lang, mailbox), "title": subject, "subject": subject, "lead": lead, "changes": items,
-            "why_head": gettext(lang, "Pourquoi cette date"),
-            "feed_note": gettext(lang, "Votre calendrier (abonnement) se met à jour de lui-même : certaines "
-                                       "applications ne le relisent que toutes les quelques heures.")}
+            "why_head": gettext(lang, "Pourquoi cette date"), "feed_note": _feed_note(lang)}
+
+
+def _feed_note(lang: str) -> str:
+    return gettext(lang, "Votre calendrier (abonnement) se met à jour de lui-même : certaines applications ne le "
+                         "relisent que toutes les quelques heures.")
 
 
 def _invite_texts(payload: Mapping[str, Any], lang: str, mailbox: str) -> dict[str, Any]:
@@ -123,9 +133,8 @@ def _invite_texts(payload: Mapping[str, Any], lang: str, mailbox: str) -> dict[s
 
 
 def _week_texts(payload: Mapping[str, Any], lang: str, mailbox: str, moment: datetime | None) -> dict[str, Any]:
-    zone = ZoneInfo(payload["centre"].get("timezone") or "Europe/Paris")
-    when = moment if moment is not None else datetime.fromisoformat(payload["due_local"])
-    today = when.astimezone(zone).date()
+    """The Monday letter: the week's dates, and the week's changes when it carries the digest (``changes``)."""
+    today = _today(payload, moment)
     items = []
     for item in payload["items"]:
         event, day = item["event"], date.fromisoformat(item["date"])
@@ -137,26 +146,38 @@ def _week_texts(payload: Mapping[str, Any], lang: str, mailbox: str, moment: dat
                       "todo": compose.action(event, lang), "steps": compose.explanation(event, lang)})
     n = len(items)
     subject = ngettext(lang, "Votre semaine : %(num)d date à retenir", "Votre semaine : %(num)d dates à retenir", n)
+    changes = _change_items(payload.get("changes") or [], lang, today)
+    if changes:
+        subject = gettext(lang, "%(week)s, %(changes)s", week=subject, changes=ngettext(
+            lang, "%(num)d changement", "%(num)d changements", len(changes)))
     return {**_common(payload, lang, mailbox), "title": subject, "subject": subject, "entries": items,
             "lead": gettext(lang, "Les échéances et examens à venir, réunis comme vous l'avez choisi (un e-mail "
                                   "par semaine, le lundi) :"),
-            "todo_head": gettext(lang, "Ce qu'il faut faire"), "why_head": gettext(lang, "Comment cette date est calculée")}
+            "todo_head": gettext(lang, "Ce qu'il faut faire"), "why_head": gettext(lang, "Comment cette date est calculée"),
+            "changes": changes, "changes_head": gettext(lang, "Ce qui a changé dans votre calendrier"),
+            "change_why_head": gettext(lang, "Pourquoi cette date"), "feed_note": _feed_note(lang) if changes else ""}
+
+
+def _change_lines(changes: Sequence[Mapping[str, Any]], why_head: str, colon: str) -> list[str]:
+    lines: list[str] = []
+    for c in changes:
+        lines.append(f"{c['label']}{colon} {c['title']}")
+        if c["old"]:
+            lines.append(f"  {c['old_label']}{colon} {c['old']}")
+        if c["new"]:
+            lines.append(f"  → {c['new']}" + (f" ({c['left']})" if c["left"] else ""))
+        if c["steps"]:
+            lines.append(f"  {why_head}{colon}")
+            lines.extend(f"    • {s}" for s in c["steps"])
+        lines.append("")
+    return lines
 
 
 def _plain(t: Mapping[str, Any], kind: str) -> str:
     colon = t["colon"]
     lines = [t["hello"], "", t["lead"], ""]
     if kind == "notice":
-        for c in t["changes"]:
-            lines.append(f"{c['label']}{colon} {c['title']}")
-            if c["old"]:
-                lines.append(f"  {c['old_label']}{colon} {c['old']}")
-            if c["new"]:
-                lines.append(f"  → {c['new']}" + (f" ({c['left']})" if c["left"] else ""))
-            if c["steps"]:
-                lines.append(f"  {t['why_head']}{colon}")
-                lines.extend(f"    • {s}" for s in c["steps"])
-            lines.append("")
+        lines.extend(_change_lines(t["changes"], t["why_head"], colon))
         lines.extend([t["feed_note"], ""])
     elif kind == "week":
         for item in t["entries"]:
@@ -166,6 +187,10 @@ def _plain(t: Mapping[str, Any], kind: str) -> str:
                 lines.append(f"  {t['why_head']}{colon}")
                 lines.extend(f"    – {s}" for s in item["steps"])
             lines.append("")
+        if t["changes"]:
+            lines.extend([f"{t['changes_head']}{colon}", ""])
+            lines.extend(_change_lines(t["changes"], t["change_why_head"], colon))
+            lines.extend([t["feed_note"], ""])
     else:
         lines.extend([f"{t['button']}{colon} {t['page_url']}", ""])
         lines.extend(f"  • {p}" for p in t["points"])
@@ -210,11 +235,17 @@ def notice_ics(payload: Mapping[str, Any], lang: str, stamp: datetime) -> bytes 
 
 
 def week_ics(payload: Mapping[str, Any], lang: str, stamp: datetime) -> bytes | None:
-    """Return the events of a Monday letter as one VCALENDAR (the feed's UIDs), or None when it has none."""
+    """Return the events of a Monday letter as one VCALENDAR (the feed's UIDs), or None when it has none.
+
+    A letter that carries the week's changes (``changes``) has the changed events too, as a notice has them.
+    """
     events = [item["event"] for item in payload["items"]]
-    if not events:
-        return None
     parts = [compose.event_ics({**payload, "event": e, "due_local": stamp.isoformat()}, lang) for e in events]
+    changed = notice_ics(payload, lang, stamp) if payload.get("changes") else None
+    if changed is not None:
+        parts.append(changed)
+    if not parts:
+        return None
     head, tail = b"END:VCALENDAR\r\n", b"BEGIN:VEVENT\r\n"
     first = parts[0].removesuffix(head)
     rest = [p[p.index(tail):].removesuffix(head) for p in parts[1:]]

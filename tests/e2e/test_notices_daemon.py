@@ -300,3 +300,46 @@ def test_weekly_learners_get_their_reminders_in_one_monday_letter_a_week(store, 
     assert [p.get_filename() for p in first.iter_attachments()] == ["semaine.ics"]
     individual = [m for m in parsed(sink) if m["To"].addresses[0].addr_spec == "e1@example.org"]
     assert len(individual) > len(letters)  # the same dates, one e-mail each for a learner who chose that
+
+
+def test_a_weekly_learner_gets_the_weeks_dates_and_its_changes_in_one_monday_e_mail(store, sink, calendars):
+    store.import_learners([learner("W1", cpf=date(2026, 11, 16), status="cpf"),
+                           learner("W2", cpf=date(2026, 11, 16), status="cpf", lang="en")])
+    set_mail_preference(store, "W1", "weekly")
+    set_mail_preference(store, "W2", "weekly")
+    start = datetime(2026, 11, 11, 10, 0, tzinfo=PARIS).astimezone(UTC)  # a Wednesday
+    clock = Travel(start)
+    daemon = daemon_for(store, sink, calendars, clock)
+    daemon.plan()
+    daemon.scan_notices()
+    set_override(calendars, "add-drop-close", date(2027, 2, 22))  # months ahead: for the Monday digest
+    daemon.scan_notices()
+    monday = datetime(2026, 11, 16, 9, 0, tzinfo=PARIS).astimezone(UTC)
+    rows = {d.key.split("/")[0]: d for d in list_deliveries(store, learner_id="W1") if d.due_at == monday}
+    assert set(rows) == {"week", "notice"}  # both due on Monday at 9:00
+    while clock.now <= monday + timedelta(hours=1):
+        daemon.dispatch()
+        clock.now += timedelta(hours=1)
+    daemon.mailer.close()
+    by_rcpt: dict[str, list[EmailMessage]] = {}
+    for m in parsed(sink):
+        by_rcpt.setdefault(m["To"].addresses[0].addr_spec, []).append(m)
+    assert {k: len(v) for k, v in by_rcpt.items()} == {"w1@example.org": 1, "w2@example.org": 1}  # one e-mail each
+    [letter] = by_rcpt["w1@example.org"]
+    assert str(letter["Subject"]) == "Votre semaine : 1 date à retenir, 1 changement"
+    text = body(letter)
+    assert "• Confirmation CPF : date limite le jeudi 19 novembre 2026 (dans 3 jours)" in text
+    dates, changes = text.split("Ce qui a changé dans votre calendrier :", 1)
+    assert "Confirmation CPF" in dates and "lundi 22 février 2027" in changes and "Avant : " in changes
+    html = body(letter, "html")
+    assert "<h2>Ce qui a changé dans votre calendrier</h2>" in html and "lundi 22 février 2027" in html
+    [ics] = [p.get_content() for p in letter.iter_attachments()]
+    assert ics.count("BEGIN:VEVENT") == 2  # the week's date and the changed one
+    for row in list_deliveries(store, learner_id="W1"):
+        if row.due_at == monday:
+            assert row.status == "sent"  # the notice carried by the letter is settled with it
+    assert daemon.scan_notices().queued == 0  # its baseline moves on: no second notice of the same change
+    [english] = by_rcpt["w2@example.org"]
+    assert str(english["Subject"]) == "Your week: 1 date to keep in mind, 1 change"
+    words = re.sub(r"\nSource: .*", "", body(english)).replace("Mon Compte Formation", "")
+    assert "What changed in your calendar" in words and not FRENCH_WORD.findall(words), FRENCH_WORD.findall(words)
