@@ -276,3 +276,29 @@ def test_the_daemon_process_links_or_says_once_why_it_cannot(tmp_path: Path, wit
     else:
         assert links_of(msg) == set()
         assert text.count("pas de clé des liens") == 1 and str(tmp_path / "cnam.key") in text
+
+
+def test_serve_derives_the_new_link_of_the_learners_page_from_the_key(tmp_path: Path) -> None:
+    """« Nouveau lien » on `cnam-calendar serve`: the new token is one the daemon can recompute."""
+    import httpx
+
+    from tests.support.learner_site import csrf_tokens
+    from tests.support.server import running_server
+
+    (tmp_path / "learners.csv").write_text(ROSTER, encoding="utf-8")
+    assert cli("init", "--db", str(tmp_path / "cnam-calendar.db")).exit_code == 0
+    assert cli("learners", "import", str(tmp_path / "learners.csv"), "--db", str(tmp_path / "cnam-calendar.db"),
+               "-q").exit_code == 0
+    key = read_key(tmp_path / "cnam-calendar.key")
+    store = open_store(str(tmp_path / "cnam-calendar.db"), link_key=key)
+    token = store.issue_token("A001")
+    with running_server(["--calendars", str(CALENDARS)], cwd=tmp_path) as base:
+        page = httpx.get(f"{base}/me/{token}", timeout=30)
+        assert page.status_code == 200
+        link_csrf = csrf_tokens(page.text)[1]
+        r = httpx.post(f"{base}/me/{token}/new-link", data={"csrf": link_csrf}, timeout=30)
+        assert r.status_code == 303
+        new = r.headers["location"].removeprefix("/me/")
+        assert httpx.get(f"{base}/me/{new}", timeout=30).status_code == 200
+    assert store.page_tokens(["A001"]) == {"A001": new}  # derived: the next e-mails carry it
+    store.close()
