@@ -229,10 +229,12 @@ def issue_token(ctx: click.Context, learner_id: str | None, all_: bool, output: 
 @click.option("--year", type=ACADEMIC_YEAR, callback=_year_option,
               help="Année universitaire (défaut : l'année en cours).")
 @click.option("--no-alarms", is_flag=True, help="Sans alarmes (VALARM).")
+@click.option("--built", type=click.Path(file_okay=False, path_type=Path), default=Path("output"), show_default=True,
+              help="Dossier du build (ses manifestes : SEQUENCE et DTSTAMP des événements), celui de build --out.")
 @click.option("--quiet", "-q", is_flag=True, help="Sans barre de progression.")
 @_db_option(None)
 @click.pass_context
-def feeds(ctx: click.Context, out: Path, year: int, no_alarms: bool, quiet: bool) -> None:
+def feeds(ctx: click.Context, out: Path, year: int, no_alarms: bool, built: Path, quiet: bool) -> None:
     """Écrire le flux personnel de chaque apprenant (fichiers nommés par leur clé opaque)."""
     from cnam_calendar.ical.build import load_manifest
     from cnam_calendar.ical.personal import PersonalFeeds
@@ -242,7 +244,7 @@ def feeds(ctx: click.Context, out: Path, year: int, no_alarms: bool, quiet: bool
     store = _store(ctx)
     centres = {c.id: c for c in _centres(ctx)}
     now = _clock(ctx)
-    makers = {cid: PersonalFeeds(checked_schedule(c, year), load_catalogue(c), load_manifest(Path("output"), c, year),
+    makers = {cid: PersonalFeeds(checked_schedule(c, year), load_catalogue(c), load_manifest(built, c, year),
                                  now, local_date(now), ouvres_for(c, year - 1, year + 2))
               for cid, c in centres.items()}
     everyone = store.learners()

@@ -429,3 +429,27 @@ def test_security_headers_on_pages_and_feeds(site) -> None:
     assert "script-src 'sha256-" in page.headers["Content-Security-Policy"]
     assert 'rel="noopener noreferrer"' in page.text
     assert 'target="_blank"' not in page.text or page.text.count('target="_blank"') <= page.text.count("noopener")
+
+
+def test_learners_feeds_reads_the_build_it_is_given(run_cli, calendars_copy, tmp_path: Path) -> None:
+    """`learners feeds --built` (or the instance's ``output``): the SEQUENCE of a moved event is the build's."""
+    calendars = calendars_copy()
+    roster = tmp_path / "r.csv"
+    roster.write_text(HEADER + ROW.format(id="A1", email="a1@example.org", first="Léa", last="Roux"), encoding="utf-8")
+    db = ["--db", str(tmp_path / "l.db")]
+    assert run_cli("--calendars", str(calendars), "learners", "import", str(roster), *db).exit_code == 0
+    built = tmp_path / "built"
+    for day in ("", "2027-02-24"):
+        if day:
+            path = calendars / "ipst-cnam.toml"
+            path.write_text(path.read_text().replace(
+                "[years.2026]\n", f'[years.2026]\noverrides."add-drop-close" = {{ date = {day}, reason = "test" }}\n', 1))
+        r = run_cli("--calendars", str(calendars), "build", "--centre", "ipst-cnam", "--year", "2026", "--out", str(built))
+        assert r.exit_code == 0, r.output
+    feeds = tmp_path / "feeds"
+    r = run_cli("--calendars", str(calendars), "learners", "feeds", "--year", "2026", "--built", str(built),
+                "--out", str(feeds), *db)
+    assert r.exit_code == 0, r.output
+    [feed] = feeds.glob("*.ics")
+    [event] = [e for e in feed.read_text().split("BEGIN:VEVENT")[1:] if "UID:add-drop-close.ipst-cnam.2026@" in e]
+    assert "SEQUENCE:1" in event  # moved once since the first build, as the centre's feed says
