@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -284,6 +285,17 @@ def edit_routes(kit: Kit) -> list[BaseRoute]:
             return refused(request, who, centre, year, kind, fields, problems)
         return who, centre, year, kind, fields, edit
 
+    def shown(exc: CnamCalendarError) -> list[str]:
+        """``check``'s lines as the console shows them: ``calendars/ipst-cnam.toml``, not the server's disk."""
+        folder = kit.calendars()
+        prefixes = sorted({f"{folder.parent}{os.sep}", f"{folder.resolve().parent}{os.sep}"}, key=len, reverse=True)
+        lines = []
+        for line in exc.lines():
+            for prefix in prefixes:
+                line = line.replace(prefix, "")
+            lines.append(line)
+        return lines
+
     def refused(request: Request, who: Any, centre: Centre, year: int, kind: str, fields: dict[str, str],
                 problems: list[str]) -> Response:
         if kind in ("date", "fermeture", "ue"):
@@ -292,7 +304,7 @@ def edit_routes(kit: Kit) -> list[BaseRoute]:
                            back=f"/admin/{centre.id}/{year}")
 
     def conflict(request: Request, who: Any, centre: Centre, year: int, exc: CnamCalendarError) -> Response:
-        return kit.message(request, who, 409, "Le fichier a changé entre-temps", " ".join(exc.lines()),
+        return kit.message(request, who, 409, "Le fichier a changé entre-temps", " ".join(shown(exc)),
                            back=f"/admin/{centre.id}/{year}")
 
     async def preview_page(request: Request) -> Response:
@@ -304,7 +316,7 @@ def edit_routes(kit: Kit) -> list[BaseRoute]:
         try:
             seen = await run_in_threadpool(preview, kit.calendars(), kit.out(), centre.id, year, edit, kit.store, today)
         except CnamCalendarError as exc:
-            return refused(request, who, centre, year, kind, fields, exc.lines())
+            return refused(request, who, centre, year, kind, fields, shown(exc))
         if fields.get("version") and fields["version"] != seen.version:
             return conflict(request, who, centre, year, Conflict(gettext(
                 "fr", "%(file)s a changé depuis l'ouverture du formulaire (une autre session, ou une modification "
@@ -335,7 +347,7 @@ def edit_routes(kit: Kit) -> list[BaseRoute]:
         except Conflict as exc:
             return conflict(request, who, centre, year, exc)
         except CnamCalendarError as exc:
-            return refused(request, who, centre, year, kind, fields, exc.lines())
+            return refused(request, who, centre, year, kind, fields, shown(exc))
         return kit.respond(request, who, RedirectResponse(f"/admin/{centre.id}/{year}?publie=1#published",
                                                           status_code=303))
 

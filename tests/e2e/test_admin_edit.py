@@ -239,6 +239,7 @@ def test_bad_input_comes_back_in_the_form_with_checks_messages_and_changes_nothi
             assert r.status_code == 422, r.text
             assert 'id="form-problems"' in r.text and expected in plain(r.text), r.text
             assert 'name="start"' in r.text  # the form again, with what was typed
+            assert str(root) not in plain(r.text)  # files named calendars/…, not by the server's own path
     assert rules.read_text(encoding="utf-8") == text
     assert (root / "output" / "ipst-cnam" / "2026" / "calendar.ics").read_bytes() == output
 
