@@ -54,7 +54,7 @@ def test_sigkill_in_the_middle_of_a_burst_of_10000_loses_nothing(tmp_path: Path)
         at_kill = accepted(record)
         second = start_daemon(url, port, tmp_path / "daemon-2.log", lanes=LANES)
         try:
-            wait_until(lambda: sent_rows(url) >= n, 300, "every reminder sent after the restart", (second,))
+            wait_until(lambda: sent_rows(url) >= n, 300, "every reminder sent after the restart", (second,), every=0.25)
         finally:
             assert stop(second) == 0, (tmp_path / "daemon-2.log").read_text()
     tally = count(url, keys, record)
@@ -103,7 +103,7 @@ def test_failover_one_of_two_daemons_killed_mid_burst_the_other_finishes(db_url,
             wait_until(lambda: accepted(record) >= kill_at, 300, f"{kill_at} messages accepted", (a, b))
             a.kill()
             a.wait()
-            wait_until(lambda: sent_rows(db_url) >= n, 300, "the survivor finishing the burst", (b,))
+            wait_until(lambda: sent_rows(db_url) >= n, 300, "the survivor finishing the burst", (b,), every=0.25)
         finally:
             a.kill()
             assert stop(b) == 0, (tmp_path / "b.log").read_text()
@@ -127,7 +127,7 @@ def test_a_daemon_frozen_past_its_lease_sends_and_marks_nothing_more_when_resume
             wait_until(lambda: accepted(record) >= n // 5, 300, "the burst under way", (a, b))
             a.send_signal(signal.SIGSTOP)
             frozen_at = accepted(record)
-            wait_until(lambda: sent_rows(db_url) >= n, 300, "the other daemon taking over", (b,))
+            wait_until(lambda: sent_rows(db_url) >= n, 300, "the other daemon taking over", (b,), every=0.25)
             a.send_signal(signal.SIGCONT)
         finally:
             a.send_signal(signal.SIGCONT)

@@ -247,7 +247,7 @@ def test_the_real_daemon_logs_json_lines_masks_its_secrets_and_serves_metrics(tm
         proc = subprocess.Popen(cmd, cwd=tmp_path, env={**daemon_env(), "CNAM_CALENDAR_SMTP_PASSWORD": "hunter2"},
                                 stdout=out, stderr=subprocess.STDOUT)
         try:
-            wait_until(lambda: sent_rows(url) == 3, 60, "three sent, one retried, one failed", (proc,))
+            wait_until(lambda: sent_rows(url) == 3, 60, "three sent, one retried, one failed", (proc,), every=0.25)
             wait_until(lambda: "cnam_calendar_reminders_sent_total 3.0" in _get(metrics_port), 30, "/metrics", (proc,))
             body = _get(metrics_port)
         finally:

@@ -116,7 +116,7 @@ def test_a_daemon_whose_disk_fills_up_says_so_once_and_sends_everything_once_the
                 assert daemons.accepted(record) == 0  # nothing was sent that could not be recorded
                 filler.unlink()
                 daemons.wait_until(lambda: daemons.sent_rows(url) >= n, 300, "every reminder sent once there is room",
-                                   (daemon,))
+                                   (daemon,), every=0.25)
             finally:
                 status = daemons.stop(daemon)
         tally = daemons.count(url, keys, record)

@@ -114,13 +114,23 @@ def start_daemon(url: str, port: int, log: Path, **options: float) -> subprocess
                                 stderr=subprocess.STDOUT)
 
 
+_ACCEPTED: dict[str, tuple[int, int, int]] = {}  # record → (inode, bytes read, lines): each poll reads what is new
+
+
 def accepted(record: Path) -> int:
-    """Return how many messages the sink process has accepted so far."""
+    """Return how many messages the sink process has accepted so far (reading only what was appended since)."""
     try:
         with open(record, "rb") as f:
-            return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 16), b""))
+            inode = os.fstat(f.fileno()).st_ino
+            seen_inode, offset, lines = _ACCEPTED.get(str(record), (inode, 0, 0))
+            if seen_inode != inode:
+                offset, lines = 0, 0
+            f.seek(offset)
+            data = f.read()
     except FileNotFoundError:
         return 0
+    _ACCEPTED[str(record)] = (inode, offset + len(data), lines + data.count(b"\n"))
+    return lines + data.count(b"\n")
 
 
 def accepted_ids(record: Path) -> Counter[str]:
@@ -130,8 +140,12 @@ def accepted_ids(record: Path) -> Counter[str]:
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str,
-               procs: tuple[subprocess.Popen, ...] = ()) -> None:
-    """Poll ``condition`` (every 10 ms) until it holds; fail after ``timeout`` s or when a process died."""
+               procs: tuple[subprocess.Popen, ...] = (), every: float = 0.01) -> None:
+    """Poll ``condition`` (every 10 ms) until it holds; fail after ``timeout`` s or when a process died.
+
+    A condition that reads the store (``sent_rows``) polls less often (``every=0.25``): a query of
+    the whole table every 10 ms takes CPU from the daemons it waits for.
+    """
     deadline = time.monotonic() + timeout
     while not condition():
         for proc in procs:
@@ -139,7 +153,7 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str,
                 raise AssertionError(f"waiting for {what}: a daemon exited with status {proc.returncode}")
         if time.monotonic() > deadline:
             raise AssertionError(f"waiting for {what}: still not done after {timeout:.0f} s")
-        time.sleep(0.01)
+        time.sleep(every)
 
 
 def stop(proc: subprocess.Popen, timeout: float = 30) -> int:
@@ -187,13 +201,17 @@ def count(url: str, keys: list[str], record: Path) -> Tally:
     )
 
 
-def sent_rows(url: str) -> int:
-    """Return how many rows of the table are sent (cheap enough to poll)."""
-    from cnam_calendar.store.delivery import status_counts
+def sent_rows(url: str, prefix: str = "") -> int:
+    """Return how many rows of the table (whose key starts with ``prefix``) are sent: poll it with ``every=0.25``."""
+    from sqlalchemy import func, select
+
+    from cnam_calendar.store.database import reminder_deliveries_table as t
 
     store = open_store(url, migrate=False)
     try:
-        return status_counts(store)["sent"]
+        with store.engine.connect() as conn:
+            return int(conn.scalar(select(func.count()).select_from(t).where(
+                t.c.status == "sent", t.c.key.startswith(prefix))) or 0)
     finally:
         store.close()
 

@@ -77,7 +77,8 @@ def burst_with_fault(url: str, tmp: Path, fault: Callable[[], Callable[[], None]
         else:
             fault()()
         recovered_at = time.time()
-        wait_until(lambda: sent_rows(url) >= n, FINISH_TIMEOUT, "every reminder sent after the outage", (daemon,))
+        wait_until(lambda: sent_rows(url) >= n, FINISH_TIMEOUT, "every reminder sent after the outage", (daemon,),
+                   every=0.25)
     finally:
         status = stop(daemon)
         end_process(sink)
