@@ -102,6 +102,12 @@ def _planned(row: delivery.Claimed) -> datetime:
     return min(planned, row.due_at) if planned.tzinfo is not None else row.due_at
 
 
+def _still_running(record: logging.LogRecord) -> bool:
+    """Drop APScheduler's « skipped: maximum number of running instances reached »: a long dispatch is
+    expected (a burst), the next tick simply waits for it; five such lines a second would bury the log."""
+    return "maximum number of running instances reached" not in str(record.msg)
+
+
 def default_owner() -> str:
     """Return this process's lease identity: host and pid."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -472,6 +478,7 @@ class Daemon:
 
         self.store.end_idle_transactions_after(self.lease.total_seconds())
 
+        logging.getLogger("apscheduler.scheduler").addFilter(_still_running)
         scheduler = BlockingScheduler(timezone=timezone.utc, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
         self._scheduler = scheduler

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -29,8 +30,9 @@ from cnam_calendar.ical.personal import PersonalFeeds
 from cnam_calendar.ical.rolling import built_years, rolling_years
 from cnam_calendar.inputs.catalogue import load_catalogue
 from cnam_calendar.inputs.config import load_centres
+from cnam_calendar.oplog import N_
 from cnam_calendar.rules.checks import parse_year
-from cnam_calendar.rules.errors import CnamCalendarError
+from cnam_calendar.rules.errors import CnamCalendarError, ConfigError
 from cnam_calendar.rules.model import UE, Centre
 from cnam_calendar.service import academic_year, checked_schedule, local_date, ouvres_for
 from cnam_calendar.store.database import Store
@@ -41,6 +43,7 @@ from cnam_calendar.web.metrics import HttpMetrics, RequestMetrics
 from cnam_calendar.web.security import ExtraHeaders, page_policy, security_headers
 
 Clock = Callable[[], datetime]
+log = logging.getLogger("cnam_calendar.web")
 NOT_FOUND_BODY = "Introuvable.\n"
 ICS_TYPE = "text/calendar; charset=utf-8"
 
@@ -53,6 +56,12 @@ def not_found() -> Response:
 def page(html: str) -> Response:
     """An HTML page with the Content-Security-Policy that lets exactly its own inline style and script run."""
     return HTMLResponse(html, headers={"Content-Security-Policy": page_policy(html)})
+
+
+def unavailable() -> Response:
+    """A 503 for what the operator must fix (a rule file unreadable since the start): clients retry later."""
+    return PlainTextResponse("Calendrier momentanément indisponible : le centre met à jour ses règles. "
+                             "Réessayez dans quelques minutes.\n", status_code=503, headers={"Retry-After": "300"})
 
 
 def bad_request(message: str) -> Response:
@@ -190,14 +199,48 @@ class Feeds:
                             tuple(u.code for u in ues), lang, generation, local_date(self.clock()))
 
 
+# The last rule files and catalogues read whole: what the server keeps serving while an edit leaves
+# one broken (a typo saved in the middle of a change). The operator reads why in the log.
+_LAST_GOOD_CENTRES: dict[Path, dict[str, Centre]] = {}
+_LAST_GOOD_CATALOGUES: dict[tuple[Path, str], tuple[UE, ...]] = {}
+_SAID: set[str] = set()
+
+
+def _stale(exc: ConfigError) -> None:
+    """Log once per problem that the feeds go on from the last files read whole."""
+    text = str(exc)
+    if text not in _SAID:
+        _SAID.add(text)
+        log.warning(N_("fichier de règles illisible, les flux continuent avec sa dernière version lisible : "
+                       "%(error)s"), {"error": text}, extra={"event": "rules-unreadable"})
+
+
 @lru_cache(maxsize=8)
 def _centres(calendars: Path, generation: tuple) -> dict[str, Centre]:
-    return {c.id: c for c in load_centres(calendars)}
+    try:
+        found = {c.id: c for c in load_centres(calendars)}
+    except ConfigError as exc:
+        last = _LAST_GOOD_CENTRES.get(calendars)
+        if last is None:
+            raise
+        _stale(exc)
+        return last
+    _LAST_GOOD_CENTRES[calendars] = found
+    return found
 
 
 @lru_cache(maxsize=32)
 def _catalogue(calendars: Path, centre_id: str, generation: tuple) -> tuple[UE, ...]:
-    return load_catalogue(_centres(calendars, generation)[centre_id])
+    try:
+        found = load_catalogue(_centres(calendars, generation)[centre_id])
+    except ConfigError as exc:
+        last = _LAST_GOOD_CATALOGUES.get((calendars, centre_id))
+        if last is None:
+            raise
+        _stale(exc)
+        return last
+    _LAST_GOOD_CATALOGUES[(calendars, centre_id)] = found
+    return found
 
 
 def source_stamp(centre: Centre) -> datetime:
@@ -432,6 +475,9 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
         return not_found()
 
     async def on_error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, ConfigError):  # the server's own files, never read whole yet: not the request's fault
+            _stale(exc)
+            return unavailable()
         if isinstance(exc, CnamCalendarError):
             return bad_request(str(exc))
         raise exc

@@ -92,3 +92,5 @@ def test_sigkill_in_the_middle_of_10000_notices_loses_none(tmp_path: Path) -> No
     assert tally.sent_not_accepted == 0, tally
     assert tally.statuses == {"sent": N}, tally
     assert tally.duplicates <= LANES, tally
+    for log in ("daemon-1.log", "daemon-2.log"):  # a long dispatch is expected: the scheduler's ticks say nothing
+        assert "maximum number of running instances" not in (tmp_path / log).read_text(encoding="utf-8")

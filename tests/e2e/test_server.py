@@ -177,3 +177,61 @@ def test_several_workers_share_the_store(tmp_path: Path) -> None:
                 pids.add(r.headers.get("x-worker-pid"))
         assert statuses == {200}
         assert len(pids - {None}) == 2, pids
+
+
+def events(data: bytes) -> set[tuple[str, str, str, int]]:
+    """Each event of a feed as a client keeps it: UID, start, title, sequence."""
+    cal = icalendar.Calendar.from_ical(data)
+    return {(str(e["UID"]), e["DTSTART"].to_ical().decode(), str(e["SUMMARY"]), int(e.get("SEQUENCE", 0)))
+            for e in cal.walk("VEVENT")}
+
+
+def test_a_rule_file_broken_while_serving_keeps_the_last_good_feeds(tmp_path: Path) -> None:
+    """A typo saved in the middle of an edit: the feeds go on as they were (no 400, no 500), one log line says why."""
+    import shutil
+
+    calendars = tmp_path / "calendars"
+    shutil.copytree(CALENDARS, calendars)
+    rules, catalogue = calendars / "ipst-cnam.toml", calendars / "ipst-cnam.ues.csv"
+    log = tmp_path / "serve.log"
+    with running_server(["--calendars", str(calendars)], cwd=tmp_path, log=log) as url:
+        paths = ["/feeds/ipst-cnam/2026.ics", "/feeds/ipst-cnam.ics", "/feeds/ipst-cnam/2026/ue/NFA031.ics",
+                 "/", "/overview/ipst-cnam/2026"]
+        before = {p: get(url, p) for p in paths}
+        assert all(r.status_code == 200 for r in before.values())
+        good = rules.read_text(encoding="utf-8")
+        rules.write_text(good.replace("[years.2026]", "[years.2026\nclosures = ["), encoding="utf-8")
+        catalogue.write_text(catalogue.read_text(encoding="utf-8") + "NFA999;sans colonnes\n", encoding="utf-8")
+        for _ in range(3):
+            for p in paths:
+                r = get(url, p)
+                assert r.status_code == 200, (p, r.status_code, r.text[:200])
+                if p.endswith(".ics"):  # the last good version: the same events (only the stamps follow the edit)
+                    assert events(r.content) == events(before[p].content) and events(r.content)
+        rules.write_text(good.replace("[years.2026]\n", '[years.2026]\noverrides."add-drop-close" = '
+                                                       '{ date = 2027-02-24, reason = "test" }\n', 1),
+                         encoding="utf-8")
+        shutil.copy(CALENDARS / "ipst-cnam.ues.csv", catalogue)
+        fixed = get(url, "/feeds/ipst-cnam/2026.ics")
+        assert fixed.status_code == 200 and b"20270224" in fixed.content  # the fixed file is read at once
+    text = log.read_text(encoding="utf-8")
+    assert "Traceback" not in text
+    assert text.count("fichier de règles illisible, les flux continuent avec sa dernière version lisible") == 2
+    assert "ipst-cnam.toml" in text and "ipst-cnam.ues.csv" in text
+
+
+def test_a_catalogue_unreadable_from_the_start_is_a_503_that_clients_retry(tmp_path: Path) -> None:
+    import shutil
+
+    calendars = tmp_path / "calendars"
+    shutil.copytree(CALENDARS, calendars)
+    catalogue = calendars / "ipst-cnam.ues.csv"
+    catalogue.write_text(catalogue.read_text(encoding="utf-8") + "NFA999;sans colonnes\n", encoding="utf-8")
+    log = tmp_path / "serve.log"
+    with running_server(["--calendars", str(calendars)], cwd=tmp_path, log=log) as url:
+        r = get(url, "/feeds/ipst-cnam/2026/ue/NFA031.ics")
+        assert r.status_code == 503 and r.headers["retry-after"] == "300"
+        assert "momentanément indisponible" in r.text and str(tmp_path) not in r.text  # no server path in public
+        assert get(url, "/feeds/cnam-occitanie/2026.ics").status_code == 200  # the other centre is served
+    text = log.read_text(encoding="utf-8")
+    assert "Traceback" not in text and "ipst-cnam.ues.csv" in text
