@@ -122,6 +122,21 @@ def calendars_copy(tmp_path: Path) -> Callable[..., Path]:
     return copy
 
 
+def pytest_sessionfinish(session, exitstatus) -> None:  # noqa: ANN001 (pytest hook)
+    """In a pytest-xdist worker: hand this worker's fuzz figures to the controller (summed in pytest_testnodedown)."""
+    from tests.support.fuzz import STATS
+
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["fuzz_stats"] = dict(STATS)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:  # noqa: ANN001 (pytest-xdist hook, called in the controller)
+    from tests.support.fuzz import STATS
+
+    STATS.update(getattr(node, "workeroutput", {}).get("fuzz_stats", {}))
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001 (pytest hook)
     """Print the fuzz figures (inputs tried, tracebacks, bad inputs accepted, 5xx) when fuzz tests ran."""
     from tests.support.fuzz import PROFILE, summary
