@@ -128,7 +128,8 @@ def preview(ctx: click.Context, key: str, sender: str | None, base_url: str | No
     row = get_delivery(store, key)
     if row is None:
         raise StoreError(f"rappel inconnu « {key} »", where=store.url,
-                         hint="les clés sont listées par : cnam-calendar reminders plan")
+                         hint="les clés sont listées par : cnam-calendar reminders plan ; celles des rappels "
+                              "déjà passés n'y sont que montrées, pas écrites dans la base")
     if not row.payload:
         raise StoreError(f"le rappel « {key} » n'a pas de contenu", where=store.url,
                          hint="recalculez-le : cnam-calendar reminders plan")
