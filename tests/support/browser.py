@@ -20,12 +20,14 @@ from tests.support.ci import require_module, skip_or_fail
 
 TIMEOUT = 90  # seconds; a cold start of Chromium in a container takes a few
 WINDOW = (1600, 1100)
+FRENCH_ENV = {"LANG": "fr_FR.UTF-8"}  # the browser's own locale: what a French user's Chromium has
 FLAGS = (
     "--headless",
     "--no-sandbox",  # root in a container: the sandbox cannot start
     "--disable-gpu",
     "--disable-dev-shm-usage",  # small /dev/shm in containers
     "--disable-quic",
+    "--lang=fr-FR",  # with LANG (FRENCH_ENV) and Debian's chromium-l10n: date fields read jj/mm/aaaa, as in France
     "--no-first-run",
     "--no-default-browser-check",
     "--disable-background-networking",
@@ -66,7 +68,8 @@ def run_chromium(url: str, *args: str, chromium: str | None = None, window: tupl
     with tempfile.TemporaryDirectory(prefix="cnam-chromium-") as profile:
         command = [binary, *FLAGS, f"--user-data-dir={profile}", f"--window-size={window[0]},{window[1]}",
                    *args, url]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False,
+                              env={**os.environ, **FRENCH_ENV})
     if done.returncode != 0:
         raise RuntimeError(
             f"chromium exited with status {done.returncode} on {url}:\n{done.stderr[-4000:]}"
@@ -123,7 +126,8 @@ def playwright_chromium() -> Iterator[Any]:
     chromium = require_chromium()
     sync_api = require_module("playwright.sync_api", "playwright (extra test) n'est pas installé")
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=[f for f in FLAGS if f != "--headless"])
+        browser = p.chromium.launch(executable_path=chromium, args=[f for f in FLAGS if f != "--headless"],
+                                    env={**os.environ, **FRENCH_ENV})
         try:
             yield browser
         finally:
