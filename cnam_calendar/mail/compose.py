@@ -195,6 +195,7 @@ def _texts(payload: Mapping[str, Any], lang: str, unsubscribe: str, unsub_subjec
         "contact_phone": centre.get("phone") or "",
         "page_link": payload.get("page_url") or "",
         "page_label": gettext(lang, "Ma page : mes échéances et mon calendrier"),
+        "page_head": gettext(lang, "Votre page (échéances, calendrier)"),  # the plain text's: one colon, then the link
         "todo_head": gettext(lang, "Ce qu'il faut faire"),
         "todo": action(event, lang),
         "why_head": gettext(lang, "Comment cette date est calculée"),
@@ -228,7 +229,7 @@ def _plain(t: Mapping[str, Any]) -> str:
     if t["faq"]:
         lines.append(f"{t['faq_label']}{colon} {t['faq']}")
     if t["page_link"]:
-        lines.append(f"{t['page_label']}{colon} {t['page_link']}")
+        lines.append(f"{t['page_head']}{colon} {t['page_link']}")
     lines.extend(["", "-- ", t["stop"], ""])
     return "\n".join(lines)
 

@@ -57,6 +57,7 @@ def _common(payload: Mapping[str, Any], lang: str, mailbox: str) -> dict[str, An
         "faq_link": gettext(lang, "Questions fréquentes (FAQ)"),
         "page_link": payload.get("page_url") or "",
         "page_label": gettext(lang, "Ma page : mes échéances et mon calendrier"),
+        "page_head": gettext(lang, "Votre page (échéances, calendrier)"),  # the plain text's: one colon, then the link
         "stop": gettext(lang, "Ce message est automatique. Pour ne plus recevoir ces rappels par e-mail, écrivez à "
                               "%(address)s avec l'objet « %(subject)s » ; votre calendrier (abonnement) reste à jour.",
                         address=mailbox, subject=subject),
@@ -204,7 +205,7 @@ def _plain(t: Mapping[str, Any], kind: str) -> str:
     if t["faq"]:
         lines.append(f"{t['faq_label']}{colon} {t['faq']}")
     if t["page_link"]:
-        lines.append(f"{t['page_label']}{colon} {t['page_link']}")
+        lines.append(f"{t['page_head']}{colon} {t['page_link']}")
     lines.extend(["", "-- ", t["stop"], ""])
     return "\n".join(lines)
 

@@ -131,9 +131,9 @@ def test_every_e_mail_links_to_the_learners_current_page(tmp_path: Path) -> None
         assert links_of(bob_last) == {current["A002"]}
         english = str(bob_last["Subject"]) + re.sub(r"\nSource: .*", "",  # the FAQ quoted as written, in French
                                                     bob_last.get_body(("plain",)).get_content())
-        assert "My page" in english and not FRENCH_WORD.findall(english), english
+        assert "Your page (deadlines, calendar): https://" in english and not FRENCH_WORD.findall(english), english
         french = [m for m in mails if m["To"].addresses[0].addr_spec == "alice@example.org"][-1]
-        assert "Ma page : mes échéances et mon calendrier" in french.get_body(("plain",)).get_content()
+        assert "Votre page (échéances, calendrier) : https://" in french.get_body(("plain",)).get_content()
 
         # A change notice (an override written in the rule file) links to the page too.
         seen = len(sink.messages)
