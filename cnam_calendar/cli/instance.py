@@ -53,6 +53,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("serve.host", "text", "CNAM_CALENDAR_SERVE_HOST", (("serve", "host"),)),
     Setting("serve.port", "int", "CNAM_CALENDAR_SERVE_PORT", (("serve", "port"),)),
     Setting("serve.workers", "int", "CNAM_CALENDAR_SERVE_WORKERS", (("serve", "workers"),)),
+    Setting("serve.access_log", "bool", "CNAM_CALENDAR_SERVE_ACCESS_LOG", (("serve", "access_log"),)),
     Setting("smtp.host", "text", "CNAM_CALENDAR_SMTP_HOST", (("daemon", "smtp_host"),)),
     Setting("smtp.port", "int", "CNAM_CALENDAR_SMTP_PORT", (("daemon", "smtp_port"),)),
     Setting("smtp.starttls", "bool", "CNAM_CALENDAR_SMTP_STARTTLS", (("daemon", "smtp_starttls"),)),

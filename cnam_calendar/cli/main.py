@@ -301,12 +301,15 @@ def feed(ctx: click.Context, centre: str, year: int, ues: tuple[str, ...], lang:
               help="Processus serveurs sur le même stockage.")
 @click.option("--db", envvar="CNAM_CALENDAR_DB", default="cnam-calendar.db", show_default=True,
               metavar="FICHIER|URL", help="Base des apprenants (SQLite ou URL SQLAlchemy ; CNAM_CALENDAR_DB).")
+@click.option("--access-log", is_flag=True,
+              help="Une ligne de journal par requête : méthode, modèle de route (jamais un jeton), statut, durée, "
+                   "User-Agent (derrière nginx, son propre journal suffit).")
 @log_options
 @admin_options
 @link_key_option
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: Path, workers: int, db: str,
-          log_format: str, log_level: str, log_lang: str, admin_header: str | None,
+          access_log: bool, log_format: str, log_level: str, log_lang: str, admin_header: str | None,
           admin_trusted: tuple[str, ...]) -> None:
     """Servir les flux, la page d'abonnement et la vue de l'année, la console /admin (et /metrics, /healthz)."""
     import logging.config
@@ -332,6 +335,7 @@ def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: P
     os.environ["CNAM_CALENDAR_OUT"] = str(out.resolve())
     os.environ["CNAM_CALENDAR_DB"] = db
     os.environ[KEY_ENV] = str(key_file.resolve()) if key_file else ""
+    os.environ["CNAM_CALENDAR_SERVE_ACCESS_LOG"] = "1" if access_log else "0"
     os.environ["CNAM_CALENDAR_BASE_URL"] = base_url or f"http://{host}:{port}"
     click.echo(f"cnam-calendar sert {os.environ['CNAM_CALENDAR_BASE_URL']}/ ({workers} processus)", err=True)
     if workers > 1:
@@ -339,7 +343,8 @@ def serve(ctx: click.Context, host: str, port: int, base_url: str | None, out: P
         _metrics_across_workers(ctx)
     started({"base_url": os.environ["CNAM_CALENDAR_BASE_URL"], "listen": f"{host}:{port}", "workers": workers,
              "base": _shown_db(db), "calendars": os.environ["CNAM_CALENDAR_CALENDARS"],
-             "out": os.environ["CNAM_CALENDAR_OUT"], "log_format": log_format, "log_level": log_level})
+             "out": os.environ["CNAM_CALENDAR_OUT"], "log_format": log_format, "log_level": log_level,
+             "access_log": access_log})
     # uvicorn stops on SIGTERM, then raises it again once its handlers are put back: ending the
     # process here instead lets the stop line be logged and the exit status be 0 (what systemd expects)
     signal.signal(signal.SIGTERM, _end_on_sigterm)

@@ -303,8 +303,11 @@ def worker_pid(scope: Scope, headers: list[tuple[bytes, bytes]]) -> list[tuple[b
 
 
 def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://127.0.0.1:8000",
-             store: Store | None = None, admin: AdminConfig | None = None) -> Starlette:
-    """Build the ASGI app over the rule files, the built output, the learners' store and a clock."""
+             store: Store | None = None, admin: AdminConfig | None = None, access_log: bool = False) -> Starlette:
+    """Build the ASGI app over the rule files, the built output, the learners' store and a clock.
+
+    ``access_log``: one log line per request (web/metrics.py), by route template, never a token.
+    """
     feeds = Feeds(Path(calendars), Path(out), clock)
     base_url = base_url.rstrip("/")
     metrics = HttpMetrics()  # /metrics (web/metrics.py): requests by route template, never by raw path
@@ -497,7 +500,7 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
         Route("/{path:path}", fallback, methods=["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]),
     ]
     app = Starlette(routes=routes, exception_handlers={CnamCalendarError: on_error},
-                    middleware=[Middleware(RequestMetrics, metrics=metrics, routes=routes),
+                    middleware=[Middleware(RequestMetrics, metrics=metrics, routes=routes, access_log=access_log),
                                 Middleware(ExtraHeaders, extra=worker_pid),
                                 Middleware(ExtraHeaders, extra=security_headers)])
     app.state.feeds = feeds
@@ -519,4 +522,5 @@ def app_from_env() -> Starlette:
         os.environ.get("CNAM_CALENDAR_BASE_URL", "http://127.0.0.1:8000"),
         open_store(db, link_key=read_key(key_file or None)),  # « nouveau lien » derives the token (store/links.py)
         AdminConfig.from_env(os.environ),
+        access_log=os.environ.get("CNAM_CALENDAR_SERVE_ACCESS_LOG") == "1",
     )

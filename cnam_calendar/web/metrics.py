@@ -12,6 +12,7 @@ them all. With one worker the figures live in the process.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Sequence
@@ -21,6 +22,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cnam_calendar.oplog import N_
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -53,6 +56,15 @@ class HttpMetrics:
         return Response(self.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
+access = logging.getLogger("cnam_calendar.web.access")
+
+
+def clean_agent(raw: bytes) -> str:
+    """Return a User-Agent as the access log writes it: printable ASCII, 120 characters at most, « - » if none."""
+    text = "".join(c for c in raw.decode("latin-1") if " " <= c <= "~")[:120].strip()
+    return text or "-"
+
+
 def route_template(routes: Sequence[BaseRoute], scope: Scope) -> str:
     """Return the path template of the route that answers ``scope`` (never the raw path)."""
     for route in routes:
@@ -63,10 +75,16 @@ def route_template(routes: Sequence[BaseRoute], scope: Scope) -> str:
 
 
 class RequestMetrics:
-    """ASGI middleware: count each HTTP request by route template and status, and time it."""
+    """ASGI middleware: count each HTTP request by route template and status, and time it.
 
-    def __init__(self, app: ASGIApp, metrics: HttpMetrics, routes: Sequence[BaseRoute]) -> None:
-        self.app, self.metrics, self.routes = app, metrics, routes
+    With ``access_log``, one log line per request too (``serve --access-log``): the method, the route
+    template (``/feeds/personal/{token}.ics``: never a token, a key or a query), the status, the time
+    and the client's User-Agent (which calendar apps poll, and how often).
+    """
+
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics, routes: Sequence[BaseRoute],
+                 access_log: bool = False) -> None:
+        self.app, self.metrics, self.routes, self.access_log = app, metrics, routes, access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -85,5 +103,13 @@ class RequestMetrics:
         finally:
             route = route_template(self.routes, scope)
             method = scope.get("method", "GET")
-            self.metrics.requests.labels(route, method if method in METHODS else "other", str(status[0])).inc()
-            self.metrics.latency.labels(route).observe(time.perf_counter() - start)
+            method = method if method in METHODS else "other"
+            elapsed = time.perf_counter() - start
+            self.metrics.requests.labels(route, method, str(status[0])).inc()
+            self.metrics.latency.labels(route).observe(elapsed)
+            if self.access_log:
+                agent = next((v for k, v in scope.get("headers", ()) if k == b"user-agent"), b"")
+                access.info(N_("%(method)s %(route)s → %(status)d en %(ms)d ms (%(agent)s)"),
+                            {"method": method, "route": route, "status": status[0], "ms": round(elapsed * 1000),
+                             "agent": clean_agent(agent)},
+                            extra={"event": "request", "route": route, "status": status[0]})

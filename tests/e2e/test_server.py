@@ -235,3 +235,37 @@ def test_a_catalogue_unreadable_from_the_start_is_a_503_that_clients_retry(tmp_p
         assert get(url, "/feeds/cnam-occitanie/2026.ics").status_code == 200  # the other centre is served
     text = log.read_text(encoding="utf-8")
     assert "Traceback" not in text and "ipst-cnam.ues.csv" in text
+
+
+def test_the_access_log_names_routes_never_tokens(tmp_path: Path) -> None:
+    """`serve --access-log`: one line per request, by route template; the secret in the URL never shows."""
+    from tests.conftest import invoke
+
+    roster = tmp_path / "learners.csv"
+    roster.write_text("id,email,first_name,last_name,centre,department,status,ues,dossier_received,cpf_validated,"
+                      "training_start,lang\nA001,a@example.org,Alice,Martin,ipst-cnam,31,individuel,NFA031,,,,fr\n",
+                      encoding="utf-8")
+    db = str(tmp_path / "cnam-calendar.db")
+    assert invoke("--calendars", str(CALENDARS), "learners", "import", str(roster), "--db", db, "-q").exit_code == 0
+    from cnam_calendar.store.database import open_store
+
+    store = open_store(db)
+    token = store.issue_token("A001")
+    key = store.learner_key("A001")
+    store.close()
+    log = tmp_path / "serve.log"
+    with running_server(["--calendars", str(CALENDARS)], cwd=tmp_path, log=log, extra=["--access-log"]) as url:
+        agent = {"User-Agent": "DAVx5/4.4.3.2-ose (2024/10/01; dav4jvm; okhttp/4.12.0) Android/14\x07"}
+        assert get(url, f"/feeds/personal/{token}.ics", headers=agent).status_code == 200
+        assert get(url, f"/me/{token}").status_code == 200
+        assert get(url, f"/unsubscribe/{key}").status_code == 200
+        assert get(url, "/feeds/ipst-cnam.ics?ue=NFA031").status_code == 200
+        assert get(url, "/nothing-here").status_code == 404
+    text = log.read_text(encoding="utf-8")
+    assert "GET /feeds/personal/{token}.ics → 200 en " in text
+    assert "(DAVx5/4.4.3.2-ose (2024/10/01; dav4jvm; okhttp/4.12.0) Android/14)" in text  # control character gone
+    assert "GET /me/{token} → 200" in text and "GET /unsubscribe/{key} → 200" in text
+    assert "GET /feeds/{centre}.ics → 200" in text and "→ 404" in text
+    assert token not in text and key not in text and "NFA031" not in text
+    lines = [line for line in text.splitlines() if "→ " in line and "/healthz" not in line]  # readiness polls aside
+    assert len(lines) == 5  # one line per request
