@@ -137,7 +137,7 @@ def import_cmd(ctx: click.Context, file: Path, dry_run: bool, quiet: bool) -> No
             ngettext("fr", "%(num)d erreur, rien n'a été importé", "%(num)d erreurs, rien n'a été importé",
                      len(problems)), where=str(file),
             hint=gettext("fr", "corrigez le fichier puis relancez : %(command)s",
-                         command=f"cnam-calendar learners import {file}"))]) from None
+                         command="cnam-calendar learners import " + str(file)))]) from None
     if not quiet:
         for warning in roster.warnings:
             click.echo(f"Attention : {warning}", err=True)
@@ -178,9 +178,10 @@ def generate(ctx: click.Context, count: int, seed: int, year: int, output: Path)
     centres = _centres(ctx)
     codes = {cid: sorted(c) for cid, c in catalogue_codes(centres).items()}
     write_roster(generate_learners(count, seed, centres, codes, year), output)
+    label = "-".join((str(year), str(year + 1)))
     click.echo(f"écrit {output} ("
                + ngettext("fr", "%(num)d apprenant fictif, année %(label)s", "%(num)d apprenants fictifs, année %(label)s",
-                          count, label=f"{year}-{year + 1}") + ")")
+                          count, label=label) + ")")
 
 
 @learners.command(name="issue-token")

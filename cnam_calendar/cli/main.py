@@ -131,7 +131,7 @@ def _pick_ues(centre: Centre, catalogue: tuple[UE, ...], codes: tuple[str, ...])
                                 code=code, centre=centre.id),
                         where=f"--ue {code}",
                         hint=(gettext("fr", "vouliez-vous dire « %(code)s » ?", code=close[0]) + " " if close else "")
-                        + gettext("fr", "catalogue : %(file)s", file=f"{centre.id}.ues.csv"))
+                        + gettext("fr", "catalogue : %(file)s", file=centre.id + ".ues.csv"))
     return chosen
 
 

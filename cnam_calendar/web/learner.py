@@ -126,7 +126,7 @@ def _ue_view(ue: UE, sched: Any, today: date, lang: str, centre: Centre) -> UeVi
     if ue.timed and s.dates:
         assert ue.start is not None and ue.end is not None
         sessions = gettext(lang, "le %(day)s de %(start)s à %(end)s, %(count)s séances du %(first)s au %(last)s",
-                           day=day_name(s.dates[0], lang), start=f"{ue.start:%H:%M}", end=f"{ue.end:%H:%M}",
+                           day=day_name(s.dates[0], lang), start=ue.start.strftime("%H:%M"), end=ue.end.strftime("%H:%M"),
                            count=len(s.dates), first=long_date(s.dates[0], lang), last=long_date(s.dates[-1], lang))
         coming = next((d for d in s.dates if d >= today), None)
         if coming is not None:
