@@ -65,9 +65,13 @@ def read_key(path: str | Path | None) -> bytes | None:
         return None
     except IsADirectoryError:
         raise ConfigError("c'est un dossier, pas le fichier de la clé des liens", where=str(path), hint=_HINT) from None
+    except PermissionError:
+        raise ConfigError("clé des liens illisible : accès refusé", where=str(path),
+                          hint="le service doit pouvoir lire ce fichier : créez-le sous son compte "
+                               "(sudo -u cnam-calendar cnam-calendar init) ou donnez-le-lui (chown)") from None
     except OSError as exc:
-        raise ConfigError(f"clé des liens illisible : {exc.strerror or exc}", where=str(path),
-                          hint="vérifiez les droits : le service doit pouvoir lire ce fichier") from None
+        raise ConfigError(f"clé des liens illisible (erreur {exc.errno})", where=str(path),
+                          hint="vérifiez le chemin et les droits : le service doit pouvoir lire ce fichier") from None
     text = raw.decode("ascii", errors="replace").strip()
     if len(text) != 2 * KEY_BYTES or any(c not in string.hexdigits for c in text):
         raise ConfigError("ce fichier n'est pas une clé des liens", where=str(path), hint=_HINT)
@@ -81,8 +85,12 @@ def create_key(path: str | Path) -> bool:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return False
+    except PermissionError:
+        raise ConfigError("clé des liens impossible à créer : accès refusé", where=str(path),
+                          hint="lancez init sous le compte du service (sudo -u cnam-calendar cnam-calendar init), "
+                               "dans un dossier où il peut écrire") from None
     except OSError as exc:
-        raise ConfigError(f"clé des liens impossible à créer : {exc.strerror or exc}", where=str(path),
+        raise ConfigError(f"clé des liens impossible à créer (erreur {exc.errno})", where=str(path),
                           hint="attendu : un dossier existant où le service peut écrire "
                                f"(--link-key-file, {KEY_ENV})") from None
     with os.fdopen(fd, "w", encoding="ascii") as out:
