@@ -44,9 +44,16 @@ def invite(ctx: click.Context, learner_ids: tuple[str, ...], all_: bool, renew: 
     for learner in chosen:
         if learner.centre not in centres:
             raise ConfigError(_missing_centre(ctx, learner.centre), where=learner.id)
-    report = queue_invites(store, chosen, centres, base_url, _clock(ctx), renew=renew)
+    # named one by one (« j'ai perdu l'e-mail »): their current link again when the link key can recompute it
+    report = queue_invites(store, chosen, centres, base_url, _clock(ctx), renew=renew, resend=not all_)
     click.echo(ngettext("fr", "%(num)d invitation prévue : le démon l'envoie (cnam-calendar daemon).",
-                        "%(num)d invitations prévues : le démon les envoie (cnam-calendar daemon).", len(report.queued)))
+                        "%(num)d invitations prévues : le démon les envoie (cnam-calendar daemon).",
+                        len(report.queued) + len(report.resent)))
+    if report.resent:
+        some = _some(report.resent)
+        click.echo(ngettext("fr", "dont %(num)d avec son lien actuel, inchangé (%(some)s) : son abonnement continue.",
+                            "dont %(num)d avec leur lien actuel, inchangé (%(some)s) : leurs abonnements continuent.",
+                            len(report.resent), some=some))
     if report.has_link:
         some = _some(report.has_link)
         click.echo(ngettext("fr", "%(num)d apprenant a déjà un lien (%(some)s) : rien envoyé ; --renew lui envoie un "

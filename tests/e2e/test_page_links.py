@@ -302,3 +302,37 @@ def test_serve_derives_the_new_link_of_the_learners_page_from_the_key(tmp_path: 
         assert httpx.get(f"{base}/me/{new}", timeout=30).status_code == 200
     assert store.page_tokens(["A001"]) == {"A001": new}  # derived: the next e-mails carry it
     store.close()
+
+
+def test_invite_by_id_resends_the_current_link_unchanged_when_the_key_can_recompute_it(tmp_path: Path) -> None:
+    """« J'ai perdu l'e-mail » : `learners invite ID` sends the same link again, the subscription keeps working."""
+    db = tmp_path / "cnam.db"
+    (tmp_path / "learners.csv").write_text(ROSTER, encoding="utf-8")
+    assert cli("init", "--db", str(db)).exit_code == 0
+    assert cli("learners", "import", str(tmp_path / "learners.csv"), "--db", str(db), "-q").exit_code == 0
+    first = cli("learners", "invite", "--all", "--db", str(db), "--base-url", BASE)
+    assert first.exit_code == 0 and first.stdout.startswith("2 invitations prévues")
+    store = open_store(str(db), link_key=read_key(tmp_path / "cnam.key"))
+    with running_sink() as sink:
+        mailer = Mailer("127.0.0.1", sink.port, lanes=1, sender="rappels@cnam.test", local_hostname="d.test",
+                        timeout=10)
+        daemon = Daemon(store, mailer, load_centres(CALENDARS), lambda: T0 + timedelta(minutes=5), owner="t",
+                        base_url=BASE)
+        assert daemon.dispatch() == 2
+        [alice_token] = links_of(next(m for m in parsed(sink) if m["To"].addresses[0].addr_spec == "alice@example.org"))
+        everyone = cli("learners", "invite", "--all", "--db", str(db), "--base-url", BASE)
+        assert everyone.stdout.startswith("0 invitation prévue") and "2 apprenants ont déjà un lien" in everyone.stderr
+        again = cli("learners", "invite", "A001", "--db", str(db), "--base-url", BASE, clock=T0 + timedelta(hours=1))
+        assert again.exit_code == 0, again.output
+        assert again.stdout.startswith("1 invitation prévue")
+        assert "dont 1 avec son lien actuel, inchangé (A001) : son abonnement continue." in again.stdout
+        twice = cli("learners", "invite", "A001", "--db", str(db), "--base-url", BASE, clock=T0 + timedelta(hours=1))
+        assert twice.stdout.startswith("0 invitation prévue")  # the one on its way is not doubled
+        daemon.clock = lambda: T0 + timedelta(hours=2)
+        assert daemon.dispatch() == 1
+        mailer.close()
+        resent = parsed(sink)[-1]
+    assert links_of(resent) == {alice_token}  # the same link
+    assert store.learner_for_token(alice_token).id == "A001"  # still working
+    assert "remplace le précédent" not in resent.get_body(("plain",)).get_content()
+    store.close()
