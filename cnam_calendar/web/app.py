@@ -14,6 +14,7 @@ from datetime import date, datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from starlette.applications import Starlette
@@ -201,46 +202,40 @@ class Feeds:
 
 # The last rule files and catalogues read whole: what the server keeps serving while an edit leaves
 # one broken (a typo saved in the middle of a change). The operator reads why in the log.
-_LAST_GOOD_CENTRES: dict[Path, dict[str, Centre]] = {}
-_LAST_GOOD_CATALOGUES: dict[tuple[Path, str], tuple[UE, ...]] = {}
+_LAST_GOOD: dict[tuple, Any] = {}
 _SAID: set[str] = set()
 
 
-def _stale(exc: ConfigError) -> None:
-    """Log once per problem that the feeds go on from the last files read whole."""
+def _say_once(message: str, exc: ConfigError) -> None:
+    """Log ``message`` (a msgid taking ``%(error)s``) once per problem."""
     text = str(exc)
     if text not in _SAID:
         _SAID.add(text)
-        log.warning(N_("fichier de règles illisible, les flux continuent avec sa dernière version lisible : "
-                       "%(error)s"), {"error": text}, extra={"event": "rules-unreadable"})
+        log.warning(message, {"error": text}, extra={"event": "rules-unreadable"})
+
+
+def _or_last_good(slot: tuple, load: Callable[[], Any]) -> Any:
+    """Return ``load()``, remembered for ``slot``; when it raises ConfigError, what it last returned (or raise)."""
+    try:
+        found = _LAST_GOOD[slot] = load()
+    except ConfigError as exc:
+        if slot not in _LAST_GOOD:
+            raise
+        _say_once(N_("fichier de règles illisible, les flux continuent avec sa dernière version lisible : "
+                     "%(error)s"), exc)
+        return _LAST_GOOD[slot]
+    return found
 
 
 @lru_cache(maxsize=8)
 def _centres(calendars: Path, generation: tuple) -> dict[str, Centre]:
-    try:
-        found = {c.id: c for c in load_centres(calendars)}
-    except ConfigError as exc:
-        last = _LAST_GOOD_CENTRES.get(calendars)
-        if last is None:
-            raise
-        _stale(exc)
-        return last
-    _LAST_GOOD_CENTRES[calendars] = found
-    return found
+    return _or_last_good(("centres", calendars), lambda: {c.id: c for c in load_centres(calendars)})
 
 
 @lru_cache(maxsize=32)
 def _catalogue(calendars: Path, centre_id: str, generation: tuple) -> tuple[UE, ...]:
-    try:
-        found = load_catalogue(_centres(calendars, generation)[centre_id])
-    except ConfigError as exc:
-        last = _LAST_GOOD_CATALOGUES.get((calendars, centre_id))
-        if last is None:
-            raise
-        _stale(exc)
-        return last
-    _LAST_GOOD_CATALOGUES[(calendars, centre_id)] = found
-    return found
+    return _or_last_good(("catalogue", calendars, centre_id),
+                         lambda: load_catalogue(_centres(calendars, generation)[centre_id]))
 
 
 def source_stamp(centre: Centre) -> datetime:
@@ -479,7 +474,8 @@ def make_app(calendars: Path, out: Path, clock: Clock, base_url: str = "http://1
 
     async def on_error(request: Request, exc: Exception) -> Response:
         if isinstance(exc, ConfigError):  # the server's own files, never read whole yet: not the request's fault
-            _stale(exc)
+            _say_once(N_("fichier de règles illisible, jamais lu en entier depuis le démarrage : ce calendrier "
+                         "répond 503 jusqu'à sa correction : %(error)s"), exc)
             return unavailable()
         if isinstance(exc, CnamCalendarError):
             return bad_request(str(exc))
