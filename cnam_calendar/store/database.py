@@ -489,11 +489,22 @@ class Store:
         t = feed_tokens_table.c
         with self._errors("lecture des jetons"), self.engine.connect() as conn:
             for chunk in _chunks(wanted, READ_CHUNK):
-                for row in conn.execute(select(t.learner_id, t.token_hash, t.link_nonce).where(
-                        t.learner_id.in_(chunk), t.link_nonce.is_not(None))):
-                    token = derive_token(self.link_key, row.learner_id, row.link_nonce)
-                    if hmac.compare_digest(hash_token(token), row.token_hash):
-                        found[row.learner_id] = token
+                found.update(self.recomputed(conn.execute(select(t.learner_id, t.token_hash, t.link_nonce).where(
+                    t.learner_id.in_(chunk), t.link_nonce.is_not(None)))))
+        return found
+
+    def recomputed(self, rows: Iterable[Any]) -> dict[str, str]:
+        """Return {learner id: token} for the ``feed_tokens`` rows (learner_id, token_hash, link_nonce) whose
+        token the link key gives back; the others (drawn at random, another key) are left out."""
+        found: dict[str, str] = {}
+        if self.link_key is None:
+            return found
+        for row in rows:
+            if row.link_nonce is None:
+                continue
+            token = derive_token(self.link_key, row.learner_id, row.link_nonce)
+            if hmac.compare_digest(hash_token(token), row.token_hash):
+                found[row.learner_id] = token
         return found
 
     def issue_tokens(self, learner_ids: Iterable[str] | None = None,

@@ -64,9 +64,10 @@ def invite(store: Store, learners: Sequence[Learner], centres: Mapping[str, Cent
         for i in range(0, len(learners), CHUNK):
             part = learners[i:i + CHUNK]
             ids = [x.id for x in part]
-            tokens = set(conn.scalars(select(feed_tokens_table.c.learner_id).where(
-                feed_tokens_table.c.learner_id.in_(ids))))
-            current = store.page_tokens(ids) if resend and not renew else {}
+            t = feed_tokens_table.c
+            issued = conn.execute(select(t.learner_id, t.token_hash, t.link_nonce).where(t.learner_id.in_(ids))).all()
+            tokens = {row.learner_id for row in issued}
+            current = store.recomputed(issued) if resend and not renew else {}  # the links the key gives back
             out = set(conn.scalars(select(learners_table.c.id).where(
                 learners_table.c.id.in_(ids), learners_table.c.opt_out.is_(True))))
             waiting = set(conn.scalars(select(deliveries.c.learner_id).where(
