@@ -57,7 +57,7 @@ def _set_link_key_file(ctx: click.Context, param: click.Parameter, value: str | 
 
 
 def link_key_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    """``--link-key-file``: the link key (store/links.py), ``./cnam-calendar.key`` when there is one."""
+    """``--link-key-file``: the link key (store/links.py); by default the file beside a SQLite store (``link_key_file``)."""
     return click.option(
         "--link-key-file", expose_value=False, callback=_set_link_key_file, metavar="FICHIER",
         help="Clé des liens : avec elle, chaque e-mail porte le lien de la page de l'apprenant (défaut : à côté "

@@ -37,6 +37,7 @@ from cnam_calendar.rules.reminders import Reminder, in_window
 from cnam_calendar.rules.weekly import weekly_letters
 from cnam_calendar.store.database import DEFAULT_DB, Store
 from cnam_calendar.store.delivery import STATUSES, get_delivery, set_opt_out, status_counts, sync_plan
+from cnam_calendar.store.invites import page_url
 from cnam_calendar.store.keys import LearnerKeys, is_key
 from cnam_calendar.store.notices import weekly_learners
 
@@ -136,7 +137,7 @@ def preview(ctx: click.Context, key: str, sender: str | None, base_url: str | No
     payload = row.payload
     if base_url and not payload.get("page_url") and store.page_tokens([row.learner_id]):
         # the daemon puts the learner's page link here; the preview shows where, not the secret itself
-        payload = {**payload, "page_url": f"{base_url.rstrip('/')}/me/<jeton-de-l-apprenant>"}
+        payload = {**payload, "page_url": page_url(base_url, "<jeton-de-l-apprenant>")}
     # as it will be sent: at its due time, or now if that is past (the text states the time left then)
     msg = compose(payload, row.key, sender=sender, date=max(_clock(ctx), row.due_at), base_url=base_url)
     for name, value in msg.items():
